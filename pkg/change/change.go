@@ -1,0 +1,192 @@
+// Package change holds the common change record every source produces and every
+// sink consumes: operations, tables as the source saw them, rows of values, and
+// the transactions that carry them.
+package change
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Op is the kind of a change.
+type Op uint8
+
+const (
+	Insert   Op = iota + 1
+	Update      // Before holds the old key (all columns with a FULL identity), After the new row
+	Delete      // Before holds the old key (all columns with a FULL identity)
+	Truncate    // no rows; Table names the truncated table
+	Read        // a row copied by the initial snapshot
+)
+
+func (o Op) String() string {
+	switch o {
+	case Insert:
+		return "insert"
+	case Update:
+		return "update"
+	case Delete:
+		return "delete"
+	case Truncate:
+		return "truncate"
+	case Read:
+		return "read"
+	}
+	return fmt.Sprintf("op(%d)", uint8(o))
+}
+
+// TableID names a table: Schema is the PostgreSQL schema or the MySQL database.
+type TableID struct {
+	Schema string
+	Name   string
+}
+
+func (t TableID) String() string { return t.Schema + "." + t.Name }
+
+// ParseTableID splits "schema.table".
+func ParseTableID(s string) (TableID, error) {
+	schema, name, ok := strings.Cut(s, ".")
+	if !ok || schema == "" || name == "" {
+		return TableID{}, fmt.Errorf("parse table %q: want schema.table", s)
+	}
+	return TableID{Schema: schema, Name: name}, nil
+}
+
+// Column describes one column as the source saw it when the change was written.
+type Column struct {
+	Name    string
+	Type    string // the source's SQL type, e.g. "numeric(12,2)", "timestamp with time zone", "public.mood"
+	TypeOID uint32 // PostgreSQL type OID; 0 for other sources
+	NotNull bool
+}
+
+// Identity says which old values a source sends with updates and deletes.
+type Identity uint8
+
+const (
+	IdentityKey     Identity = iota // old row carries the key columns only (PostgreSQL DEFAULT or USING INDEX)
+	IdentityFull                    // old row carries every column (REPLICA IDENTITY FULL, binlog FULL image)
+	IdentityNothing                 // no old values: updates and deletes cannot be matched
+)
+
+// Table is the shape of a source table at the position of a change. A new
+// *Table is made whenever the shape changes, so a pointer compare tells whether
+// two changes share one shape.
+type Table struct {
+	ID       TableID
+	Columns  []Column
+	Key      []int // indexes into Columns of the primary key (or unique replica-identity index); empty when none
+	Identity Identity
+}
+
+// ColumnIndex returns the index of the named column, or -1.
+func (t *Table) ColumnIndex(name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// HasKey tells whether the table has a primary key (or a unique identity index).
+func (t *Table) HasKey() bool { return len(t.Key) > 0 }
+
+// SameShape tells whether two tables have the same columns, types and key.
+func (t *Table) SameShape(o *Table) bool {
+	if t == o {
+		return true
+	}
+	if t == nil || o == nil || t.ID != o.ID || t.Identity != o.Identity ||
+		len(t.Columns) != len(o.Columns) || len(t.Key) != len(o.Key) {
+		return false
+	}
+	for i := range t.Columns {
+		if t.Columns[i] != o.Columns[i] {
+			return false
+		}
+	}
+	for i := range t.Key {
+		if t.Key[i] != o.Key[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// State tells what a Value holds.
+type State uint8
+
+const (
+	Null      State = iota // SQL NULL
+	Present                // Data holds the value
+	Unchanged              // not sent by the source (PostgreSQL TOAST): the target keeps its value
+	Missing                // not part of this image (non-key column of a key-only old row)
+)
+
+// Value is one column's value in the source's canonical text form (PostgreSQL's
+// text output format; exact for every type), so no precision is lost on the way.
+type Value struct {
+	State State
+	Data  []byte
+}
+
+// Text makes a present value from a string.
+func Text(s string) Value { return Value{State: Present, Data: []byte(s)} }
+
+// NullValue is SQL NULL.
+var NullValue = Value{State: Null}
+
+// String renders a value for messages and tests.
+func (v Value) String() string {
+	switch v.State {
+	case Null:
+		return "NULL"
+	case Unchanged:
+		return "<unchanged>"
+	case Missing:
+		return "<missing>"
+	}
+	return string(v.Data)
+}
+
+// Row holds one value per column of the change's Table, in column order.
+type Row []Value
+
+// Size is the approximate memory a row takes, used to bound batches.
+func (r Row) Size() int {
+	n := 24 * len(r)
+	for _, v := range r {
+		n += len(v.Data)
+	}
+	return n
+}
+
+// Change is one row-level change (or a truncate) inside a transaction.
+type Change struct {
+	Op     Op
+	Table  *Table
+	Before Row // nil when the source sent no old row
+	After  Row // nil for Delete and Truncate
+}
+
+// Size is the approximate memory a change takes.
+func (c *Change) Size() int { return 48 + c.Before.Size() + c.After.Size() }
+
+// KeyRow returns the row that identifies the changed row before the change:
+// Before when the source sent it, else After (key unchanged).
+func (c *Change) KeyRow() Row {
+	if c.Before != nil {
+		return c.Before
+	}
+	return c.After
+}
+
+// Position is where a transaction commits in a source's log. Each source has
+// its own type; String gives the text the checkpoint stores and the source's
+// parser reads back.
+type Position interface {
+	String() string
+	// Compare orders two positions of the same source: -1, 0 or +1.
+	Compare(other Position) int
+}

@@ -1,0 +1,212 @@
+package change
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Txn is one committed source transaction. Its changes are held in memory up
+// to a limit and spilled to a temporary file beyond it, so a transaction of
+// millions of rows never has to fit in memory. Read them with Each; call Close
+// when done to remove the spill file.
+type Txn struct {
+	ID       string    // source transaction id
+	Commit   time.Time // source commit time
+	Position Position  // commit position: durable in the target means this may be acked
+
+	mem     []Change
+	memSize int
+	n       int
+	size    int64
+	tables  []*Table
+	tableIx map[*Table]int
+	spill   *os.File
+	w       *bufio.Writer
+	limit   int
+	dir     string
+}
+
+// DefaultSpillLimit is how many bytes of changes a transaction keeps in memory
+// before it spills to disk.
+const DefaultSpillLimit = 32 << 20
+
+// NewTxn starts an empty transaction that spills to dir ("" = os.TempDir)
+// once its changes take more than limit bytes (0 = DefaultSpillLimit).
+func NewTxn(dir string, limit int) *Txn {
+	if limit <= 0 {
+		limit = DefaultSpillLimit
+	}
+	return &Txn{dir: dir, limit: limit}
+}
+
+// Len is the number of changes.
+func (t *Txn) Len() int { return t.n }
+
+// Size is the approximate number of bytes of all changes.
+func (t *Txn) Size() int64 { return t.size }
+
+// Spilled tells whether part of the transaction lives on disk.
+func (t *Txn) Spilled() bool { return t.spill != nil }
+
+// Add appends a change. The change's rows must not be modified afterwards.
+func (t *Txn) Add(c Change) error {
+	sz := c.Size()
+	t.n++
+	t.size += int64(sz)
+	if t.spill == nil && t.memSize+sz <= t.limit {
+		t.mem = append(t.mem, c)
+		t.memSize += sz
+		return nil
+	}
+	if t.spill == nil {
+		f, err := os.CreateTemp(t.dir, "sluice-txn-*.spill")
+		if err != nil {
+			return fmt.Errorf("create spill file: %w", err)
+		}
+		// Unlinked at once: the file vanishes with the process, even after kill -9.
+		_ = os.Remove(f.Name())
+		t.spill = f
+		t.w = bufio.NewWriterSize(f, 1<<20)
+		t.tableIx = map[*Table]int{}
+	}
+	return t.encode(&c)
+}
+
+// Each calls fn for every change in order. The *Change is only valid during
+// the call when it comes from the spill file.
+func (t *Txn) Each(fn func(*Change) error) error {
+	for i := range t.mem {
+		if err := fn(&t.mem[i]); err != nil {
+			return err
+		}
+	}
+	if t.spill == nil {
+		return nil
+	}
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("flush spill file: %w", err)
+	}
+	if _, err := t.spill.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind spill file: %w", err)
+	}
+	defer t.spill.Seek(0, io.SeekEnd) //nolint:errcheck // the next Add or Each reseeks anyway
+	r := bufio.NewReaderSize(t.spill, 1<<20)
+	var c Change
+	for {
+		err := t.decode(r, &c)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read spill file: %w", err)
+		}
+		if err := fn(&c); err != nil {
+			return err
+		}
+	}
+}
+
+// Close releases the spill file.
+func (t *Txn) Close() error {
+	t.mem = nil
+	if t.spill == nil {
+		return nil
+	}
+	err := t.spill.Close()
+	t.spill = nil
+	return err
+}
+
+func (t *Txn) encode(c *Change) error {
+	ix, ok := t.tableIx[c.Table]
+	if !ok {
+		ix = len(t.tables)
+		t.tables = append(t.tables, c.Table)
+		t.tableIx[c.Table] = ix
+	}
+	var hdr [1 + binary.MaxVarintLen64]byte
+	hdr[0] = byte(c.Op)
+	n := binary.PutUvarint(hdr[1:], uint64(ix))
+	t.w.Write(hdr[:1+n]) //nolint:errcheck // bufio keeps the first error; Flush reports it
+	writeRow(t.w, c.Before)
+	writeRow(t.w, c.After)
+	return nil
+}
+
+// writeRow writes a row as: count+1 (0 = nil row), then per value a state
+// byte and, when present, a length and the bytes.
+func writeRow(w *bufio.Writer, r Row) {
+	var buf [binary.MaxVarintLen64]byte
+	if r == nil {
+		w.WriteByte(0) //nolint:errcheck
+		return
+	}
+	w.Write(buf[:binary.PutUvarint(buf[:], uint64(len(r))+1)]) //nolint:errcheck
+	for _, v := range r {
+		w.WriteByte(byte(v.State)) //nolint:errcheck
+		if v.State == Present {
+			w.Write(buf[:binary.PutUvarint(buf[:], uint64(len(v.Data)))]) //nolint:errcheck
+			w.Write(v.Data)                                               //nolint:errcheck
+		}
+	}
+}
+
+func (t *Txn) decode(r *bufio.Reader, c *Change) error {
+	op, err := r.ReadByte()
+	if err != nil {
+		return err
+	}
+	ix, err := binary.ReadUvarint(r)
+	if err != nil || ix >= uint64(len(t.tables)) {
+		return fmt.Errorf("bad table index: %v", err)
+	}
+	c.Op = Op(op)
+	c.Table = t.tables[ix]
+	if c.Before, err = readRow(r); err != nil {
+		return err
+	}
+	c.After, err = readRow(r)
+	return err
+}
+
+func readRow(r *bufio.Reader) (Row, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, unexpected(err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	row := make(Row, n-1)
+	for i := range row {
+		st, err := r.ReadByte()
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		row[i].State = State(st)
+		if row[i].State != Present {
+			continue
+		}
+		l, err := binary.ReadUvarint(r)
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		row[i].Data = make([]byte, l)
+		if _, err := io.ReadFull(r, row[i].Data); err != nil {
+			return nil, unexpected(err)
+		}
+	}
+	return row, nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

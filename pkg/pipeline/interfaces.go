@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// Source yields whole committed transactions in commit order.
+type Source interface {
+	// Start begins streaming after from; nil means from the source's own
+	// starting point (the slot's confirmed position, or the snapshot's).
+	Start(ctx context.Context, from change.Position) error
+	// Next returns the next committed transaction. The caller closes it.
+	Next(ctx context.Context) (*change.Txn, error)
+	// Ack tells the source that everything up to pos is durable in the target,
+	// so the source may release its log up to there.
+	Ack(ctx context.Context, pos change.Position) error
+	// ParsePosition reads back the text form of one of this source's positions.
+	ParsePosition(s string) (change.Position, error)
+	Close() error
+}
+
+// Snapshotter is a Source that can copy the existing rows of the selected
+// tables consistently with a log position.
+type Snapshotter interface {
+	// Snapshot starts a consistent snapshot. Streaming must then Start from
+	// the snapshot's Position, and only after the snapshot is closed.
+	Snapshot(ctx context.Context) (Snapshot, error)
+}
+
+// Snapshot is a consistent copy of the selected tables in progress.
+type Snapshot interface {
+	// Tables are the tables the snapshot covers, with their shapes.
+	Tables() []*change.Table
+	// Chunks splits the tables into pieces that can be read in parallel.
+	Chunks(ctx context.Context) ([]Chunk, error)
+	// Read calls fn for every row of the chunk. Safe for concurrent use on
+	// different chunks. Rows passed to fn may be reused after fn returns.
+	Read(ctx context.Context, c Chunk, fn func(change.Row) error) error
+	// Position is where streaming continues after the snapshot.
+	Position() change.Position
+	Close() error
+}
+
+// Chunk is one piece of a table the snapshot reads at once.
+type Chunk struct {
+	Table *change.Table
+	Index int    // chunk number within the table
+	Of    int    // number of chunks of the table
+	Where string // source-specific range predicate; "" = whole table
+}
+
+// Sink makes a target reflect the changes.
+type Sink interface {
+	// Apply applies (or buffers) a transaction. The sink must not keep the
+	// *Txn after returning, but may keep its Change values.
+	Apply(ctx context.Context, txn *change.Txn) error
+	// Flush makes everything applied so far durable in the target.
+	Flush(ctx context.Context) error
+	Close() error
+}
+
+// Loader is a Sink that can bulk-load snapshot rows.
+type Loader interface {
+	// PrepareSnapshot creates the target tables and empties them, and
+	// forgets any applied position the sink keeps: a snapshot starts over.
+	PrepareSnapshot(ctx context.Context, tables []*change.Table) error
+	// Load writes the rows rows yields into the table and commits them
+	// before it returns. Safe for concurrent use.
+	Load(ctx context.Context, t *change.Table, rows func(yield func(change.Row) error) error) error
+}
+
+// PositionKeeper is a Sink that stores the position of the last transaction
+// it applied in the target, atomically with the data, so that replays after a
+// crash can skip what the target already holds (exactly-once effect even for
+// tables without a primary key).
+type PositionKeeper interface {
+	// AppliedPosition returns the text of the last applied position, "" if none.
+	AppliedPosition(ctx context.Context) (string, error)
+}
