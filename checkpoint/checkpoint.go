@@ -24,7 +24,7 @@ const (
 // Checkpoint is what a store persists.
 type Checkpoint struct {
 	Pipeline string    `json:"pipeline"`
-	Source   string    `json:"source"`   // source kind, e.g. "postgres"
+	Source   string    `json:"source"` // source kind, e.g. "postgres"
 	Phase    Phase     `json:"phase"`
 	Position string    `json:"position"` // text of the source's Position; "" before streaming
 	SavedAt  time.Time `json:"saved_at"`
