@@ -58,6 +58,19 @@ type Column struct {
 	Type    string // the source's SQL type, e.g. "numeric(12,2)", "timestamp with time zone", "public.mood"
 	TypeOID uint32 // PostgreSQL type OID; 0 for other sources
 	NotNull bool
+	Enum    []string // labels when the type (or an array's element type) is an enum, so a target can create it
+}
+
+func (c Column) equal(o Column) bool {
+	if c.Name != o.Name || c.Type != o.Type || c.TypeOID != o.TypeOID || c.NotNull != o.NotNull || len(c.Enum) != len(o.Enum) {
+		return false
+	}
+	for i := range c.Enum {
+		if c.Enum[i] != o.Enum[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Identity says which old values a source sends with updates and deletes.
@@ -102,7 +115,7 @@ func (t *Table) SameShape(o *Table) bool {
 		return false
 	}
 	for i := range t.Columns {
-		if t.Columns[i] != o.Columns[i] {
+		if !t.Columns[i].equal(o.Columns[i]) {
 			return false
 		}
 	}

@@ -210,3 +210,45 @@ func unexpected(err error) error {
 	}
 	return err
 }
+
+// Mark is a point in a transaction that Rewind can return to.
+type Mark struct {
+	n, mem, memSize int
+	size, off       int64
+}
+
+// Mark returns the current end of the transaction.
+func (t *Txn) Mark() (Mark, error) {
+	m := Mark{n: t.n, mem: len(t.mem), memSize: t.memSize, size: t.size}
+	if t.spill != nil {
+		if err := t.w.Flush(); err != nil {
+			return Mark{}, fmt.Errorf("flush spill file: %w", err)
+		}
+		off, err := t.spill.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return Mark{}, fmt.Errorf("mark spill file: %w", err)
+		}
+		m.off = off
+	}
+	return m, nil
+}
+
+// Rewind drops every change added after m (a rolled-back subtransaction).
+func (t *Txn) Rewind(m Mark) error {
+	t.n, t.size = m.n, m.size
+	t.mem, t.memSize = t.mem[:m.mem], m.memSize
+	if t.spill == nil {
+		return nil
+	}
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("flush spill file: %w", err)
+	}
+	if err := t.spill.Truncate(m.off); err != nil {
+		return fmt.Errorf("rewind spill file: %w", err)
+	}
+	if _, err := t.spill.Seek(m.off, io.SeekStart); err != nil {
+		return fmt.Errorf("rewind spill file: %w", err)
+	}
+	t.w.Reset(t.spill)
+	return nil
+}

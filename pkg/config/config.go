@@ -1,0 +1,134 @@
+// Package config loads a Sluice pipeline's configuration: one YAML file,
+// ${VAR} references expanded from the environment, SLUICE_* environment
+// overrides, defaults, and validation that names the offending key.
+//
+// Every key has an override named after its path: source.dsn is
+// SLUICE_SOURCE_DSN, sink.batch.rows is SLUICE_SINK_BATCH_ROWS. List keys
+// (source.tables, source.exclude) take comma-separated values. Overrides win
+// over the file, are taken literally (no ${VAR} expansion) and are ignored
+// when empty.
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Config is one pipeline: a source, a sink and where progress is recorded.
+type Config struct {
+	Name       string
+	Source     Source
+	Sink       Sink
+	Checkpoint Checkpoint
+	Log        Log
+}
+
+// Source is the database whose change log is read.
+type Source struct {
+	Kind     string   // "postgres" | "mysql"
+	DSN      string   // secret: log only RedactDSN(DSN)
+	Tables   []string // include patterns schema.table with * globs; default ["public.*"] for postgres
+	Exclude  []string // exclude patterns, same form, applied after Tables
+	Snapshot string   // "initial" (default) | "never"
+	Postgres PostgresSource
+	MySQL    MySQLSource `mapstructure:"mysql"`
+}
+
+// PostgresSource holds the settings only a PostgreSQL source uses.
+type PostgresSource struct {
+	Slot            string // default: "sluice_" + Name, see DefaultObjectName
+	Publication     string // default: same as Slot's default
+	SnapshotWorkers int    `mapstructure:"snapshot_workers"` // parallel snapshot chunk readers, default 4, 1..64
+}
+
+// MySQLSource holds the settings only a MySQL/MariaDB source uses.
+type MySQLSource struct {
+	ServerID uint32 `mapstructure:"server_id"` // unique among the server's replicas; required
+}
+
+// Sink is the target the changes are merged into.
+type Sink struct {
+	Kind   string // "postgres"
+	DSN    string // secret: log only RedactDSN(DSN)
+	Mode   string // "merge" (default)
+	Schema string // target schema; "" = same as the source schema
+	Batch  Batch
+}
+
+// Batch bounds one target transaction; whichever limit is reached first
+// flushes it.
+type Batch struct {
+	Rows  int           // max changes per target transaction, default 50000
+	Bytes int64         // max bytes per target transaction, default 64 MiB
+	Wait  time.Duration // max time a change waits before a flush, default 500ms
+}
+
+// Checkpoint says where the last durably applied position is stored.
+type Checkpoint struct {
+	Kind string // "file" (default)
+	Path string // default: "<name>.checkpoint" next to the config file
+}
+
+// Log configures the process log.
+type Log struct {
+	Level  string // debug | info (default) | warn | error
+	Format string // json (default) | console
+}
+
+// Error is every problem found in one configuration, one per line.
+type Error struct {
+	File     string   // the config file; "" when parsed from bytes
+	Problems []string // each "key: what is wrong (how to fix it)"
+}
+
+func (e *Error) Error() string {
+	prefix := "config: "
+	if e.File != "" {
+		prefix = "config " + e.File + ": "
+	}
+	return prefix + strings.Join(e.Problems, "\n"+prefix)
+}
+
+// Redacted returns a deep copy of c with the passwords in its DSNs replaced,
+// safe to log.
+func (c *Config) Redacted() Config {
+	r := *c
+	r.Source.Tables = append([]string(nil), c.Source.Tables...)
+	r.Source.Exclude = append([]string(nil), c.Source.Exclude...)
+	r.Source.DSN = RedactDSN(c.Source.DSN)
+	r.Sink.DSN = RedactDSN(c.Sink.DSN)
+	return r
+}
+
+// String renders the redacted configuration as "key=value" pairs in key
+// order, for logs.
+func (c *Config) String() string {
+	r := c.Redacted()
+	var b strings.Builder
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for i := range v.NumField() {
+			f, fv := v.Type().Field(i), v.Field(i)
+			key := prefix + keyName(f)
+			if isSection(f.Type) {
+				walk(fv, key+".")
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			switch x := fv.Interface().(type) {
+			case []string:
+				fmt.Fprintf(&b, "%s=%s", key, strings.Join(x, ","))
+			case time.Duration:
+				fmt.Fprintf(&b, "%s=%s", key, x)
+			default:
+				fmt.Fprintf(&b, "%s=%v", key, x)
+			}
+		}
+	}
+	walk(reflect.ValueOf(r), "")
+	return b.String()
+}

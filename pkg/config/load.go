@@ -1,0 +1,186 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// defaults that do not depend on other keys. Derived ones (tables, slot,
+// publication, checkpoint path) are filled in by derive.
+var defaults = map[string]any{
+	"source.snapshot":                  "initial",
+	"source.postgres.snapshot_workers": 4,
+	"sink.mode":                        "merge",
+	"sink.batch.rows":                  50000,
+	"sink.batch.bytes":                 int64(64 << 20),
+	"sink.batch.wait":                  500 * time.Millisecond,
+	"checkpoint.kind":                  "file",
+	"log.level":                        "info",
+	"log.format":                       "json",
+}
+
+// Load reads the YAML file at path, expands ${VAR} from the environment,
+// applies SLUICE_* overrides, applies defaults and validates. A problem in
+// the file is returned as an *Error listing all of them.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return parse(data, path, dir, os.LookupEnv)
+}
+
+// Parse does what Load does, from bytes. dir is where relative paths go
+// (the default checkpoint file, a relative checkpoint.path); "" leaves them
+// relative to the working directory. env looks up environment variables,
+// both for ${VAR} and for SLUICE_* overrides.
+func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, error) {
+	return parse(data, "", dir, env)
+}
+
+func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Config, error) {
+	p := &problems{}
+	fail := func() (*Config, error) { return nil, &Error{File: file, Problems: p.list} }
+
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		// One problem per line; yaml lists several under a header line.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" && line != "yaml: unmarshal errors:" {
+				p.add(line)
+			}
+		}
+		return fail()
+	}
+	root, ok := asMap(doc)
+	if doc != nil && !ok {
+		p.addf("must be a mapping of keys (%s)", schema.knownList())
+		return fail()
+	}
+	tree := walk(root, schema, env, p)
+
+	// Viper layers the file under the overrides and over the defaults.
+	// Overrides are Set from env rather than BindEnv'd, because BindEnv
+	// always reads the process environment and Parse takes env as a
+	// parameter; like viper's AutomaticEnv, empty values are ignored.
+	v := viper.New()
+	if err := v.MergeConfigMap(tree); err != nil {
+		return nil, fmt.Errorf("merge config: %w", err)
+	}
+	for key, val := range defaults {
+		v.SetDefault(key, val)
+	}
+	from := map[string]string{}
+	for _, l := range leaves {
+		if val, ok := env(envName(l.key)); ok && val != "" {
+			v.Set(l.key, val)
+			from[l.key] = " (from " + envName(l.key) + ")"
+		}
+	}
+
+	// Give every key the Go type of its field before decoding, so decoding
+	// is exact and a bad value is reported once, by key. A bad key is zeroed
+	// and left out of validation.
+	bad := map[string]bool{}
+	for _, l := range leaves {
+		raw := v.Get(l.key)
+		if raw == nil {
+			continue
+		}
+		val, err := normalize(l, raw, from[l.key])
+		if err != nil {
+			p.add(err.Error())
+			bad[l.key] = true
+			val = reflectZero(l)
+		}
+		v.Set(l.key, val)
+	}
+
+	var c Config
+	strict := func(dc *mapstructure.DecoderConfig) {
+		dc.WeaklyTypedInput = false
+		dc.ErrorUnused = true
+		dc.DecodeHook = nil
+	}
+	if err := v.Unmarshal(&c, strict); err != nil {
+		return nil, fmt.Errorf("decode config: %w", err) // normalize missed a case: a bug
+	}
+
+	derive(&c, dir, bad)
+	validate(&c, bad, from, p)
+	if len(p.list) > 0 {
+		return fail()
+	}
+	return &c, nil
+}
+
+func reflectZero(l leaf) any {
+	switch l.kind {
+	case kList:
+		return []string(nil)
+	case kInt:
+		return 0
+	case kUint32:
+		return uint32(0)
+	case kSize:
+		return int64(0)
+	case kDuration:
+		return time.Duration(0)
+	}
+	return ""
+}
+
+// derive fills in the defaults computed from other keys.
+func derive(c *Config, dir string, bad map[string]bool) {
+	if c.Source.Kind == "postgres" {
+		if len(c.Source.Tables) == 0 && !bad["source.tables"] {
+			c.Source.Tables = []string{"public.*"}
+		}
+		if c.Source.Postgres.Slot == "" && !bad["source.postgres.slot"] {
+			c.Source.Postgres.Slot = DefaultObjectName(c.Name)
+		}
+		if c.Source.Postgres.Publication == "" && !bad["source.postgres.publication"] {
+			c.Source.Postgres.Publication = DefaultObjectName(c.Name)
+		}
+	}
+	if c.Checkpoint.Path == "" && c.Name != "" && !bad["checkpoint.path"] {
+		c.Checkpoint.Path = c.Name + ".checkpoint"
+	}
+	if c.Checkpoint.Path != "" && dir != "" && !filepath.IsAbs(c.Checkpoint.Path) {
+		c.Checkpoint.Path = filepath.Join(dir, c.Checkpoint.Path)
+	}
+}
+
+// DefaultObjectName is the replication slot and publication name used when
+// none is configured: "sluice_" + name, lower-cased, with every character
+// outside [a-z0-9_] replaced by '_', cut to PostgreSQL's 63-byte limit.
+func DefaultObjectName(name string) string {
+	s := []byte("sluice_")
+	for _, r := range strings.ToLower(name) {
+		if r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			s = append(s, byte(r))
+		} else {
+			s = append(s, '_')
+		}
+	}
+	return string(s[:min(len(s), 63)])
+}
+
+// problems collects the messages of one parse.
+type problems struct{ list []string }
+
+func (p *problems) add(msg string) { p.list = append(p.list, msg) }
+
+func (p *problems) addf(format string, args ...any) { p.add(fmt.Sprintf(format, args...)) }
+

@@ -1,0 +1,196 @@
+package config
+
+import (
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	objectRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`) // slot and publication names
+	pgHostKV = regexp.MustCompile(`(^|\s)host\s*=`)
+)
+
+// Words the design reserves but this version does not implement yet; they
+// get "not supported yet" rather than "not known".
+var (
+	laterSinks = []string{"mysql", "kafka", "nats", "jsonl"}
+	laterModes = []string{"history", "append"}
+)
+
+// validate reports every semantic problem of c. Keys in bad already failed
+// their type check and are skipped; from names an override's variable.
+func validate(c *Config, bad map[string]bool, from map[string]string, p *problems) {
+	// at returns the key as it starts a message, or "" to skip the key.
+	at := func(key string) string {
+		if bad[key] {
+			return ""
+		}
+		return key + from[key]
+	}
+	if k := at("name"); k != "" {
+		switch {
+		case c.Name == "":
+			p.addf("%s: required (a short identifier, e.g. crm-to-dwh; it names the slot, publication and checkpoint)", k)
+		case !nameRE.MatchString(c.Name):
+			p.addf("%s: %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. crm-to-dwh)", k, c.Name)
+		}
+	}
+	validateSource(&c.Source, at, p)
+	validateSink(c, at, p)
+	if k := at("checkpoint.kind"); k != "" {
+		switch c.Checkpoint.Kind {
+		case "file":
+		case "sink":
+			p.addf("%s: %q is not supported yet (supported: file)", k, c.Checkpoint.Kind)
+		default:
+			p.addf("%s: %q is not a known checkpoint store (supported: file)", k, c.Checkpoint.Kind)
+		}
+	}
+	if k := at("log.level"); k != "" && !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.addf("%s: %q must be debug, info, warn or error", k, c.Log.Level)
+	}
+	if k := at("log.format"); k != "" && !slices.Contains([]string{"json", "console"}, c.Log.Format) {
+		p.addf("%s: %q must be json or console", k, c.Log.Format)
+	}
+}
+
+func validateSource(s *Source, at func(string) string, p *problems) {
+	if k := at("source.kind"); k != "" {
+		switch s.Kind {
+		case "postgres", "mysql":
+		case "":
+			p.addf("%s: required (use postgres or mysql)", k)
+		default:
+			p.addf("%s: %q is not a known source (use postgres or mysql)", k, s.Kind)
+		}
+	}
+	if k := at("source.dsn"); k != "" {
+		checkDSN(k, s.Kind, s.DSN, p)
+	}
+	if k := at("source.tables"); k != "" {
+		if s.Kind == "mysql" && len(s.Tables) == 0 {
+			p.addf("%s: required for a mysql source (schema.table patterns, e.g. [shop.*])", k)
+		}
+		checkPatterns(k, s.Tables, p)
+	}
+	if k := at("source.exclude"); k != "" {
+		checkPatterns(k, s.Exclude, p)
+	}
+	if k := at("source.snapshot"); k != "" && s.Snapshot != "initial" && s.Snapshot != "never" {
+		p.addf("%s: %q must be initial or never", k, s.Snapshot)
+	}
+	for _, o := range []struct{ key, val string }{
+		{"source.postgres.slot", s.Postgres.Slot},
+		{"source.postgres.publication", s.Postgres.Publication},
+	} {
+		if k := at(o.key); k != "" && o.val != "" && !objectRE.MatchString(o.val) {
+			p.addf("%s: %q must be 1-63 characters from a-z, 0-9 and _ (e.g. %s, or leave it out for sluice_<name>)", k, o.val, examples[o.key])
+		}
+	}
+	if k := at("source.postgres.snapshot_workers"); k != "" && (s.Postgres.SnapshotWorkers < 1 || s.Postgres.SnapshotWorkers > 64) {
+		p.addf("%s: %d must be between 1 and 64", k, s.Postgres.SnapshotWorkers)
+	}
+	if k := at("source.mysql.server_id"); k != "" && s.Kind == "mysql" && s.MySQL.ServerID == 0 {
+		p.addf("%s: required for a mysql source (a number from 1 to 4294967295 that no other replica of the server uses, e.g. 4001)", k)
+	}
+}
+
+func validateSink(c *Config, at func(string) string, p *problems) {
+	s := &c.Sink
+	if k := at("sink.kind"); k != "" {
+		switch {
+		case s.Kind == "postgres":
+		case s.Kind == "":
+			p.addf("%s: required (supported: postgres)", k)
+		case slices.Contains(laterSinks, s.Kind):
+			p.addf("%s: %q is not supported yet (supported: postgres)", k, s.Kind)
+		default:
+			p.addf("%s: %q is not a known sink (supported: postgres)", k, s.Kind)
+		}
+	}
+	if k := at("sink.dsn"); k != "" {
+		checkDSN(k, s.Kind, s.DSN, p)
+		if s.Kind == "postgres" && c.Source.Kind == "postgres" && s.DSN != "" && s.DSN == c.Source.DSN && s.Schema == "" {
+			p.addf("%s: is the source database and sink.schema is empty, so the target tables would be the source tables (set sink.schema, or point sink.dsn elsewhere)", k)
+		}
+	}
+	if k := at("sink.mode"); k != "" {
+		switch {
+		case s.Mode == "merge":
+		case slices.Contains(laterModes, s.Mode):
+			p.addf("%s: %q is not supported yet (supported: merge)", k, s.Mode)
+		default:
+			p.addf("%s: %q is not a known mode (supported: merge)", k, s.Mode)
+		}
+	}
+	if k := at("sink.schema"); k != "" && len(s.Schema) > 63 {
+		p.addf("%s: %q is longer than 63 bytes, PostgreSQL's limit for a name", k, s.Schema)
+	}
+	if k := at("sink.batch.rows"); k != "" && s.Batch.Rows < 1 {
+		p.addf("%s: must be at least 1 (got %d; e.g. 50000)", k, s.Batch.Rows)
+	}
+	if k := at("sink.batch.bytes"); k != "" && s.Batch.Bytes < 1<<10 {
+		p.addf("%s: must be at least 1KiB (got %s; e.g. 64MiB)", k, formatSize(s.Batch.Bytes))
+	}
+	if k := at("sink.batch.wait"); k != "" && (s.Batch.Wait <= 0 || s.Batch.Wait > time.Hour) {
+		p.addf("%s: must be more than 0 and at most 1h (got %s; e.g. 500ms)", k, s.Batch.Wait)
+	}
+}
+
+// checkDSN checks that dsn has the form the kind's driver takes. Messages
+// quote the DSN only redacted.
+func checkDSN(k, kind, dsn string, p *problems) {
+	if dsn == "" {
+		p.addf("%s: required (e.g. %s)", k, exampleDSN(kind))
+		return
+	}
+	isURL := false
+	switch kind {
+	case "postgres":
+		isURL = strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+		if !isURL && !pgHostKV.MatchString(dsn) {
+			p.addf("%s: %q is not a postgres DSN (use %s, or key=value form \"host=... dbname=...\")", k, RedactDSN(dsn), exampleDSN(kind))
+			return
+		}
+	case "mysql":
+		isURL = strings.HasPrefix(dsn, "mysql://")
+		if !isURL {
+			p.addf("%s: %q is not a mysql DSN (use %s)", k, RedactDSN(dsn), exampleDSN(kind))
+			return
+		}
+	}
+	if !isURL {
+		return
+	}
+	// url.Parse's error would quote the password, so only say that it failed.
+	if _, err := url.Parse(dsn); err != nil {
+		p.addf("%s: %q is not a valid URL (percent-encode special characters in the user and password, e.g. @ as %%40)", k, RedactDSN(dsn))
+	}
+}
+
+func exampleDSN(kind string) string {
+	if kind == "mysql" {
+		return "mysql://user:${MYSQL_PASSWORD}@host:3306/db"
+	}
+	return "postgres://user:${PGPASSWORD}@host:5432/db"
+}
+
+// checkPatterns checks include/exclude patterns: schema.table, each part
+// non-empty and a valid path.Match glob.
+func checkPatterns(k string, patterns []string, p *problems) {
+	for _, pat := range patterns {
+		schema, table, ok := strings.Cut(pat, ".")
+		if !ok || schema == "" || table == "" || strings.Contains(table, ".") {
+			p.addf("%s: pattern %q must be schema.table (e.g. public.* or public.customers)", k, pat)
+			continue
+		}
+		if _, err := path.Match(pat, ""); err != nil {
+			p.addf("%s: pattern %q is not a valid glob (* matches any run of characters, e.g. public.audit_*)", k, pat)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// execPlan runs a plan's actions inside the open target transaction.
+func (s *Sink) execPlan(ctx context.Context, p *plan) error {
+	acts := p.take()
+	if len(acts) == 0 {
+		return nil
+	}
+	tg := s.targets[p.table]
+	for _, a := range acts {
+		if err := s.execAction(ctx, tg, a); err != nil {
+			return fmt.Errorf("apply changes to %s: %w", tg.id, err)
+		}
+	}
+	return nil
+}
+
+func (s *Sink) execAction(ctx context.Context, tg *target, a action) error {
+	switch a.kind {
+	case actUpsert:
+		return s.upsert(ctx, tg, a.rows)
+	case actDelete:
+		return s.deleteKeys(ctx, tg, a.rows)
+	case actAppend:
+		return s.copyRows(ctx, tg.ident, tg.cols, tg.all, a.rows)
+	case actTruncate:
+		_, err := s.conn.Exec(ctx, "TRUNCATE "+tg.ident)
+		return err
+	case actMoveUpdate:
+		pred, args := keyPredicate(tg, a.before)
+		return s.updateWhere(ctx, tg, a.after, pred, args)
+	case actRowUpdate:
+		pred, args := firstMatch(tg, a.before)
+		return s.updateWhere(ctx, tg, a.after, pred, args)
+	case actRowDelete:
+		pred, args := firstMatch(tg, a.before)
+		tag, err := s.conn.Exec(ctx, "DELETE FROM "+tg.ident+" WHERE "+pred, args...)
+		if err == nil && tag.RowsAffected() != 1 {
+			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.before)
+		}
+		return err
+	}
+	return fmt.Errorf("unknown action %d", a.kind)
+}
+
+// upsert stages the rows with COPY, then merges them set-based. All rows
+// share one unchanged-mask; unchanged columns are left out so the target
+// keeps its values.
+func (s *Sink) upsert(ctx context.Context, tg *target, rows []change.Row) error {
+	var cols []int
+	for i, v := range rows[0] {
+		if v.State != change.Unchanged {
+			cols = append(cols, i)
+		}
+	}
+	stage, err := s.stageFor(ctx, tg, false)
+	if err != nil {
+		return err
+	}
+	names := pick(tg.cols, cols)
+	if err := s.copyRows(ctx, stage, tg.cols, cols, rows); err != nil {
+		return err
+	}
+	var set []string
+	for _, c := range cols {
+		if !contains(tg.key, c) {
+			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", tg.cols[c], tg.cols[c]))
+		}
+	}
+	conflict := "DO NOTHING"
+	if len(set) > 0 {
+		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	list := strings.Join(names, ", ")
+	sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) %s; TRUNCATE %s",
+		tg.ident, list, list, stage, strings.Join(pick(tg.cols, tg.key), ", "), conflict, stage)
+	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		if strings.Contains(err.Error(), "no unique or exclusion constraint") {
+			return fmt.Errorf("upsert: the target table needs a primary key or unique index on (%s) like the source: %w",
+				strings.Join(pick(tg.cols, tg.key), ", "), err)
+		}
+		return fmt.Errorf("upsert: %w", err)
+	}
+	return nil
+}
+
+// deleteKeys stages the keys with COPY and deletes the matching rows.
+func (s *Sink) deleteKeys(ctx context.Context, tg *target, keys []change.Row) error {
+	stage, err := s.stageFor(ctx, tg, true)
+	if err != nil {
+		return err
+	}
+	if err := s.copyRows(ctx, stage, tg.cols, tg.key, keys); err != nil {
+		return err
+	}
+	var on []string
+	for _, k := range tg.key {
+		on = append(on, fmt.Sprintf("t.%s = k.%s", tg.cols[k], tg.cols[k]))
+	}
+	sql := fmt.Sprintf("DELETE FROM %s t USING %s k WHERE %s; TRUNCATE %s", tg.ident, stage, strings.Join(on, " AND "), stage)
+	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// stageFor returns the session's temp table for staging rows (or keys) of tg.
+func (s *Sink) stageFor(ctx context.Context, tg *target, keys bool) (string, error) {
+	name, cols := &tg.stage, tg.all
+	if keys {
+		name, cols = &tg.kstage, tg.key
+	}
+	if *name != "" {
+		return *name, nil
+	}
+	s.stageSeq++
+	n := fmt.Sprintf("sluice_stage_%d", s.stageSeq)
+	// No constraints: rows may leave unchanged NOT NULL columns out.
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA",
+		n, strings.Join(pick(tg.cols, cols), ", "), tg.ident)
+	if _, err := s.conn.Exec(ctx, sql); err != nil {
+		return "", fmt.Errorf("create staging table: %w", err)
+	}
+	*name = n
+	return n, nil
+}
+
+// copyRows writes the given columns of rows into table with COPY.
+func (s *Sink) copyRows(ctx context.Context, table string, names []string, cols []int, rows []change.Row) error {
+	var buf bytes.Buffer
+	for _, r := range rows {
+		appendCopyRow(&buf, r, cols)
+	}
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(pick(names, cols), ", "))
+	if _, err := s.conn.PgConn().CopyFrom(ctx, &buf, sql); err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	return nil
+}
+
+// updateWhere sets every present column of after on the row pred selects,
+// which must be exactly one. args holds pred's parameters ($1...); the SET
+// parameters are numbered after them.
+func (s *Sink) updateWhere(ctx context.Context, tg *target, after change.Row, pred string, args []any) error {
+	var set []string
+	for i, v := range after {
+		if v.State == change.Unchanged || v.State == change.Missing {
+			continue
+		}
+		args = append(args, textArg(v))
+		set = append(set, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[i], len(args), tg.types[i]))
+	}
+	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, strings.Join(set, ", "), pred)
+	tag, err := s.conn.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("update: %d target rows match the old row, want 1; the target has drifted from the source", tag.RowsAffected())
+	}
+	return nil
+}
+
+// keyPredicate matches the row with before's key.
+func keyPredicate(tg *target, before change.Row) (string, []any) {
+	var conds []string
+	var args []any
+	for _, k := range tg.key {
+		args = append(args, textArg(before[k]))
+		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[k], len(args), tg.types[k]))
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// firstMatch matches the first row equal to before in every sent column
+// (keyless tables: duplicates are legal, and one change touches one row).
+func firstMatch(tg *target, before change.Row) (string, []any) {
+	var conds []string
+	var args []any
+	for i, v := range before {
+		switch v.State {
+		case change.Null:
+			conds = append(conds, tg.cols[i]+" IS NULL")
+		case change.Present:
+			args = append(args, string(v.Data))
+			if noEquality(tg.types[i]) {
+				conds = append(conds, fmt.Sprintf("%s::text = $%d::text", tg.cols[i], len(args)))
+			} else {
+				conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[i], len(args), tg.types[i]))
+			}
+		}
+	}
+	if len(conds) == 0 {
+		conds = append(conds, "true")
+	}
+	return fmt.Sprintf("ctid = (SELECT ctid FROM %s WHERE %s LIMIT 1)", tg.ident, strings.Join(conds, " AND ")), args
+}
+
+// noEquality lists types without an = operator; they are compared as text.
+func noEquality(typ string) bool {
+	switch strings.TrimSuffix(typ, "[]") {
+	case "json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle":
+		return true
+	}
+	return false
+}
+
+func textArg(v change.Value) any {
+	if v.State != change.Present {
+		return nil
+	}
+	return string(v.Data)
+}
+
+func pick(names []string, idx []int) []string {
+	out := make([]string, len(idx))
+	for i, j := range idx {
+		out[i] = names[j]
+	}
+	return out
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}

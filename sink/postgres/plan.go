@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// actionKind is one set-based step the executor runs against the target.
+type actionKind uint8
+
+const (
+	actUpsert     actionKind = iota + 1 // rows (sharing one unchanged-mask) inserted or overwritten by key
+	actDelete                           // rows deleted by key
+	actAppend                           // rows appended (table without key)
+	actTruncate                         // table emptied
+	actMoveUpdate                       // one keyed row whose key changed while some columns were unchanged
+	actRowUpdate                        // one keyless row (identity FULL) updated: first row matching Before
+	actRowDelete                        // one keyless row (identity FULL) deleted: first row matching Before
+)
+
+type action struct {
+	kind   actionKind
+	rows   []change.Row // upsert/append: full rows; delete: key rows
+	before change.Row   // move/row actions: the old row (key or full image)
+	after  change.Row   // move/row update: the new row
+}
+
+// plan reduces an ordered run of changes to one table shape into the fewest
+// set-based actions with the same final effect. For a keyed table, the net
+// effect per key is computed (last write wins; a key change deletes the old
+// key); deletes run before upserts, which is safe because each key ends in
+// exactly one of the two sets. A keyless table keeps its order: appends are
+// grouped, updates and deletes run one by one.
+type plan struct {
+	table   *change.Table
+	pending map[string]*entry
+	actions []action
+	rows    int
+}
+
+type entry struct {
+	deleted bool
+	key     change.Row // the key row for a delete
+	row     change.Row // the full row for an upsert (may hold Unchanged values)
+}
+
+func newPlan(t *change.Table) *plan {
+	return &plan{table: t, pending: map[string]*entry{}}
+}
+
+// add folds one change into the plan. The change must be of p.table.
+func (p *plan) add(c *change.Change) error {
+	p.rows++
+	if c.Op == change.Truncate {
+		p.pending = map[string]*entry{}
+		p.actions = p.actions[:0]
+		p.actions = append(p.actions, action{kind: actTruncate})
+		return nil
+	}
+	if !p.table.HasKey() {
+		return p.addKeyless(c)
+	}
+	switch c.Op {
+	case change.Insert, change.Read:
+		p.pending[p.key(c.After)] = &entry{row: c.After}
+	case change.Delete:
+		if err := p.checkKey(c.Before, c); err != nil {
+			return err
+		}
+		k := p.key(c.Before)
+		p.pending[k] = &entry{deleted: true, key: c.Before}
+	case change.Update:
+		oldRow := c.After
+		if c.Before != nil && p.keyPresent(c.Before) {
+			oldRow = c.Before
+		}
+		oldKey, newKey := p.key(oldRow), p.key(c.After)
+		after := c.After
+		if hasUnchanged(after) {
+			if e := p.pending[oldKey]; e != nil && !e.deleted {
+				after = fillUnchanged(after, e.row)
+			}
+		}
+		if oldKey != newKey {
+			if hasUnchanged(after) {
+				// The target must carry the unchanged values over from the
+				// old row itself: run everything so far, then move the row.
+				p.drain()
+				p.actions = append(p.actions, action{kind: actMoveUpdate, before: oldRow, after: after})
+				return nil
+			}
+			p.pending[oldKey] = &entry{deleted: true, key: oldRow}
+		}
+		p.pending[newKey] = &entry{row: after}
+	default:
+		return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.table.ID)
+	}
+	return nil
+}
+
+func (p *plan) addKeyless(c *change.Change) error {
+	switch c.Op {
+	case change.Insert, change.Read:
+		if n := len(p.actions); n > 0 && p.actions[n-1].kind == actAppend {
+			p.actions[n-1].rows = append(p.actions[n-1].rows, c.After)
+		} else {
+			p.actions = append(p.actions, action{kind: actAppend, rows: []change.Row{c.After}})
+		}
+		return nil
+	case change.Update, change.Delete:
+		if p.table.Identity != change.IdentityFull || c.Before == nil {
+			return fmt.Errorf("apply %s to %s: the table has no primary key and the source sent no full old row, so the target row cannot be found; "+
+				"add a primary key or run ALTER TABLE %s REPLICA IDENTITY FULL on the source", c.Op, p.table.ID, p.table.ID)
+		}
+		if c.Op == change.Delete {
+			p.actions = append(p.actions, action{kind: actRowDelete, before: c.Before})
+		} else {
+			p.actions = append(p.actions, action{kind: actRowUpdate, before: c.Before, after: c.After})
+		}
+		return nil
+	}
+	return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.table.ID)
+}
+
+func (p *plan) checkKey(r change.Row, c *change.Change) error {
+	if r == nil || !p.keyPresent(r) {
+		return fmt.Errorf("apply %s to %s: the source sent no old key", c.Op, p.table.ID)
+	}
+	return nil
+}
+
+// keyPresent tells whether every key column of r holds a value.
+func (p *plan) keyPresent(r change.Row) bool {
+	for _, k := range p.table.Key {
+		if k >= len(r) || (r[k].State != change.Present && r[k].State != change.Null) {
+			return false
+		}
+	}
+	return true
+}
+
+// key encodes the key columns of r into a map key.
+func (p *plan) key(r change.Row) string {
+	var b []byte
+	for _, k := range p.table.Key {
+		if k >= len(r) {
+			b = append(b, 0xff)
+			continue
+		}
+		b = append(b, byte(r[k].State))
+		b = binary.AppendUvarint(b, uint64(len(r[k].Data)))
+		b = append(b, r[k].Data...)
+	}
+	return string(b)
+}
+
+// drain turns the pending net effects into actions: deletes, then upserts
+// grouped by which columns are unchanged.
+func (p *plan) drain() {
+	if len(p.pending) == 0 {
+		return
+	}
+	var dels []change.Row
+	byMask := map[string][]change.Row{}
+	for _, e := range p.pending {
+		if e.deleted {
+			dels = append(dels, e.key)
+			continue
+		}
+		m := unchangedMask(e.row)
+		byMask[m] = append(byMask[m], e.row)
+	}
+	if len(dels) > 0 {
+		p.actions = append(p.actions, action{kind: actDelete, rows: dels})
+	}
+	masks := make([]string, 0, len(byMask))
+	for m := range byMask {
+		masks = append(masks, m)
+	}
+	sort.Strings(masks) // deterministic order for tests and logs
+	for _, m := range masks {
+		p.actions = append(p.actions, action{kind: actUpsert, rows: byMask[m]})
+	}
+	p.pending = map[string]*entry{}
+}
+
+// take drains and returns all actions, leaving the plan empty.
+func (p *plan) take() []action {
+	p.drain()
+	a := p.actions
+	p.actions = nil
+	p.rows = 0
+	return a
+}
+
+func hasUnchanged(r change.Row) bool {
+	for _, v := range r {
+		if v.State == change.Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// fillUnchanged returns r with its Unchanged values taken from prev.
+func fillUnchanged(r, prev change.Row) change.Row {
+	out := make(change.Row, len(r))
+	copy(out, r)
+	for i, v := range out {
+		if v.State == change.Unchanged && i < len(prev) {
+			out[i] = prev[i]
+		}
+	}
+	return out
+}
+
+// unchangedMask names which columns of r are Unchanged ("" when none).
+func unchangedMask(r change.Row) string {
+	var m []byte
+	for i, v := range r {
+		if v.State == change.Unchanged {
+			m = binary.AppendUvarint(m, uint64(i))
+		}
+	}
+	return string(m)
+}

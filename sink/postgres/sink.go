@@ -1,0 +1,234 @@
+// Package postgres is the PostgreSQL sink: it merges changes into target
+// tables (upsert and delete by primary key), many source transactions to one
+// target transaction, and keeps the last applied position in the target in
+// that same transaction so replays after a crash are skipped exactly.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+// Options configure a Sink.
+type Options struct {
+	DSN      string
+	Schema   string // target schema for every table; "" = the source schema
+	Pipeline string // the pipeline's name, keys the stored position
+	// ChunkRows and ChunkBytes bound the changes held before they are
+	// executed against the target (inside the open transaction).
+	ChunkRows  int
+	ChunkBytes int
+}
+
+// Sink is the PostgreSQL merge sink.
+type Sink struct {
+	opts Options
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+
+	poolOnce sync.Once
+	pool     *pgxpool.Pool
+	poolErr  error
+
+	inTx     bool
+	broken   error
+	plans    map[change.TableID]*plan
+	targets  map[*change.Table]*target // by source shape
+	pending  int
+	pendSize int
+	lastPos  change.Position
+	stageSeq int
+}
+
+var (
+	_ pipeline.Sink           = (*Sink)(nil)
+	_ pipeline.Loader         = (*Sink)(nil)
+	_ pipeline.PositionKeeper = (*Sink)(nil)
+)
+
+// sessionParams make value text unambiguous in both directions.
+var sessionParams = map[string]string{
+	"DateStyle":        "ISO, YMD",
+	"IntervalStyle":    "postgres",
+	"TimeZone":         "UTC",
+	"client_encoding":  "UTF8",
+	"application_name": "sluice",
+}
+
+// New connects to the target and makes sure the position table exists.
+func New(ctx context.Context, opts Options) (*Sink, error) {
+	if opts.ChunkRows <= 0 {
+		opts.ChunkRows = 20000
+	}
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = 16 << 20
+	}
+	cfg, err := pgx.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("parse sink.dsn: %w", redactErr(err))
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to target: %w", err)
+	}
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, plans: map[change.TableID]*plan{},
+		targets: map[*change.Table]*target{}}
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
+		CREATE TABLE IF NOT EXISTS sluice.positions (
+			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		conn.Close(ctx)
+		return nil, fmt.Errorf("create sluice.positions in target: %w", err)
+	}
+	return s, nil
+}
+
+// AppliedPosition returns the position of the last transaction committed to
+// the target, "" if none.
+func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
+	var pos string
+	err := s.conn.QueryRow(ctx, `SELECT position FROM sluice.positions WHERE pipeline = $1`, s.opts.Pipeline).Scan(&pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read applied position from target: %w", err)
+	}
+	return pos, nil
+}
+
+// Apply folds a transaction's changes into the open target transaction,
+// executing them in chunks so memory stays bounded.
+func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if !s.inTx {
+		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
+			return s.fail(fmt.Errorf("begin target transaction: %w", err))
+		}
+		s.inTx = true
+	}
+	err := txn.Each(func(c *change.Change) error {
+		p, err := s.planFor(ctx, c.Table)
+		if err != nil {
+			return err
+		}
+		if err := p.add(c); err != nil {
+			return err
+		}
+		s.pending++
+		s.pendSize += c.Size()
+		if s.pending >= s.opts.ChunkRows || s.pendSize >= s.opts.ChunkBytes {
+			return s.execAll(ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(err)
+	}
+	if txn.Position != nil {
+		s.lastPos = txn.Position
+	}
+	return nil
+}
+
+// planFor returns the plan collecting changes of t's table, executing the
+// previous plan first when the table's shape changed.
+func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan, error) {
+	p := s.plans[t.ID]
+	if p != nil && p.table == t {
+		return p, nil
+	}
+	if p != nil && p.table.SameShape(t) {
+		p.table = t
+		return p, nil
+	}
+	if p != nil {
+		if err := s.execPlan(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := s.targetFor(ctx, s.conn, t); err != nil {
+		return nil, err
+	}
+	p = newPlan(t)
+	s.plans[t.ID] = p
+	return p, nil
+}
+
+// Flush executes what is pending, records the last position and commits.
+func (s *Sink) Flush(ctx context.Context) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if !s.inTx {
+		return nil
+	}
+	if err := s.execAll(ctx); err != nil {
+		return s.fail(err)
+	}
+	sql := "COMMIT"
+	if s.lastPos != nil {
+		sql = fmt.Sprintf(`INSERT INTO sluice.positions (pipeline, position, applied_at) VALUES (%s, %s, now())
+			ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, applied_at = EXCLUDED.applied_at; COMMIT`,
+			quoteLiteral(s.opts.Pipeline), quoteLiteral(s.lastPos.String()))
+	}
+	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		return s.fail(fmt.Errorf("commit target transaction: %w", err))
+	}
+	s.inTx = false
+	return nil
+}
+
+func (s *Sink) execAll(ctx context.Context) error {
+	for _, p := range s.plans {
+		if err := s.execPlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	s.pending, s.pendSize = 0, 0
+	return nil
+}
+
+// fail marks the sink unusable: the open target transaction is lost, so the
+// pipeline must restart from its checkpoint.
+func (s *Sink) fail(err error) error {
+	if s.broken == nil {
+		s.broken = err
+	}
+	return err
+}
+
+// Close rolls back anything not flushed and disconnects.
+func (s *Sink) Close() error {
+	ctx := context.Background()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return s.conn.Close(ctx)
+}
+
+func quoteLiteral(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// redactErr keeps a DSN parse error from echoing the DSN (and its password).
+func redactErr(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "://"); i >= 0 {
+		return errors.New("invalid connection string")
+	}
+	return errors.New(msg)
+}
