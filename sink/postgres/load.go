@@ -103,4 +103,3 @@ func (s *Sink) loadPool(ctx context.Context) (*pgxpool.Pool, error) {
 	}
 	return s.pool, nil
 }
-

@@ -12,14 +12,14 @@ import (
 
 // target is a target table prepared for one source table shape.
 type target struct {
-	id      change.TableID
-	ident   string   // quoted schema.name
-	cols    []string // quoted column names, in source column order
-	types   []string // source SQL types, in source column order
-	key     []int    // source column indexes of the key
-	all     []int    // 0..n-1
-	stage   string   // temp table for upserts (created lazily)
-	kstage  string   // temp table for delete keys (created lazily)
+	id     change.TableID
+	ident  string   // quoted schema.name
+	cols   []string // quoted column names, in source column order
+	types  []string // source SQL types, in source column order
+	key    []int    // source column indexes of the key
+	all    []int    // 0..n-1
+	stage  string   // temp table for upserts (created lazily)
+	kstage string   // temp table for delete keys (created lazily)
 }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
