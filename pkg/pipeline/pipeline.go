@@ -1,0 +1,226 @@
+// Package pipeline wires a source to a sink: it copies the initial snapshot,
+// streams transactions in batches, and after every successful Flush saves the
+// checkpoint and only then acks the source. Never ack what is not durable.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// Options tune a Pipeline.
+type Options struct {
+	Name            string
+	SourceKind      string
+	Snapshot        bool // copy existing rows first when there is no checkpoint
+	Resnapshot      bool // ignore the checkpoint and copy everything again
+	SnapshotWorkers int
+	BatchRows       int           // flush after this many changes
+	BatchBytes      int64         // ... or this many bytes
+	BatchWait       time.Duration // ... or when the oldest unflushed change is this old
+	Log             zerolog.Logger
+}
+
+// Pipeline runs one source into one sink.
+type Pipeline struct {
+	src   Source
+	sink  Sink
+	store checkpoint.Store
+	opts  Options
+}
+
+// New makes a pipeline; Run starts it.
+func New(src Source, sink Sink, store checkpoint.Store, opts Options) *Pipeline {
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 50000
+	}
+	if opts.BatchBytes <= 0 {
+		opts.BatchBytes = 64 << 20
+	}
+	if opts.BatchWait <= 0 {
+		opts.BatchWait = 500 * time.Millisecond
+	}
+	if opts.SnapshotWorkers <= 0 {
+		opts.SnapshotWorkers = 4
+	}
+	return &Pipeline{src: src, sink: sink, store: store, opts: opts}
+}
+
+// Run replicates until ctx ends (then it flushes what it has, checkpoints
+// and returns nil) or until an error stops it.
+func (p *Pipeline) Run(ctx context.Context) error {
+	cp, err := p.store.Load(ctx)
+	fresh := errors.Is(err, checkpoint.ErrNotFound)
+	if err != nil && !fresh {
+		return err
+	}
+	if !fresh && cp.Source != "" && cp.Source != p.opts.SourceKind {
+		return fmt.Errorf("the checkpoint belongs to a %s source, but source.kind is %s; use another checkpoint.path", cp.Source, p.opts.SourceKind)
+	}
+	var from change.Position
+	switch {
+	case p.opts.Resnapshot || fresh || cp.Phase == checkpoint.PhaseSnapshot:
+		if p.opts.Snapshot || p.opts.Resnapshot {
+			if !fresh && cp.Phase == checkpoint.PhaseSnapshot {
+				p.opts.Log.Warn().Msg("the previous snapshot did not finish; starting it over")
+			}
+			if from, err = p.snapshot(ctx); err != nil {
+				return err
+			}
+		}
+	default:
+		if from, err = p.src.ParsePosition(cp.Position); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	applied, err := p.appliedPosition(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.src.Start(ctx, from); err != nil {
+		return err
+	}
+	return p.stream(ctx, applied)
+}
+
+// appliedPosition asks a sink that keeps its position which transactions
+// the target already holds, so replays skip them.
+func (p *Pipeline) appliedPosition(ctx context.Context) (change.Position, error) {
+	pk, ok := p.sink.(PositionKeeper)
+	if !ok {
+		return nil, nil
+	}
+	s, err := pk.AppliedPosition(ctx)
+	if err != nil || s == "" {
+		return nil, err
+	}
+	pos, err := p.src.ParsePosition(s)
+	if err != nil {
+		return nil, fmt.Errorf("applied position stored in the target: %w", err)
+	}
+	return pos, nil
+}
+
+// stream applies transactions in batches until ctx ends or an error occurs.
+func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
+	g, gctx := errgroup.WithContext(ctx)
+	txns := make(chan *change.Txn)
+	g.Go(func() error {
+		for {
+			txn, err := p.src.Next(gctx)
+			if err != nil {
+				return err
+			}
+			select {
+			case txns <- txn:
+			case <-gctx.Done():
+				txn.Close()
+				return gctx.Err()
+			}
+		}
+	})
+	b := &batch{p: p}
+	err := b.loop(gctx, txns, applied)
+	if ctx.Err() != nil { // shutdown: make what was applied durable
+		fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if ferr := b.flush(fctx); ferr != nil {
+			return fmt.Errorf("flush at shutdown: %w", ferr)
+		}
+		p.opts.Log.Info().Msg("stopped; everything applied is checkpointed")
+		_ = g.Wait()
+		return nil
+	}
+	if gerr := g.Wait(); gerr != nil && !errors.Is(gerr, context.Canceled) {
+		return gerr
+	}
+	return err
+}
+
+// batch groups transactions into one target transaction.
+type batch struct {
+	p       *Pipeline
+	rows    int
+	bytes   int64
+	txns    int
+	first   time.Time
+	last    change.Position // last position applied (or skipped), not yet flushed
+	flushed change.Position
+}
+
+func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied change.Position) error {
+	opts := b.p.opts
+	idle := min(opts.BatchWait, 50*time.Millisecond)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+			timer.Reset(time.Hour)
+		case txn := <-txns:
+			if applied != nil && txn.Position.Compare(applied) <= 0 {
+				// The target holds it already (replay after a crash).
+				opts.Log.Debug().Stringer("position", txn.Position).Msg("skipping transaction the target already holds")
+			} else {
+				if err := b.p.sink.Apply(ctx, txn); err != nil {
+					txn.Close()
+					return fmt.Errorf("apply transaction %s at %s: %w", txn.ID, txn.Position, err)
+				}
+				b.rows += txn.Len()
+				b.bytes += txn.Size()
+			}
+			txn.Close()
+			b.txns++
+			b.last = txn.Position
+			if b.first.IsZero() {
+				b.first = time.Now()
+			}
+			if b.rows >= opts.BatchRows || b.bytes >= opts.BatchBytes {
+				if err := b.flush(ctx); err != nil {
+					return err
+				}
+				timer.Reset(time.Hour)
+				continue
+			}
+			// Flush when the source goes quiet, or when the batch is old.
+			timer.Reset(min(idle, time.Until(b.first.Add(opts.BatchWait))))
+		}
+	}
+}
+
+// flush makes the batch durable in the target, then saves the checkpoint,
+// then acks the source — in that order, always.
+func (b *batch) flush(ctx context.Context) error {
+	if b.last == nil {
+		return nil
+	}
+	start := time.Now()
+	if err := b.p.sink.Flush(ctx); err != nil {
+		return fmt.Errorf("flush to target: %w", err)
+	}
+	cp := checkpoint.Checkpoint{Pipeline: b.p.opts.Name, Source: b.p.opts.SourceKind, Phase: checkpoint.PhaseStreaming, Position: b.last.String()}
+	if err := b.p.store.Save(ctx, cp); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	if err := b.p.src.Ack(ctx, b.last); err != nil {
+		return fmt.Errorf("ack source: %w", err)
+	}
+	b.p.opts.Log.Debug().Int("txns", b.txns).Int("changes", b.rows).Int64("bytes", b.bytes).Stringer("position", b.last).
+		Dur("flush", time.Since(start)).Msg("batch flushed")
+	b.flushed, b.last = b.last, nil
+	b.rows, b.bytes, b.txns, b.first = 0, 0, 0, time.Time{}
+	return nil
+}

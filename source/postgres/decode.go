@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/source/postgres/pgoutput"
+)
+
+// handle folds one pgoutput message into the transaction it belongs to and
+// delivers transactions as they commit.
+func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
+	switch m := msg.(type) {
+	case *pgoutput.Begin:
+		if st.cur != nil {
+			st.cur.Close()
+		}
+		st.cur = st.s.newTxn()
+		st.cur.ID = xidString(m.Xid)
+	case *pgoutput.Commit:
+		if st.cur == nil {
+			return fmt.Errorf("%w: commit without begin at %s", errProtocol, LSN(m.EndLSN))
+		}
+		txn := st.cur
+		st.cur = nil
+		txn.Commit, txn.Position = m.CommitTime, LSN(m.EndLSN)
+		return st.deliver(ctx, txn)
+	case *pgoutput.Relation:
+		return st.relation(ctx, m)
+	case *pgoutput.Insert:
+		rel, err := st.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		after, err := toRow(rel, m.New, false)
+		if err != nil {
+			return err
+		}
+		return st.add(m.Xid, change.Change{Op: change.Insert, Table: rel.table, After: after})
+	case *pgoutput.Update:
+		rel, err := st.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		c := change.Change{Op: change.Update, Table: rel.table}
+		if m.OldKind != 0 {
+			if c.Before, err = toRow(rel, m.Old, m.OldKind == 'K'); err != nil {
+				return err
+			}
+		}
+		if c.After, err = toRow(rel, m.New, false); err != nil {
+			return err
+		}
+		return st.add(m.Xid, c)
+	case *pgoutput.Delete:
+		rel, err := st.rel(m.RelationID)
+		if err != nil {
+			return err
+		}
+		before, err := toRow(rel, m.Old, m.OldKind == 'K')
+		if err != nil {
+			return err
+		}
+		return st.add(m.Xid, change.Change{Op: change.Delete, Table: rel.table, Before: before})
+	case *pgoutput.Truncate:
+		for _, id := range m.RelationIDs {
+			rel, err := st.rel(id)
+			if err != nil {
+				return err
+			}
+			if err := st.add(m.Xid, change.Change{Op: change.Truncate, Table: rel.table}); err != nil {
+				return err
+			}
+		}
+	case *pgoutput.StreamStart:
+		st.inStream, st.streamXid = true, m.Xid
+		if st.streams[m.Xid] == nil {
+			if !m.FirstSegment {
+				return fmt.Errorf("%w: stream segment for unknown transaction %d", errProtocol, m.Xid)
+			}
+			txn := st.s.newTxn()
+			txn.ID = xidString(m.Xid)
+			st.streams[m.Xid] = &streamTxn{txn: txn, marks: map[uint32]change.Mark{}}
+		}
+	case *pgoutput.StreamStop:
+		st.inStream = false
+	case *pgoutput.StreamCommit:
+		t := st.streams[m.Xid]
+		if t == nil {
+			return fmt.Errorf("%w: stream commit for unknown transaction %d", errProtocol, m.Xid)
+		}
+		delete(st.streams, m.Xid)
+		t.txn.Commit, t.txn.Position = m.CommitTime, LSN(m.EndLSN)
+		return st.deliver(ctx, t.txn)
+	case *pgoutput.StreamAbort:
+		return st.abort(m)
+	}
+	return nil // Origin, Type and logical messages carry nothing to replicate
+}
+
+// add appends a change to the open transaction, or to the streamed one.
+func (st *stream) add(xid uint32, c change.Change) error {
+	if !st.inStream {
+		if st.cur == nil {
+			return fmt.Errorf("%w: change outside a transaction", errProtocol)
+		}
+		return st.cur.Add(c)
+	}
+	t := st.streams[st.streamXid]
+	if t == nil {
+		return fmt.Errorf("%w: streamed change for unknown transaction %d", errProtocol, st.streamXid)
+	}
+	if xid != st.streamXid {
+		if _, seen := t.marks[xid]; !seen {
+			m, err := t.txn.Mark()
+			if err != nil {
+				return err
+			}
+			t.marks[xid] = m
+			t.order = append(t.order, xid)
+		}
+	}
+	return t.txn.Add(c)
+}
+
+// abort drops a streamed transaction, or just a rolled-back subtransaction:
+// its changes, and those of every subtransaction begun after it (which can
+// only be its children, since it was still open), are cut off.
+func (st *stream) abort(m *pgoutput.StreamAbort) error {
+	t := st.streams[m.Xid]
+	if t == nil {
+		return nil
+	}
+	if m.SubXid == m.Xid {
+		delete(st.streams, m.Xid)
+		return t.txn.Close()
+	}
+	mark, ok := t.marks[m.SubXid]
+	if !ok {
+		return nil // the subtransaction changed nothing we receive
+	}
+	for i, x := range t.order {
+		if x == m.SubXid {
+			for _, later := range t.order[i:] {
+				delete(t.marks, later)
+			}
+			t.order = t.order[:i]
+			break
+		}
+	}
+	return t.txn.Rewind(mark)
+}
+
+// relation caches the shape of a relation. The server sends it before the
+// first change of a relation in a session and after every change of shape.
+func (st *stream) relation(ctx context.Context, m *pgoutput.Relation) error {
+	cols := make([]colSpec, len(m.Columns))
+	ident := make([]bool, len(m.Columns))
+	for i, c := range m.Columns {
+		cols[i] = colSpec{name: c.Name, oid: c.TypeOID, typmod: c.TypeMod, ident: c.Flags&1 != 0}
+		ident[i] = cols[i].ident
+	}
+	id := change.TableID{Schema: m.Namespace, Name: m.Name}
+	t, err := st.s.describe(ctx, m.RelationID, id, m.ReplicaIdentity, cols)
+	if err != nil {
+		return err
+	}
+	if old := st.rels[m.RelationID]; old != nil && old.table.SameShape(t) {
+		t = old.table // keep the pointer: sinks compare shapes by it
+	}
+	st.rels[m.RelationID] = &relation{table: t, ident: ident}
+	return nil
+}
+
+func (st *stream) rel(id uint32) (*relation, error) {
+	r := st.rels[id]
+	if r == nil {
+		return nil, fmt.Errorf("%w: change for relation %d before its Relation message", errProtocol, id)
+	}
+	return r, nil
+}
+
+// toRow converts a pgoutput tuple. In a key-only old tuple ('K'), columns
+// outside the replica identity are not sent: they become Missing, not NULL.
+func toRow(rel *relation, tup pgoutput.Tuple, keyOnly bool) (change.Row, error) {
+	if len(tup) != len(rel.table.Columns) {
+		return nil, fmt.Errorf("%w: %s: tuple has %d columns, relation has %d", errProtocol, rel.table.ID, len(tup), len(rel.table.Columns))
+	}
+	row := make(change.Row, len(tup))
+	for i, c := range tup {
+		switch c.Kind {
+		case 'n':
+			if keyOnly && !rel.ident[i] {
+				row[i].State = change.Missing
+			} else {
+				row[i].State = change.Null
+			}
+		case 'u':
+			row[i].State = change.Unchanged
+		case 't':
+			row[i] = change.Value{State: change.Present, Data: c.Data}
+		default:
+			return nil, fmt.Errorf("%w: %s column %s: unexpected value kind %q", errProtocol, rel.table.ID, rel.table.Columns[i].Name, c.Kind)
+		}
+	}
+	return row, nil
+}
+
+// describe looks a relation up in the catalog, reconnecting once if the
+// catalog connection died (the source may have restarted).
+func (s *Source) describe(ctx context.Context, relid uint32, id change.TableID, replident byte, cols []colSpec) (*change.Table, error) {
+	if s.meta == nil || s.meta.IsClosed() {
+		conn, err := s.connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.meta = conn
+	}
+	return describe(ctx, s.meta, relid, id, replident, cols)
+}
+
+func (s *Source) newTxn() *change.Txn { return change.NewTxn(s.opts.SpillDir, s.opts.SpillLimit) }

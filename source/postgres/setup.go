@@ -1,0 +1,167 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// SelectTables lists the source tables the include and exclude patterns
+// pick: ordinary and partitioned tables (partitions are published through
+// their root), outside the system schemas.
+func SelectTables(ctx context.Context, conn *pgx.Conn, include, exclude []string) ([]change.TableID, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'sluice') AND n.nspname NOT LIKE 'pg\_%'
+		ORDER BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("list source tables: %w", err)
+	}
+	defer rows.Close()
+	var out []change.TableID
+	for rows.Next() {
+		var id change.TableID
+		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
+			return nil, fmt.Errorf("list source tables: %w", err)
+		}
+		if matchAny(include, id) && !matchAny(exclude, id) {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
+}
+
+func matchAny(patterns []string, id change.TableID) bool {
+	for _, p := range patterns {
+		ps, pt, ok := strings.Cut(p, ".")
+		if !ok {
+			continue
+		}
+		ms, _ := path.Match(ps, id.Schema)
+		mt, _ := path.Match(pt, id.Name)
+		if ms && mt {
+			return true
+		}
+	}
+	return false
+}
+
+// ensurePublication creates the publication for exactly the selected tables,
+// or sets its table list when it exists.
+func (s *Source) ensurePublication(ctx context.Context) error {
+	tables, err := SelectTables(ctx, s.meta, s.opts.Tables, s.opts.Exclude)
+	if err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("source.tables %v (minus source.exclude %v) matches no table in the source database; check the patterns (schema.table, * globs)",
+			s.opts.Tables, s.opts.Exclude)
+	}
+	s.tables = tables
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	}
+	list := strings.Join(names, ", ")
+	pub := pgx.Identifier{s.opts.Publication}.Sanitize()
+	var exists bool
+	if err := s.meta.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.opts.Publication).Scan(&exists); err != nil {
+		return fmt.Errorf("look up publication %s: %w", s.opts.Publication, err)
+	}
+	sql := fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)", pub, list)
+	if exists {
+		sql = fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", pub, list)
+	}
+	if _, err := s.meta.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
+	}
+	s.opts.Log.Info().Str("publication", s.opts.Publication).Int("tables", len(tables)).Bool("created", !exists).Msg("publication ready")
+	return nil
+}
+
+// slotInfo is what pg_replication_slots says of our slot.
+type slotInfo struct {
+	exists    bool
+	active    bool
+	plugin    string
+	confirmed LSN
+	walStatus string
+}
+
+func (s *Source) slot(ctx context.Context) (slotInfo, error) {
+	var si slotInfo
+	var confirmed, plugin, walStatus *string
+	err := s.meta.QueryRow(ctx, `SELECT active, plugin, confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1`,
+		s.opts.Slot).Scan(&si.active, &plugin, &confirmed, &walStatus)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return si, nil
+	}
+	if err != nil {
+		return si, fmt.Errorf("look up replication slot %s: %w", s.opts.Slot, err)
+	}
+	si.exists = true
+	if plugin != nil {
+		si.plugin = *plugin
+	}
+	if walStatus != nil {
+		si.walStatus = *walStatus
+	}
+	if confirmed != nil {
+		if si.confirmed, err = ParseLSN(*confirmed); err != nil {
+			return si, err
+		}
+	}
+	return si, nil
+}
+
+// dropSlot removes our slot if it exists (a snapshot starts over with a new one).
+func (s *Source) dropSlot(ctx context.Context) error {
+	si, err := s.slot(ctx)
+	if err != nil || !si.exists {
+		return err
+	}
+	if si.active {
+		return fmt.Errorf("replication slot %s is in use by another process; stop the other sluice (or pg_recvlogical) using it first", s.opts.Slot)
+	}
+	if _, err := s.meta.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, s.opts.Slot); err != nil {
+		return fmt.Errorf("drop replication slot %s: %w", s.opts.Slot, err)
+	}
+	s.opts.Log.Info().Str("slot", s.opts.Slot).Msg("dropped old replication slot to start a new snapshot")
+	return nil
+}
+
+// createSlot creates the permanent pgoutput slot on the replication
+// connection; with export, the result names a snapshot that stays valid
+// until that connection runs its next command.
+func createSlot(ctx context.Context, repl *pgconn.PgConn, slot string, export bool) (pglogrepl.CreateReplicationSlotResult, error) {
+	action := "NOEXPORT_SNAPSHOT"
+	if export {
+		action = "EXPORT_SNAPSHOT"
+	}
+	res, err := pglogrepl.CreateReplicationSlot(ctx, repl, slot, "pgoutput",
+		pglogrepl.CreateReplicationSlotOptions{Mode: pglogrepl.LogicalReplication, SnapshotAction: action})
+	if err != nil {
+		return res, fmt.Errorf("create replication slot %s: %w", slot, err)
+	}
+	return res, nil
+}
+
+// tableIDs returns the selected tables sorted, for logs.
+func (s *Source) tableIDs() []string {
+	out := make([]string, len(s.tables))
+	for i, t := range s.tables {
+		out[i] = t.String()
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,196 @@
+// Package postgres reads changes from PostgreSQL logical replication
+// (pgoutput, protocol v2 with streaming of large transactions), and copies
+// the existing rows consistently with the slot it creates.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rs/zerolog"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+// LSN is a PostgreSQL log position: the end of a committed transaction.
+type LSN pglogrepl.LSN
+
+func (l LSN) String() string { return pglogrepl.LSN(l).String() }
+
+// Compare orders two LSNs.
+func (l LSN) Compare(o change.Position) int {
+	m, ok := o.(LSN)
+	if !ok {
+		panic(fmt.Sprintf("compare postgres LSN with %T", o)) // a programming error, never input
+	}
+	switch {
+	case l < m:
+		return -1
+	case l > m:
+		return 1
+	}
+	return 0
+}
+
+// ParseLSN reads an LSN's text form, e.g. "16/B374D848".
+func ParseLSN(s string) (LSN, error) {
+	l, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		return 0, fmt.Errorf("parse postgres position %q: want an LSN like 16/B374D848", s)
+	}
+	return LSN(l), nil
+}
+
+// ErrSlotLost means the replication slot is gone or its WAL was removed, so
+// changes since the checkpoint can no longer be read.
+var ErrSlotLost = errors.New("replication slot lost")
+
+// Options configure a Source.
+type Options struct {
+	DSN             string
+	Tables          []string // include patterns schema.table with * globs
+	Exclude         []string
+	Slot            string
+	Publication     string
+	SnapshotWorkers int
+	SpillDir        string // where large transactions spill ("" = temp dir)
+	SpillLimit      int    // bytes of a transaction held in memory before spilling
+	Log             zerolog.Logger
+}
+
+// Source is the PostgreSQL logical replication source.
+type Source struct {
+	opts    Options
+	cfg     *pgconn.Config // regular connections
+	replCfg *pgconn.Config // replication=database connections
+
+	repl   *pgconn.PgConn // replication connection (owned by the stream loop once started)
+	meta   *pgx.Conn      // catalog look-ups
+	tables []change.TableID
+
+	out     chan result
+	acked   atomic.Uint64
+	stop    context.CancelFunc
+	stopped chan struct{}
+}
+
+type result struct {
+	txn *change.Txn
+	err error
+}
+
+var (
+	_ pipeline.Source      = (*Source)(nil)
+	_ pipeline.Snapshotter = (*Source)(nil)
+)
+
+// sessionParams make value text unambiguous: ISO dates, UTC offsets, exact
+// floats, hex bytea. The walsender formats pgoutput values with them too.
+var sessionParams = map[string]string{
+	"DateStyle":          "ISO, YMD",
+	"IntervalStyle":      "postgres",
+	"TimeZone":           "UTC",
+	"extra_float_digits": "3",
+	"bytea_output":       "hex",
+	"client_encoding":    "UTF8",
+	"application_name":   "sluice",
+	"search_path":        "pg_catalog", // format_type then qualifies every user type
+}
+
+// New checks the options and connects for catalog look-ups; it does not yet
+// touch the slot or publication.
+func New(ctx context.Context, opts Options) (*Source, error) {
+	if opts.SnapshotWorkers <= 0 {
+		opts.SnapshotWorkers = 4
+	}
+	cfg, err := pgconn.ParseConfig(opts.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("parse source.dsn: invalid connection string")
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	replCfg := cfg.Copy()
+	replCfg.RuntimeParams["replication"] = "database"
+	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg}
+	if s.meta, err = s.connect(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect opens a regular connection with the session settings.
+func (s *Source) connect(ctx context.Context) (*pgx.Conn, error) {
+	cc, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, err
+	}
+	cc.Config = *s.cfg.Copy()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to source: %w", err)
+	}
+	return conn, nil
+}
+
+// ParsePosition reads back an LSN.
+func (s *Source) ParsePosition(text string) (change.Position, error) {
+	l, err := ParseLSN(text)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Next returns the next committed transaction.
+func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
+	if s.out == nil {
+		return nil, errors.New("read source: Start was not called")
+	}
+	select {
+	case r, ok := <-s.out:
+		if !ok {
+			return nil, errors.New("read source: stream stopped")
+		}
+		return r.txn, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Ack records that everything up to pos is durable in the target; the stream
+// loop reports it to the server with its next status update.
+func (s *Source) Ack(_ context.Context, pos change.Position) error {
+	l, ok := pos.(LSN)
+	if !ok {
+		return fmt.Errorf("ack: %T is not a postgres position", pos)
+	}
+	for {
+		cur := s.acked.Load()
+		if uint64(l) <= cur || s.acked.CompareAndSwap(cur, uint64(l)) {
+			return nil
+		}
+	}
+}
+
+// Close stops the stream and closes every connection.
+func (s *Source) Close() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.stopped
+	}
+	ctx := context.Background()
+	if s.repl != nil {
+		s.repl.Close(ctx)
+	}
+	if s.meta != nil {
+		s.meta.Close(ctx)
+	}
+	return nil
+}

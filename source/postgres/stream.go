@@ -1,0 +1,306 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/source/postgres/pgoutput"
+)
+
+// statusInterval is how often the server hears our position, well below
+// wal_sender_timeout (60 s by default).
+const statusInterval = 10 * time.Second
+
+// Start begins streaming after from (nil: from the slot's confirmed
+// position). After a Snapshot, from must be the snapshot's position.
+func (s *Source) Start(ctx context.Context, from change.Position) error {
+	var start LSN
+	if from != nil {
+		l, ok := from.(LSN)
+		if !ok {
+			return fmt.Errorf("start: %T is not a postgres position", from)
+		}
+		start = l
+	}
+	if s.repl == nil { // no snapshot in this run
+		if err := s.ensurePublication(ctx); err != nil {
+			return err
+		}
+		si, err := s.slot(ctx)
+		if err != nil {
+			return err
+		}
+		switch {
+		case !si.exists && from != nil:
+			return fmt.Errorf("%w: replication slot %s does not exist, but the checkpoint says streaming reached %s; "+
+				"changes since then cannot be read any more: run `sluice run --resnapshot` to copy every table again", ErrSlotLost, s.opts.Slot, start)
+		case si.exists && si.walStatus == "lost":
+			return fmt.Errorf("%w: replication slot %s lost WAL it needed (wal_status = lost, see max_slot_wal_keep_size); "+
+				"run `sluice run --resnapshot` to copy every table again", ErrSlotLost, s.opts.Slot)
+		case si.exists && si.plugin != "pgoutput":
+			return fmt.Errorf("replication slot %s uses plugin %q, not pgoutput; drop it or set source.postgres.slot to another name", s.opts.Slot, si.plugin)
+		}
+		if s.repl, err = pgconn.ConnectConfig(ctx, s.replCfg); err != nil {
+			return fmt.Errorf("open replication connection: %w", err)
+		}
+		if !si.exists {
+			res, err := createSlot(ctx, s.repl, s.opts.Slot, false)
+			if err != nil {
+				return err
+			}
+			if start, err = ParseLSN(res.ConsistentPoint); err != nil {
+				return err
+			}
+			s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("lsn", start).Msg("created replication slot")
+		} else if from == nil {
+			start = si.confirmed
+		}
+	}
+	s.acked.Store(uint64(start))
+	st := &stream{s: s, conn: s.repl, start: start, delivered: start}
+	s.repl = nil // the stream owns the connection now
+	s.out = make(chan result, 16)
+	ctx, s.stop = context.WithCancel(ctx)
+	s.stopped = make(chan struct{})
+	go st.run(ctx)
+	s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("from", start).Strs("tables", s.tableIDs()).Msg("streaming started")
+	return nil
+}
+
+// stream is the replication loop. It owns the replication connection.
+type stream struct {
+	s         *Source
+	conn      *pgconn.PgConn
+	start     LSN // where the next START_REPLICATION begins
+	delivered LSN // end of the last transaction handed out
+	serverEnd LSN
+	sentAck   LSN
+	lastSent  time.Time
+
+	rels      map[uint32]*relation
+	cur       *change.Txn // open non-streamed transaction
+	inStream  bool
+	streamXid uint32
+	streams   map[uint32]*streamTxn // streamed transactions in progress, by top-level xid
+}
+
+type relation struct {
+	table *change.Table
+	ident []bool
+}
+
+type streamTxn struct {
+	txn   *change.Txn
+	marks map[uint32]change.Mark // where each subtransaction's changes begin
+	order []uint32
+}
+
+func (st *stream) run(ctx context.Context) {
+	defer close(st.s.stopped)
+	defer func() {
+		if st.conn != nil {
+			st.conn.Close(context.Background())
+		}
+	}()
+	backoff := time.Second
+	failing := false
+	for {
+		err := st.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if permanent(err) {
+			st.s.out <- result{err: err}
+			return
+		}
+		if !failing {
+			st.s.opts.Log.Warn().Err(err).Msg("source connection lost; reconnecting with backoff")
+			failing = true
+		}
+		st.reset()
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 30*time.Second)
+		conn, err := pgconn.ConnectConfig(ctx, st.s.replCfg)
+		if err != nil {
+			if permanent(err) {
+				st.s.out <- result{err: fmt.Errorf("reconnect to source: %w", err)}
+				return
+			}
+			continue
+		}
+		st.conn = conn
+		st.s.opts.Log.Info().Stringer("from", st.start).Msg("source reconnected")
+		failing = false
+		backoff = time.Second
+	}
+}
+
+// reset forgets everything of a broken session: the server resends every
+// transaction after the acknowledged position.
+func (st *stream) reset() {
+	if st.conn != nil {
+		st.conn.Close(context.Background())
+		st.conn = nil
+	}
+	if st.cur != nil {
+		st.cur.Close()
+		st.cur = nil
+	}
+	for _, t := range st.streams {
+		t.txn.Close()
+	}
+	st.streams, st.rels, st.inStream = nil, nil, false
+	st.start = LSN(st.s.acked.Load())
+}
+
+// permanent tells errors a retry cannot fix (auth, missing objects, lost
+// slot) from connection trouble.
+func permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code[:2] {
+		case "28", "3D", "42":
+			return true
+		}
+		return pgErr.Code == "55000" // e.g. the slot was invalidated
+	}
+	return errors.Is(err, pgoutput.ErrMalformed) || errors.Is(err, errProtocol)
+}
+
+var errProtocol = errors.New("unexpected replication message")
+
+func (st *stream) session(ctx context.Context) error {
+	if st.conn == nil {
+		return errors.New("no connection")
+	}
+	st.rels = map[uint32]*relation{}
+	st.streams = map[uint32]*streamTxn{}
+	err := pglogrepl.StartReplication(ctx, st.conn, st.s.opts.Slot, pglogrepl.LSN(st.start), pglogrepl.StartReplicationOptions{
+		Mode: pglogrepl.LogicalReplication,
+		PluginArgs: []string{"proto_version '2'", "publication_names '" + st.s.opts.Publication + "'", "streaming 'true'"},
+	})
+	if err != nil {
+		return fmt.Errorf("start replication from slot %s: %w", st.s.opts.Slot, err)
+	}
+	st.lastSent = time.Time{}
+	for {
+		if err := st.maybeSendStatus(false); err != nil {
+			return err
+		}
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		msg, err := st.conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("receive from source: %w", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.CopyData:
+			if err := st.handleCopyData(ctx, m.Data); err != nil {
+				return err
+			}
+		case *pgproto3.ErrorResponse:
+			return pgconn.ErrorResponseToPgError(m)
+		}
+	}
+}
+
+func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%w: empty copy data", errProtocol)
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		k, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		}
+		st.serverEnd = LSN(k.ServerWALEnd)
+		st.advanceIdle()
+		return st.maybeSendStatus(k.ReplyRequested)
+	case pglogrepl.XLogDataByteID:
+		x, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return fmt.Errorf("%w: %v", errProtocol, err)
+		}
+		msg, err := pgoutput.Parse(bytes.Clone(x.WALData), st.inStream)
+		if err != nil {
+			return err
+		}
+		return st.handle(ctx, msg)
+	}
+	return nil
+}
+
+// advanceIdle lets an idle slot follow the server's WAL end: when every
+// delivered transaction is durable and none is in progress, nothing before
+// the server's end still matters to us.
+func (st *stream) advanceIdle() {
+	acked := LSN(st.s.acked.Load())
+	if st.cur == nil && len(st.streams) == 0 && acked >= st.delivered && st.serverEnd > acked {
+		st.s.acked.CompareAndSwap(uint64(acked), uint64(st.serverEnd))
+	}
+}
+
+func (st *stream) maybeSendStatus(force bool) error {
+	acked := LSN(st.s.acked.Load())
+	if acked == 0 {
+		return nil
+	}
+	if !force && acked == st.sentAck && time.Since(st.lastSent) < statusInterval {
+		return nil
+	}
+	p := pglogrepl.LSN(acked)
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), st.conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: p, WALFlushPosition: p, WALApplyPosition: p,
+	})
+	if err != nil {
+		return fmt.Errorf("send status to source: %w", err)
+	}
+	st.sentAck, st.lastSent = acked, time.Now()
+	return nil
+}
+
+// deliver hands a committed transaction to the pipeline, keeping the server
+// informed while the pipeline is busy.
+func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
+	end := txn.Position.(LSN)
+	if end <= st.delivered { // resent after a reconnect
+		txn.Close()
+		return nil
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case st.s.out <- result{txn: txn}:
+			st.delivered = end
+			return nil
+		case <-tick.C:
+			if err := st.maybeSendStatus(false); err != nil {
+				txn.Close()
+				return err
+			}
+		case <-ctx.Done():
+			txn.Close()
+			return ctx.Err()
+		}
+	}
+}
+
+func xidString(x uint32) string { return strconv.FormatUint(uint64(x), 10) }
