@@ -44,11 +44,11 @@ func expand(s string, env func(string) (string, bool), quote bool) (string, erro
 func lookup(ref string, env func(string) (string, bool), quote bool) (string, error) {
 	name, def, hasDef := strings.Cut(ref, ":-")
 	if !validVarName(name) {
-		what := "a variable reference"
-		if quote {
-			what = fmt.Sprintf("%q", "${"+name+"}")
+		const fix = "(a name is letters, digits and _, e.g. ${PGPASSWORD}; write $${ for a literal ${)"
+		if !quote {
+			return "", fmt.Errorf("a ${...} reference has an invalid variable name %s", fix)
 		}
-		return "", fmt.Errorf("%s is not a valid variable reference (a name is letters, digits and _, e.g. ${PGPASSWORD}; write $${ for a literal ${)", what)
+		return "", fmt.Errorf("%q is not a valid variable reference %s", "${"+name+"}", fix)
 	}
 	val, ok := env(name)
 	if hasDef && val == "" {

@@ -164,6 +164,11 @@ func walk(m map[string]any, s *section, env func(string) (string, bool), p *prob
 		sub, ok := asMap(v)
 		if !ok {
 			p.addf("%s: must be a mapping, not %s (%s)", key, describe(key, v), child.knownList())
+			for _, l := range leaves {
+				if strings.HasPrefix(l.key, key+".") {
+					p.bad[l.key] = true
+				}
+			}
 			continue
 		}
 		out[lk] = walk(sub, child, env, p)
@@ -215,6 +220,7 @@ func expandValue(key string, v any, env func(string) (string, bool), p *problems
 		s, err := expand(x, env, !secret(key))
 		if err != nil {
 			p.addf("%s: %v", key, err)
+			p.bad[key] = true
 		}
 		return s
 	case []any:
@@ -225,6 +231,7 @@ func expandValue(key string, v any, env func(string) (string, bool), p *problems
 				var err error
 				if out[i], err = expand(s, env, !secret(key)); err != nil {
 					p.addf("%s[%d]: %v", key, i, err)
+					p.bad[key] = true
 				}
 			}
 		}

@@ -50,16 +50,21 @@ func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, e
 }
 
 func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Config, error) {
-	p := &problems{}
+	p := &problems{bad: map[string]bool{}}
 	fail := func() (*Config, error) { return nil, &Error{File: file, Problems: p.list} }
 
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// One problem per line; yaml lists several under a header line.
 		for _, line := range strings.Split(err.Error(), "\n") {
-			if line = strings.TrimSpace(line); line != "" && line != "yaml: unmarshal errors:" {
-				p.add(line)
+			line = strings.TrimSpace(line)
+			if line == "" || line == "yaml: unmarshal errors:" {
+				continue
 			}
+			if !strings.HasPrefix(line, "yaml: ") {
+				line = "yaml: " + line
+			}
+			p.add(line)
 		}
 		return fail()
 	}
@@ -92,7 +97,7 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	// Give every key the Go type of its field before decoding, so decoding
 	// is exact and a bad value is reported once, by key. A bad key is zeroed
 	// and left out of validation.
-	bad := map[string]bool{}
+	bad := p.bad
 	for _, l := range leaves {
 		raw := v.Get(l.key)
 		if raw == nil {
@@ -177,10 +182,13 @@ func DefaultObjectName(name string) string {
 	return string(s[:min(len(s), 63)])
 }
 
-// problems collects the messages of one parse.
-type problems struct{ list []string }
+// problems collects the messages of one parse, and the keys already
+// reported, so validation does not report them again as missing.
+type problems struct {
+	list []string
+	bad  map[string]bool
+}
 
 func (p *problems) add(msg string) { p.list = append(p.list, msg) }
 
 func (p *problems) addf(format string, args ...any) { p.add(fmt.Sprintf(format, args...)) }
-

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"path"
 	"regexp"
@@ -142,35 +143,43 @@ func validateSink(c *Config, at func(string) string, p *problems) {
 	}
 }
 
-// checkDSN checks that dsn has the form the kind's driver takes. Messages
-// quote the DSN only redacted.
+// checkDSN checks that dsn has the form the kind's driver takes. A DSN
+// that is malformed may hold its password where RedactDSN would not look,
+// so messages quote at most its scheme.
 func checkDSN(k, kind, dsn string, p *problems) {
 	if dsn == "" {
 		p.addf("%s: required (e.g. %s)", k, exampleDSN(kind))
 		return
 	}
-	isURL := false
+	var isURL bool
 	switch kind {
 	case "postgres":
 		isURL = strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 		if !isURL && !pgHostKV.MatchString(dsn) {
-			p.addf("%s: %q is not a postgres DSN (use %s, or key=value form \"host=... dbname=...\")", k, RedactDSN(dsn), exampleDSN(kind))
-			return
+			p.addf("%s: %s is not a postgres DSN (use %s, or key=value form with host=, e.g. \"host=db dbname=crm user=replicator\")", k, dsnShape(dsn), exampleDSN(kind))
 		}
 	case "mysql":
 		isURL = strings.HasPrefix(dsn, "mysql://")
 		if !isURL {
-			p.addf("%s: %q is not a mysql DSN (use %s)", k, RedactDSN(dsn), exampleDSN(kind))
-			return
+			p.addf("%s: %s is not a mysql DSN (use %s)", k, dsnShape(dsn), exampleDSN(kind))
 		}
 	}
-	if !isURL {
-		return
-	}
 	// url.Parse's error would quote the password, so only say that it failed.
-	if _, err := url.Parse(dsn); err != nil {
-		p.addf("%s: %q is not a valid URL (percent-encode special characters in the user and password, e.g. @ as %%40)", k, RedactDSN(dsn))
+	if _, err := url.Parse(dsn); isURL && err != nil {
+		p.addf("%s: is not a valid URL (percent-encode special characters in the user and password, e.g. @ as %%40)", k)
 	}
+}
+
+// dsnShape describes a DSN for a message without quoting anything after
+// its scheme.
+func dsnShape(dsn string) string {
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && !strings.ContainsAny(scheme, " =@:") {
+		return fmt.Sprintf("a DSN starting with %q", scheme+"://")
+	}
+	if strings.Contains(dsn, "=") {
+		return "a key=value DSN"
+	}
+	return "a DSN that is neither a URL nor key=value"
 }
 
 func exampleDSN(kind string) string {

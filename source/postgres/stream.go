@@ -189,7 +189,7 @@ func (st *stream) session(ctx context.Context) error {
 	st.rels = map[uint32]*relation{}
 	st.streams = map[uint32]*streamTxn{}
 	err := pglogrepl.StartReplication(ctx, st.conn, st.s.opts.Slot, pglogrepl.LSN(st.start), pglogrepl.StartReplicationOptions{
-		Mode: pglogrepl.LogicalReplication,
+		Mode:       pglogrepl.LogicalReplication,
 		PluginArgs: []string{"proto_version '2'", "publication_names '" + st.s.opts.Publication + "'", "streaming 'true'"},
 	})
 	if err != nil {
