@@ -68,7 +68,7 @@ type Batch struct {
 // Checkpoint says where the last durably applied position is stored.
 type Checkpoint struct {
 	Kind string // "file" (default)
-	Path string // default: "<name>.checkpoint" next to the config file
+	Path string // default: "<name>.checkpoint"; a relative path is taken from the config file's directory
 }
 
 // Log configures the process log.

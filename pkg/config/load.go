@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
+
+// yamlQuoted is a value yaml quotes in an error ("cannot unmarshal !!str
+// `hunter2` ..."); it may be a password written into the file.
+var yamlQuoted = regexp.MustCompile(" ?`[^`]*`")
 
 // defaults that do not depend on other keys. Derived ones (tables, slot,
 // publication, checkpoint path) are filled in by derive.
@@ -50,9 +55,26 @@ func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, e
 }
 
 func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Config, error) {
-	p := &problems{bad: map[string]bool{}}
-	fail := func() (*Config, error) { return nil, &Error{File: file, Problems: p.list} }
+	p := &problems{bad: map[string]bool{}, from: map[string]string{}}
+	tree, ok := readTree(data, env, p)
+	if !ok {
+		return nil, &Error{File: file, Problems: p.list}
+	}
+	c, err := decode(tree, env, p)
+	if err != nil {
+		return nil, err
+	}
+	derive(c, dir, p.bad)
+	validate(c, p)
+	if len(p.list) > 0 {
+		return nil, &Error{File: file, Problems: p.list}
+	}
+	return c, nil
+}
 
+// readTree parses the YAML and returns its known keys with ${VAR}
+// expanded; ok is false when there is nothing to go on.
+func readTree(data []byte, env func(string) (string, bool), p *problems) (tree map[string]any, ok bool) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// One problem per line; yaml lists several under a header line.
@@ -64,21 +86,26 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 			if !strings.HasPrefix(line, "yaml: ") {
 				line = "yaml: " + line
 			}
-			p.add(line)
+			p.add(yamlQuoted.ReplaceAllString(line, ""))
 		}
-		return fail()
+		return nil, false
 	}
-	root, ok := asMap(doc)
-	if doc != nil && !ok {
+	root, isMap := asMap(doc)
+	if doc != nil && !isMap {
 		p.addf("must be a mapping of keys (%s)", schema.knownList())
-		return fail()
+		return nil, false
 	}
-	tree := walk(root, schema, env, p)
+	return walk(root, schema, env, p), true
+}
 
-	// Viper layers the file under the overrides and over the defaults.
-	// Overrides are Set from env rather than BindEnv'd, because BindEnv
-	// always reads the process environment and Parse takes env as a
-	// parameter; like viper's AutomaticEnv, empty values are ignored.
+// decode layers the file's tree under the SLUICE_* overrides and over the
+// defaults, and decodes the result into a Config.
+//
+// Overrides are Set from env rather than BindEnv'd, because BindEnv always
+// reads the process environment while Parse takes env as a parameter; the
+// loop over every key still gives each one its override when the file lacks
+// it (viper #761). Like viper's AutomaticEnv, empty values are ignored.
+func decode(tree map[string]any, env func(string) (string, bool), p *problems) (*Config, error) {
 	v := viper.New()
 	if err := v.MergeConfigMap(tree); err != nil {
 		return nil, fmt.Errorf("merge config: %w", err)
@@ -86,28 +113,26 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	for key, val := range defaults {
 		v.SetDefault(key, val)
 	}
-	from := map[string]string{}
 	for _, l := range leaves {
 		if val, ok := env(envName(l.key)); ok && val != "" {
 			v.Set(l.key, val)
-			from[l.key] = " (from " + envName(l.key) + ")"
+			p.from[l.key] = " (from " + envName(l.key) + ")"
 		}
 	}
 
 	// Give every key the Go type of its field before decoding, so decoding
-	// is exact and a bad value is reported once, by key. A bad key is zeroed
-	// and left out of validation.
-	bad := p.bad
+	// is exact rather than weakly typed, and a bad value is reported once,
+	// by key. A bad key is zeroed and left out of validation.
 	for _, l := range leaves {
 		raw := v.Get(l.key)
 		if raw == nil {
 			continue
 		}
-		val, err := normalize(l, raw, from[l.key])
+		val, err := normalize(l, raw, p.from[l.key])
 		if err != nil {
 			p.add(err.Error())
-			bad[l.key] = true
-			val = reflectZero(l)
+			p.bad[l.key] = true
+			val = zeroOf(l)
 		}
 		v.Set(l.key, val)
 	}
@@ -121,16 +146,11 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	if err := v.Unmarshal(&c, strict); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err) // normalize missed a case: a bug
 	}
-
-	derive(&c, dir, bad)
-	validate(&c, bad, from, p)
-	if len(p.list) > 0 {
-		return fail()
-	}
 	return &c, nil
 }
 
-func reflectZero(l leaf) any {
+// zeroOf is the zero value of a leaf's field type.
+func zeroOf(l leaf) any {
 	switch l.kind {
 	case kList:
 		return []string(nil)
@@ -182,11 +202,13 @@ func DefaultObjectName(name string) string {
 	return string(s[:min(len(s), 63)])
 }
 
-// problems collects the messages of one parse, and the keys already
-// reported, so validation does not report them again as missing.
+// problems collects the messages of one parse. It also remembers the keys
+// already reported, so validation does not report them again as missing,
+// and which keys came from an override, so messages can say so.
 type problems struct {
 	list []string
-	bad  map[string]bool
+	bad  map[string]bool   // keys already reported
+	from map[string]string // key → " (from SLUICE_...)" for overridden keys
 }
 
 func (p *problems) add(msg string) { p.list = append(p.list, msg) }

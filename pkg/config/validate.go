@@ -23,15 +23,15 @@ var (
 	laterModes = []string{"history", "append"}
 )
 
-// validate reports every semantic problem of c. Keys in bad already failed
-// their type check and are skipped; from names an override's variable.
-func validate(c *Config, bad map[string]bool, from map[string]string, p *problems) {
+// validate reports every semantic problem of c, skipping keys that were
+// already reported (a bad type, a failed ${VAR}).
+func validate(c *Config, p *problems) {
 	// at returns the key as it starts a message, or "" to skip the key.
 	at := func(key string) string {
-		if bad[key] {
+		if p.bad[key] {
 			return ""
 		}
-		return key + from[key]
+		return key + p.from[key]
 	}
 	if k := at("name"); k != "" {
 		switch {

@@ -64,7 +64,8 @@ func describe(ctx context.Context, conn *pgx.Conn, relid uint32, id change.Table
 	}
 
 	rows, err = conn.Query(ctx, `
-		SELECT a.attname, a.attnotnull, COALESCE(array_position(i.indkey::int2[], a.attnum), 0)
+		SELECT a.attname, a.attnotnull,
+		       COALESCE((SELECT k.n FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(att, n) WHERE k.att = a.attnum), 0)::int
 		FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped`, relid)
 	if err != nil {
@@ -120,7 +121,7 @@ func describeTable(ctx context.Context, conn *pgx.Conn, id change.TableID) (*cha
 	}
 	rows, err := conn.Query(ctx, `
 		SELECT a.attname, a.atttypid, a.atttypmod,
-		       COALESCE(a.attnum = ANY ((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisreplident)), false)
+		       a.attnum = ANY (COALESCE((SELECT i.indkey::int2[] FROM pg_index i WHERE i.indrelid = a.attrelid AND i.indisreplident), '{}'::int2[]))
 		FROM pg_attribute a
 		WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
 		ORDER BY a.attnum`, relid)
