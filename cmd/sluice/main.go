@@ -1,0 +1,88 @@
+// Command sluice replicates changes from a database's log into targets.
+//
+//	sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM
+//	sluice check --config FILE [--offline]    preflight: every problem with its fix
+//	sluice version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := args[0], args[1:]
+	fs := flag.NewFlagSet("sluice "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "the pipeline's YAML config file")
+	var err error
+	switch cmd {
+	case "run":
+		resnap := fs.Bool("resnapshot", false, "ignore the checkpoint: recreate the slot and copy every table again")
+		if err = parseFlags(fs, args, cfgPath); err == nil {
+			err = runPipeline(ctx, *cfgPath, *resnap, stderr)
+		}
+	case "check":
+		offline := fs.Bool("offline", false, "only validate the config file; connect to nothing")
+		if err = parseFlags(fs, args, cfgPath); err == nil {
+			err = check(ctx, *cfgPath, *offline, stdout)
+		}
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "sluice", version)
+		return 0
+	case "help", "--help", "-h":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown command %q\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	if err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "sluice:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// errReported means the error was already printed (as a log event or a list).
+var errReported = errors.New("reported")
+
+func parseFlags(fs *flag.FlagSet, args []string, cfgPath *string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return fmt.Errorf("%s: --config FILE is required", fs.Name())
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM, then flush, checkpoint and exit
+  sluice check --config FILE [--offline]    check the config, source and target; print each problem with its fix
+  sluice version                            print the version
+`)
+}
