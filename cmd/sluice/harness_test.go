@@ -43,7 +43,9 @@ type env struct {
 	cfg      string
 }
 
-func newEnv(t *testing.T, extraConfig string) *env {
+// newEnv starts a source and a target cluster; sinkExtra is YAML added to
+// the sink section (e.g. "batch:\n  rows: 100").
+func newEnv(t *testing.T, sinkExtra string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
 	e.src = pgtest.Start(t, pgtest.Options{})
@@ -64,11 +66,11 @@ source:
 sink:
   kind: postgres
   dsn: %s
-checkpoint:
+%scheckpoint:
   path: %s
 log:
   level: debug
-%s`, e.src.DSN("app"), e.dst.DSN("dwh"), filepath.Join(e.dir, "test.checkpoint"), extraConfig)
+`, e.src.DSN("app"), e.dst.DSN("dwh"), indent(sinkExtra), filepath.Join(e.dir, "test.checkpoint"))
 	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +89,13 @@ func (e *env) dstExec(sql string) {
 	if err := e.dst.Exec(context.Background(), "dwh", sql); err != nil {
 		e.t.Fatalf("target: %v\n%s", err, sql)
 	}
+}
+
+func indent(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
 }
 
 // proc is a running sluice process.
