@@ -159,7 +159,7 @@ func rows(t *testing.T, dsn, table string) ([]string, error) {
 	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'; SET extra_float_digits = 3"); err != nil {
 		return nil, err
 	}
-	r, err := conn.Query(ctx, fmt.Sprintf("SELECT t::text FROM %s t ORDER BY 1", table))
+	r, err := conn.Query(ctx, fmt.Sprintf("SELECT r_o_w_::text FROM %s r_o_w_ ORDER BY 1", table))
 	if err != nil {
 		return nil, err
 	}
@@ -245,3 +245,5 @@ func (e *env) waitEqual(timeout time.Duration, p *proc, tables ...string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
