@@ -46,9 +46,14 @@ type env struct {
 // newEnv starts a source and a target cluster; sinkExtra is YAML added to
 // the sink section (e.g. "batch:\n  rows: 100").
 func newEnv(t *testing.T, sinkExtra string) *env {
+	return newEnvWith(t, sinkExtra, nil)
+}
+
+// newEnvWith also sets postgresql.conf settings on the source.
+func newEnvWith(t *testing.T, sinkExtra string, srcSettings map[string]string) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir()}
-	e.src = pgtest.Start(t, pgtest.Options{})
+	e.src = pgtest.Start(t, pgtest.Options{Settings: srcSettings})
 	e.dst = pgtest.Start(t, pgtest.Options{})
 	ctx := context.Background()
 	if err := e.src.CreateDB(ctx, "app"); err != nil {

@@ -92,6 +92,8 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		}
 		delete(st.streams, m.Xid)
 		t.txn.Commit, t.txn.Position = m.CommitTime, LSN(m.EndLSN)
+		st.s.opts.Log.Debug().Str("xid", t.txn.ID).Int("changes", t.txn.Len()).Bool("spilled", t.txn.Spilled()).
+			Msg("streamed transaction committed")
 		return st.deliver(ctx, t.txn)
 	case *pgoutput.StreamAbort:
 		return st.abort(m)
