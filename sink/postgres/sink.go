@@ -152,6 +152,7 @@ func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan, error) {
 		return p, nil
 	}
 	if p != nil && p.table.SameShape(t) {
+		s.targets[t] = s.targets[p.table]
 		p.table = t
 		return p, nil
 	}

@@ -66,7 +66,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 		}
 	}
 	s.acked.Store(uint64(start))
-	st := &stream{s: s, conn: s.repl, start: start, delivered: start}
+	st := &stream{s: s, conn: s.repl, start: start, delivered: start, rels: map[uint32]*relation{}}
 	s.repl = nil // the stream owns the connection now
 	s.out = make(chan result, 16)
 	ctx, s.stop = context.WithCancel(ctx)
@@ -162,7 +162,9 @@ func (st *stream) reset() {
 	for _, t := range st.streams {
 		t.txn.Close()
 	}
-	st.streams, st.rels, st.inStream = nil, nil, false
+	// Relations stay cached: the server resends them, and an unchanged
+	// shape keeps its *Table, so sinks see the same table.
+	st.streams, st.inStream = nil, false
 	st.start = LSN(st.s.acked.Load())
 }
 
@@ -186,7 +188,6 @@ func (st *stream) session(ctx context.Context) error {
 	if st.conn == nil {
 		return errors.New("no connection")
 	}
-	st.rels = map[uint32]*relation{}
 	st.streams = map[uint32]*streamTxn{}
 	err := pglogrepl.StartReplication(ctx, st.conn, st.s.opts.Slot, pglogrepl.LSN(st.start), pglogrepl.StartReplicationOptions{
 		Mode:       pglogrepl.LogicalReplication,
