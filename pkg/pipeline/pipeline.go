@@ -111,7 +111,9 @@ func (p *Pipeline) appliedPosition(ctx context.Context) (change.Position, error)
 
 // stream applies transactions in batches until ctx ends or an error occurs.
 func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
-	g, gctx := errgroup.WithContext(ctx)
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	g, gctx := errgroup.WithContext(rctx)
 	txns := make(chan *change.Txn)
 	g.Go(func() error {
 		for {
@@ -129,6 +131,7 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	})
 	b := &batch{p: p}
 	err := b.loop(gctx, txns, applied)
+	stopReader()
 	if ctx.Err() != nil { // shutdown: make what was applied durable
 		fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -139,8 +142,9 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 		_ = g.Wait()
 		return nil
 	}
-	if gerr := g.Wait(); gerr != nil && !errors.Is(gerr, context.Canceled) {
-		return gerr
+	gerr := g.Wait()
+	if errors.Is(err, context.Canceled) && gerr != nil && !errors.Is(gerr, context.Canceled) {
+		return gerr // the source failed: that is the cause
 	}
 	return err
 }

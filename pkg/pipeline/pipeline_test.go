@@ -1,0 +1,283 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+type pos int
+
+func (p pos) String() string { return fmt.Sprint(int(p)) }
+func (p pos) Compare(o change.Position) int {
+	q := o.(pos)
+	switch {
+	case p < q:
+		return -1
+	case p > q:
+		return 1
+	}
+	return 0
+}
+
+// events records what happened, in order, across the fakes.
+type events struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (e *events) add(format string, args ...any) {
+	e.mu.Lock()
+	e.log = append(e.log, fmt.Sprintf(format, args...))
+	e.mu.Unlock()
+}
+
+func (e *events) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.log, " ")
+}
+
+type fakeSource struct {
+	ev    *events
+	txns  chan *change.Txn
+	start func(from change.Position) error
+}
+
+func (s *fakeSource) Start(_ context.Context, from change.Position) error {
+	s.ev.add("start(%v)", from)
+	if s.start != nil {
+		return s.start(from)
+	}
+	return nil
+}
+func (s *fakeSource) Next(ctx context.Context) (*change.Txn, error) {
+	select {
+	case t := <-s.txns:
+		return t, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+func (s *fakeSource) Ack(_ context.Context, p change.Position) error {
+	s.ev.add("ack(%v)", p)
+	return nil
+}
+func (s *fakeSource) ParsePosition(v string) (change.Position, error) {
+	var p int
+	_, err := fmt.Sscan(v, &p)
+	return pos(p), err
+}
+func (s *fakeSource) Close() error { return nil }
+
+type fakeSink struct {
+	ev      *events
+	applied string
+	flush   func() error
+}
+
+func (s *fakeSink) Apply(_ context.Context, t *change.Txn) error {
+	s.ev.add("apply(%v)", t.Position)
+	return nil
+}
+func (s *fakeSink) Flush(context.Context) error {
+	if s.flush != nil {
+		if err := s.flush(); err != nil {
+			s.ev.add("flush-failed")
+			return err
+		}
+	}
+	s.ev.add("flush")
+	return nil
+}
+func (s *fakeSink) Close() error                                    { return nil }
+func (s *fakeSink) AppliedPosition(context.Context) (string, error) { return s.applied, nil }
+
+type fakeStore struct {
+	ev *events
+	cp *checkpoint.Checkpoint
+}
+
+func (s *fakeStore) Load(context.Context) (checkpoint.Checkpoint, error) {
+	if s.cp == nil {
+		return checkpoint.Checkpoint{}, checkpoint.ErrNotFound
+	}
+	return *s.cp, nil
+}
+func (s *fakeStore) Save(_ context.Context, cp checkpoint.Checkpoint) error {
+	s.ev.add("save(%s,%s)", cp.Phase, cp.Position)
+	s.cp = &cp
+	return nil
+}
+
+func txn(p int) *change.Txn {
+	t := change.NewTxn("", 0)
+	t.Position = pos(p)
+	tbl := &change.Table{ID: change.TableID{Schema: "s", Name: "t"}, Columns: []change.Column{{Name: "id"}}}
+	t.Add(change.Change{Op: change.Insert, Table: tbl, After: change.Row{change.Text(fmt.Sprint(p))}})
+	return t
+}
+
+func setup(cp *checkpoint.Checkpoint) (*events, *fakeSource, *fakeSink, *fakeStore) {
+	ev := &events{}
+	return ev, &fakeSource{ev: ev, txns: make(chan *change.Txn, 10)}, &fakeSink{ev: ev}, &fakeStore{ev: ev, cp: cp}
+}
+
+func streaming(p string) *checkpoint.Checkpoint {
+	return &checkpoint.Checkpoint{Phase: checkpoint.PhaseStreaming, Position: p, Source: "fake"}
+}
+
+// runUntil runs the pipeline until cond holds on the event log, then stops it.
+func runUntil(t *testing.T, p *Pipeline, ev *events, cond string) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(ev.String(), cond) {
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("timed out waiting for %q; events: %s", cond, ev)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	return <-done
+}
+
+var quiet = Options{Name: "p", SourceKind: "fake", Log: zerolog.Nop(), BatchWait: 20 * time.Millisecond}
+
+// The durability order is apply → flush → save → ack, always.
+func TestFlushThenSaveThenAck(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	src.txns <- txn(11)
+	src.txns <- txn(12)
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(12)"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ev.String(), "start(10) apply(11) apply(12) flush save(streaming,12) ack(12)"; !strings.HasPrefix(got, want) {
+		t.Fatalf("events %q, want prefix %q", got, want)
+	}
+}
+
+// Transactions the target already holds (stored in the target with the data)
+// are skipped, not applied twice; the source still starts at the checkpoint.
+func TestSkipsWhatTheTargetHolds(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	sink.applied = "12"
+	for _, p := range []int{11, 12, 13} {
+		src.txns <- txn(p)
+	}
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(13)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.String(); strings.Contains(got, "apply(11)") || strings.Contains(got, "apply(12)") || !strings.Contains(got, "apply(13)") {
+		t.Fatalf("events %q: want only 13 applied", got)
+	}
+}
+
+// A failed flush saves nothing and acks nothing.
+func TestFailedFlushNeitherSavesNorAcks(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	sink.flush = func() error { return errors.New("target down") }
+	src.txns <- txn(11)
+	err := runUntil(t, New(src, sink, store, quiet), ev, "never")
+	if err == nil || !strings.Contains(err.Error(), "target down") {
+		t.Fatalf("want the flush error, got %v", err)
+	}
+	if got := ev.String(); strings.Contains(got, "save") || strings.Contains(got, "ack") {
+		t.Fatalf("events %q: saved or acked after a failed flush", got)
+	}
+}
+
+// On shutdown what was applied is flushed and checkpointed, and Run returns nil.
+func TestShutdownFlushes(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	opts := quiet
+	opts.BatchWait = time.Hour // only shutdown can flush
+	src.txns <- txn(11)
+	if err := runUntil(t, New(src, sink, store, opts), ev, "apply(11)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.String(); !strings.HasSuffix(got, "flush save(streaming,11) ack(11)") {
+		t.Fatalf("events %q: want a final flush, save and ack", got)
+	}
+}
+
+// Batch limits bound a target transaction.
+func TestBatchRowLimit(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	opts := quiet
+	opts.BatchRows, opts.BatchWait = 2, time.Hour
+	for _, p := range []int{11, 12, 13, 14} {
+		src.txns <- txn(p)
+	}
+	if err := runUntil(t, New(src, sink, store, opts), ev, "ack(14)"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ev.String(), "apply(11) apply(12) flush save(streaming,12) ack(12) apply(13) apply(14) flush"; !strings.Contains(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+// A checkpoint of another source kind is refused rather than misread.
+func TestCheckpointOfAnotherSource(t *testing.T) {
+	_, src, sink, store := setup(&checkpoint.Checkpoint{Phase: checkpoint.PhaseStreaming, Position: "1", Source: "mysql"})
+	err := New(src, sink, store, quiet).Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "checkpoint.path") {
+		t.Fatalf("want an error naming checkpoint.path, got %v", err)
+	}
+}
+
+// Without a checkpoint and with snapshots off, streaming starts from the
+// source's own position (nil), never from a guessed one.
+func TestFreshWithoutSnapshot(t *testing.T) {
+	ev, src, sink, store := setup(nil)
+	src.txns <- txn(5)
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(5)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.String(); !strings.HasPrefix(got, "start(<nil>) apply(5)") {
+		t.Fatalf("events %q", got)
+	}
+}
+
+// A source error stops the pipeline with that error.
+func TestSourceErrorStops(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	src.start = func(change.Position) error { return nil }
+	boom := errors.New("slot lost")
+	p := New(&failingSource{fakeSource: src, err: boom}, sink, store, quiet)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) {
+			t.Fatalf("want the source error, got %v (events %s)", err, ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("pipeline did not stop on a source error; events %s", ev)
+	}
+}
+
+type failingSource struct {
+	*fakeSource
+	err error
+}
+
+func (s *failingSource) Next(context.Context) (*change.Txn, error) { return nil, s.err }
