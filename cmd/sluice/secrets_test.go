@@ -1,0 +1,58 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSecretsNeverLogged puts a password in both DSNs (the test servers
+// trust every local connection, so it is accepted and ignored) and checks it
+// appears nowhere: not in the run log, not in errors, not in check output.
+func TestSecretsNeverLogged(t *testing.T) {
+	const secret = "S3cr3t-Pa55w0rd"
+	e := newEnv(t, "")
+	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY);`)
+	cfg, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPw := strings.ReplaceAll(string(cfg), "postgres://postgres@", "postgres://postgres:${DB_PASSWORD}@")
+	if err := os.WriteFile(e.cfg, []byte(withPw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DB_PASSWORD", secret)
+
+	p := e.start()
+	e.srcExec(`INSERT INTO t VALUES (1);`)
+	e.waitEqual(30*time.Second, p, "t")
+	p.stop(t)
+	if log := p.logText(); strings.Contains(log, secret) || !strings.Contains(log, "xxxxx@") {
+		t.Fatalf("the run log leaks the password or does not show the redacted DSN:\n%s", log)
+	}
+
+	out, _ := exec.Command(binary, "check", "--config", e.cfg).CombinedOutput()
+	if strings.Contains(string(out), secret) {
+		t.Fatalf("check output leaks the password:\n%s", out)
+	}
+
+	// A source that refuses connections: the error must not quote the password.
+	bad := strings.ReplaceAll(withPw, e.src.DSN("app")[len("postgres://postgres@"):], "127.0.0.1:1/app?sslmode=disable")
+	if err := os.WriteFile(e.cfg, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"run", "--config", e.cfg}, {"check", "--config", e.cfg}} {
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		if err == nil {
+			t.Fatalf("%v: want a non-zero exit against a closed port\n%s", args, out)
+		}
+		if strings.Contains(string(out), secret) {
+			t.Fatalf("%v leaks the password:\n%s", args, out)
+		}
+		if !strings.Contains(string(out), "127.0.0.1") {
+			t.Fatalf("%v: the error should say which server failed:\n%s", args, out)
+		}
+	}
+}
