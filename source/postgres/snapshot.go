@@ -13,9 +13,6 @@ import (
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
 
-// chunkPages is how many heap pages (8 KiB each) one snapshot chunk reads.
-const chunkPages = 4096
-
 // Snapshot creates a new slot that exports a snapshot and returns a reader
 // of the selected tables as of exactly that snapshot. Streaming then starts
 // at the slot's consistent point, so no row is missed or doubled. An old
@@ -53,7 +50,7 @@ func (s *Source) Snapshot(ctx context.Context) (pipeline.Snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to source: %w", err)
 	}
-	snap := &snapshot{name: res.SnapshotName, pos: pos, pool: pool, relids: map[*change.Table]uint32{}}
+	snap := &snapshot{name: res.SnapshotName, pos: pos, pool: pool, relids: map[*change.Table]uint32{}, chunkPages: s.opts.ChunkPages}
 	err = snap.inSnapshot(ctx, func(tx pgx.Tx) error {
 		for _, id := range s.tables {
 			t, relid, err := describeTable(ctx, tx.Conn(), id)
@@ -79,6 +76,8 @@ type snapshot struct {
 	pool   *pgxpool.Pool
 	tables []*change.Table
 	relids map[*change.Table]uint32
+
+	chunkPages int
 }
 
 func (sn *snapshot) Tables() []*change.Table   { return sn.tables }
@@ -111,15 +110,16 @@ func (sn *snapshot) Chunks(ctx context.Context) ([]pipeline.Chunk, error) {
 			if err != nil {
 				return fmt.Errorf("size of %s: %w", t.ID, err)
 			}
-			n := int((pages + chunkPages - 1) / chunkPages)
+			size := int64(sn.chunkPages)
+			n := int((pages + size - 1) / size)
 			if kind != "r" || n <= 1 {
 				out = append(out, pipeline.Chunk{Table: t, Index: 0, Of: 1})
 				continue
 			}
 			for i := 0; i < n; i++ {
-				where := fmt.Sprintf("ctid >= '(%d,0)'::tid AND ctid < '(%d,0)'::tid", i*chunkPages, (i+1)*chunkPages)
+				where := fmt.Sprintf("ctid >= '(%d,0)'::tid AND ctid < '(%d,0)'::tid", int64(i)*size, int64(i+1)*size)
 				if i == n-1 { // open-ended: the table may have grown since its size was read
-					where = fmt.Sprintf("ctid >= '(%d,0)'::tid", i*chunkPages)
+					where = fmt.Sprintf("ctid >= '(%d,0)'::tid", int64(i)*size)
 				}
 				out = append(out, pipeline.Chunk{Table: t, Index: i, Of: n, Where: where})
 			}

@@ -59,6 +59,7 @@ type Options struct {
 	Slot            string
 	Publication     string
 	SnapshotWorkers int
+	ChunkPages      int    // heap pages per snapshot chunk (8 KiB each); default 4096
 	SpillDir        string // where large transactions spill ("" = temp dir)
 	SpillLimit      int    // bytes of a transaction held in memory before spilling
 	Log             zerolog.Logger
@@ -108,6 +109,9 @@ var sessionParams = map[string]string{
 func New(ctx context.Context, opts Options) (*Source, error) {
 	if opts.SnapshotWorkers <= 0 {
 		opts.SnapshotWorkers = 4
+	}
+	if opts.ChunkPages <= 0 {
+		opts.ChunkPages = 4096
 	}
 	cfg, err := pgconn.ParseConfig(opts.DSN)
 	if err != nil {
