@@ -1,0 +1,168 @@
+package examples_test
+
+// The example configs: each loads and passes `sluice check --offline`; the
+// reference config shows every key with its default.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sluicecdc/sluice/pkg/config"
+)
+
+var configVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
+
+// configVars lists the ${VAR} references in a config's text, comments
+// excluded.
+func configVars(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		for _, m := range configVarRE.FindAllStringSubmatch(line, -1) {
+			if !slices.Contains(out, m[1]) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	return out
+}
+
+func exampleConfigs(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml", "*/*.yaml", "*/*.yml"} {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	if len(files) < 2 {
+		t.Fatalf("found only %v under examples/", files)
+	}
+	return files
+}
+
+func TestExampleConfigsLoad(t *testing.T) {
+	bin := buildSluice(t)
+	for _, f := range exampleConfigs(t) {
+		t.Run(f, func(t *testing.T) {
+			text, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := os.Environ()
+			for _, v := range configVars(string(text)) {
+				t.Setenv(v, "secret-for-"+strings.ToLower(v))
+				env = append(env, v+"=secret-for-"+strings.ToLower(v))
+			}
+			if _, err := config.Load(f); err != nil {
+				t.Fatalf("config.Load: %v", err)
+			}
+			cmd := exec.Command(bin, "check", "--offline", "--config", f)
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok") {
+				t.Fatalf("sluice check --offline --config %s: %v\n%s", f, err, out)
+			}
+		})
+	}
+}
+
+// TestReferenceConfig: postgres-to-postgres.yaml shows every key, each with
+// its default value, so it loads exactly like a config with only the
+// required keys.
+func TestReferenceConfig(t *testing.T) {
+	const file = "postgres-to-postgres.yaml"
+	text, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree map[string]any
+	if err := yaml.Unmarshal(text, &tree); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range configKeys(reflect.TypeFor[config.Config](), "") {
+		if strings.HasPrefix(key, "source.mysql.") {
+			if leaf := key[strings.LastIndex(key, ".")+1:]; !strings.Contains(string(text), "#   "+leaf+":") {
+				t.Errorf("%s: %s (for mysql sources) is not even shown in a comment", file, key)
+			}
+			continue
+		}
+		if !hasKey(tree, strings.Split(key, ".")) {
+			t.Errorf("%s does not show the key %s", file, key)
+		}
+	}
+
+	env := func(name string) (string, bool) {
+		if strings.HasPrefix(name, "SLUICE_") {
+			return "", false // no overrides
+		}
+		return "x", true
+	}
+	full, err := config.Parse(text, ".", env)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	minimal := fmt.Sprintf("name: %s\nsource: {kind: %s, dsn: %q}\nsink: {kind: %s, dsn: %q}\n",
+		full.Name, full.Source.Kind, full.Source.DSN, full.Sink.Kind, full.Sink.DSN)
+	short, err := config.Parse([]byte(minimal), ".", env)
+	if err != nil {
+		t.Fatalf("minimal config: %v\n%s", err, minimal)
+	}
+	for _, c := range []*config.Config{full, short} {
+		if len(c.Source.Exclude) == 0 {
+			c.Source.Exclude = nil // exclude: [] is the default, none
+		}
+	}
+	if !reflect.DeepEqual(full, short) {
+		got, want := strings.Fields(full.String()), strings.Fields(short.String())
+		for i := range min(len(got), len(want)) {
+			if got[i] != want[i] {
+				t.Errorf("%s does not show the default: it sets %s, the default is %s", file, got[i], want[i])
+			}
+		}
+		if len(got) != len(want) || !t.Failed() {
+			t.Errorf("%s does not show the defaults:\n  it loads as  %s\n  defaults are %s", file, full, short)
+		}
+	}
+}
+
+// configKeys lists the dotted keys of the config struct, named as the
+// loader names them (a mapstructure tag, else the lower-cased field name).
+func configKeys(typ reflect.Type, prefix string) []string {
+	var out []string
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name := f.Tag.Get("mapstructure")
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+			out = append(out, configKeys(f.Type, prefix+name+".")...)
+			continue
+		}
+		out = append(out, prefix+name)
+	}
+	return out
+}
+
+func hasKey(tree map[string]any, path []string) bool {
+	v, ok := tree[path[0]]
+	if !ok || len(path) == 1 {
+		return ok
+	}
+	sub, isMap := v.(map[string]any)
+	return isMap && hasKey(sub, path[1:])
+}

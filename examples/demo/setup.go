@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sluicecdc/sluice/internal/pgtest"
+)
+
+const module = "module github.com/sluicecdc/sluice"
+
+// repoRoot finds the repository from the working directory upward.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte(module)) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run the demo from the sluice repository (go run ./examples/demo or make demo)")
+		}
+		dir = parent
+	}
+}
+
+// findBinary returns the sluice binary to run: -sluice, else bin/sluice when
+// it is newer than every Go source file, else a fresh build in the temp dir.
+func (d *demo) findBinary(ctx context.Context, root string) (string, error) {
+	if d.opts.binary != "" {
+		return filepath.Abs(d.opts.binary)
+	}
+	bin := filepath.Join(root, "bin", "sluice")
+	if !d.opts.build {
+		if fi, err := os.Stat(bin); err == nil {
+			newer, err := newestSource(root)
+			if err != nil {
+				return "", err
+			}
+			if !newer.After(fi.ModTime()) {
+				d.say("using %s", bin)
+				return bin, nil
+			}
+			d.say("%s is older than the source; building a fresh one", bin)
+		}
+	}
+	out := filepath.Join(d.dir, "sluice")
+	d.say("building sluice: go build -o %s ./cmd/sluice", out)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/sluice")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/sluice: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// newestSource is the latest modification time of the files that go into
+// the sluice binary (non-test Go files outside examples/, go.mod, go.sum).
+func newestSource(root string) (time.Time, error) {
+	var newest time.Time
+	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := e.Name()
+		if e.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") || name == "examples" || name == "bin" || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if name != "go.mod" && name != "go.sum" && (!strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go")) {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if fi.ModTime().After(newest) {
+			newest = fi.ModTime()
+		}
+		return nil
+	})
+	return newest, err
+}
+
+// setUp starts both clusters, creates the crm data set on the source and
+// writes sluice's config.
+func (d *demo) setUp(ctx context.Context) error {
+	d.say("starting two throwaway PostgreSQL clusters (source and target)...")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		d.src, err = pgtest.StartCluster(gctx, pgtest.Options{})
+		if err == nil {
+			err = d.src.CreateDB(gctx, "crm")
+		}
+		return err
+	})
+	g.Go(func() (err error) {
+		d.dst, err = pgtest.StartCluster(gctx, pgtest.Options{})
+		if err == nil {
+			err = d.dst.CreateDB(gctx, "dwh")
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	d.say("source: %s", d.src.DSN("crm"))
+	d.say("target: %s (tables go to schema crm)", d.dst.DSN("dwh"))
+
+	start := time.Now()
+	if err := d.src.Exec(ctx, "crm", schemaSQL+seedSQL); err != nil {
+		return fmt.Errorf("create the crm data set: %w", err)
+	}
+	counts, err := countRows(ctx, d.src.DSN("crm"), "public")
+	if err != nil {
+		return err
+	}
+	d.say("created the crm data set on the source in %s: %s", time.Since(start).Round(time.Millisecond), counts.all())
+
+	d.cfgPath = filepath.Join(d.dir, "sluice.yaml")
+	cfg := fmt.Sprintf(configTemplate, d.src.DSN("crm"), d.dst.DSN("dwh"), filepath.Join(d.dir, "crm-to-dwh.checkpoint"))
+	if err := os.WriteFile(d.cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	d.say("config %s:", d.cfgPath)
+	for _, l := range strings.Split(strings.TrimRight(cfg, "\n"), "\n") {
+		d.say("    %s", l)
+	}
+	if d.work, err = newWorkload(ctx, d.src.DSN("crm"), d.say); err != nil {
+		return err
+	}
+	return nil
+}
+
+// configTemplate is sluice's config: source DSN, target DSN, checkpoint path.
+const configTemplate = `name: crm-to-dwh
+source:
+  kind: postgres
+  dsn: %s
+  tables: ["public.*"]
+  snapshot: initial          # copy the existing rows first, then stream
+sink:
+  kind: postgres
+  dsn: %s
+  mode: merge
+  schema: crm                # target tables: dwh.crm.*
+  batch:
+    wait: 200ms              # flush at least every 200ms
+checkpoint:
+  kind: file
+  path: %s
+log:
+  level: info
+  format: console
+`
+
+// schemaSQL is the crm model. Foreign keys cascade key changes and deletes,
+// so one statement on the source can change several tables.
+const schemaSQL = `
+SELECT setseed(0.42);
+CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
+CREATE TABLE customers (
+	id         int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	name       text NOT NULL,
+	email      text,
+	country    char(2),
+	birth_date date,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE articles (
+	id    int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	name  text NOT NULL,
+	price numeric(10,2) NOT NULL
+);
+CREATE TABLE orders (
+	id          int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	customer_id int NOT NULL REFERENCES customers ON UPDATE CASCADE,
+	ordered_at  timestamptz NOT NULL,
+	status      order_status NOT NULL DEFAULT 'new'
+);
+CREATE TABLE order_lines (
+	order_id   int REFERENCES orders ON DELETE CASCADE,
+	line_no    int,
+	article_id int NOT NULL REFERENCES articles,
+	qty        int NOT NULL,
+	PRIMARY KEY (order_id, line_no)
+);
+CREATE TABLE phone_numbers (
+	customer_id int REFERENCES customers ON UPDATE CASCADE ON DELETE CASCADE,
+	kind        text,
+	number      text NOT NULL,
+	PRIMARY KEY (customer_id, kind)
+);
+CREATE INDEX ON orders (customer_id);
+`
+
+// seedSQL fills the model with about 25,000 rows (random but repeatable:
+// setseed above).
+const seedSQL = `
+INSERT INTO articles (name, price)
+SELECT (ARRAY['Oak','Steel','Linen','Walnut','Glass','Copper','Wool','Bamboo'])[1 + g % 8] || ' ' ||
+       (ARRAY['chair','desk','lamp','shelf','rug','mirror','stool','vase','clock','bench'])[1 + g / 8 % 10] || ' ' || g,
+       round((4.95 + random() * 495)::numeric, 2)
+FROM generate_series(1, 200) g;
+
+INSERT INTO customers (name, email, country, birth_date, updated_at)
+SELECT f || ' ' || l, lower(f || '.' || l || g) || '@example.com', c,
+       date '1950-01-01' + (random() * 20000)::int, now() - random() * interval '400 days'
+FROM generate_series(1, 2000) g,
+     LATERAL (SELECT (ARRAY['Anna','Bram','Chloe','Daan','Emma','Finn','Greta','Hugo','Ines','Jonas','Kim','Lars'])[1 + (g * 7) % 12] f,
+                     (ARRAY['de Vries','Jansen','Müller','Dubois','Smith','Rossi','García','Nowak','Berg','Peeters'])[1 + (g * 13) % 10] l,
+                     (ARRAY['NL','NL','NL','DE','DE','BE','FR','GB','ES','IT','SE','PL'])[1 + (g * 11) % 12] c) x;
+
+INSERT INTO phone_numbers (customer_id, kind, number)
+SELECT c.id, k.kind, '+31 6 ' || lpad((random() * 99999999)::int::text, 8, '0')
+FROM customers c CROSS JOIN (VALUES ('mobile', 0), ('home', 1), ('work', 2)) k(kind, n)
+WHERE k.n = 0 OR (c.id * 31 + k.n * 17) % 10 < 4 - k.n;
+
+INSERT INTO orders (customer_id, ordered_at, status)
+SELECT 1 + (random() * 1999)::int, now() - (5001 - g) * interval '100 minutes',
+       (CASE WHEN g > 4600 THEN 'new' WHEN g > 4200 THEN 'paid' ELSE 'shipped' END)::order_status
+FROM generate_series(1, 5000) g;
+
+INSERT INTO order_lines (order_id, line_no, article_id, qty)
+SELECT o.id, l, 1 + (random() * 199)::int, 1 + (random() * 4)::int
+FROM orders o CROSS JOIN LATERAL generate_series(1, 1 + (o.id * 7919) % 5) l;
+
+ANALYZE;
+`
