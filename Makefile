@@ -22,7 +22,7 @@ demo: deps build
 	$(GO) run ./examples/demo
 
 bench: deps build
-	$(GO) run ./internal/bench
+	$(GO) run ./internal/bench -sluice $(BIN)
 
 fuzz:
 	$(GO) test ./source/postgres/pgoutput -run '^$$' -fuzz FuzzParse -fuzztime 60s
