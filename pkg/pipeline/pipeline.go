@@ -114,7 +114,8 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	g, gctx := errgroup.WithContext(rctx)
-	txns := make(chan *change.Txn)
+	// Buffered, so the batch loop can tell when nothing is waiting.
+	txns := make(chan *change.Txn, 64)
 	g.Go(func() error {
 		for {
 			txn, err := p.src.Next(gctx)
@@ -162,7 +163,6 @@ type batch struct {
 
 func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied change.Position) error {
 	opts := b.p.opts
-	idle := min(opts.BatchWait, 50*time.Millisecond)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -192,15 +192,17 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 			if b.first.IsZero() {
 				b.first = time.Now()
 			}
-			if b.rows >= opts.BatchRows || b.bytes >= opts.BatchBytes {
+			// Group commit: flush when nothing else is waiting (the next
+			// batch collects what arrives meanwhile), when a limit is
+			// reached, or when the oldest change has waited long enough.
+			if len(txns) == 0 || b.rows >= opts.BatchRows || b.bytes >= opts.BatchBytes {
 				if err := b.flush(ctx); err != nil {
 					return err
 				}
 				timer.Reset(time.Hour)
 				continue
 			}
-			// Flush when the source goes quiet, or when the batch is old.
-			timer.Reset(min(idle, time.Until(b.first.Add(opts.BatchWait))))
+			timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
 		}
 	}
 }

@@ -208,10 +208,12 @@ func TestFailedFlushNeitherSavesNorAcks(t *testing.T) {
 // On shutdown what was applied is flushed and checkpointed, and Run returns nil.
 func TestShutdownFlushes(t *testing.T) {
 	ev, src, sink, store := setup(streaming("10"))
-	opts := quiet
-	opts.BatchWait = time.Hour // only shutdown can flush
+	sink.flush = func() error { // the first flush waits until shutdown has begun
+		time.Sleep(50 * time.Millisecond)
+		return nil
+	}
 	src.txns <- txn(11)
-	if err := runUntil(t, New(src, sink, store, opts), ev, "apply(11)"); err != nil {
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "apply(11)"); err != nil {
 		t.Fatal(err)
 	}
 	if got := ev.String(); !strings.HasSuffix(got, "flush save(streaming,11) ack(11)") {
@@ -230,8 +232,33 @@ func TestBatchRowLimit(t *testing.T) {
 	if err := runUntil(t, New(src, sink, store, opts), ev, "ack(14)"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := ev.String(), "apply(11) apply(12) flush save(streaming,12) ack(12) apply(13) apply(14) flush"; !strings.Contains(got, want) {
-		t.Fatalf("events %q, want %q", got, want)
+	// No target transaction may hold more than 2 changes.
+	n := 0
+	for _, e := range strings.Fields(ev.String()) {
+		switch {
+		case strings.HasPrefix(e, "apply("):
+			if n++; n > 2 {
+				t.Fatalf("more than 2 changes in one flush: %s", ev)
+			}
+		case e == "flush":
+			n = 0
+		}
+	}
+}
+
+// With nothing else waiting, a transaction is flushed at once, without
+// waiting for the batch to fill or age (group commit).
+func TestGroupCommitFlushesWhenIdle(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	opts := quiet
+	opts.BatchWait = time.Hour
+	src.txns <- txn(11)
+	start := time.Now()
+	if err := runUntil(t, New(src, sink, store, opts), ev, "ack(11)"); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("took %v to flush a lone transaction", d)
 	}
 }
 

@@ -1,10 +1,12 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 )
@@ -26,9 +28,20 @@ func (s *Sink) execPlan(ctx context.Context, p *plan) error {
 
 func (s *Sink) execAction(ctx context.Context, tg *target, a action) error {
 	switch a.kind {
+	case actInsert:
+		if len(a.rows) <= smallSet {
+			return s.upsertValues(ctx, tg, a.rows)
+		}
+		return s.insertFast(ctx, tg, a.rows)
 	case actUpsert:
+		if len(a.rows) <= smallSet {
+			return s.upsertValues(ctx, tg, a.rows)
+		}
 		return s.upsert(ctx, tg, a.rows)
 	case actDelete:
+		if len(a.rows) <= smallSet {
+			return s.deleteValues(ctx, tg, a.rows)
+		}
 		return s.deleteKeys(ctx, tg, a.rows)
 	case actAppend:
 		return s.copyRows(ctx, tg.ident, tg.cols, tg.all, a.rows)
@@ -52,6 +65,117 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a action) error {
 	return fmt.Errorf("unknown action %d", a.kind)
 }
 
+// smallSet is the most rows applied with one parameterised statement
+// (one round trip) instead of COPY through a staging table.
+const smallSet = 16
+
+// insertFast copies rows straight into the target table: the fastest path,
+// right whenever the rows are new there. A replay after a crash (or any row
+// already present) fails the COPY with a unique violation; then the COPY is
+// undone and the rows go through the upsert path, so the result is the same.
+func (s *Sink) insertFast(ctx context.Context, tg *target, rows []change.Row) error {
+	if _, err := s.conn.Exec(ctx, "SAVEPOINT sluice_fast"); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	err := s.copyRows(ctx, tg.ident, tg.cols, tg.all, rows)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_fast; RELEASE SAVEPOINT sluice_fast"); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		return s.upsert(ctx, tg, rows)
+	}
+	if err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	if _, err := s.conn.Exec(ctx, "RELEASE SAVEPOINT sluice_fast"); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	return nil
+}
+
+// upsertValues upserts a few rows with one statement. All rows share one
+// unchanged-mask.
+func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) error {
+	var cols []int
+	for i, v := range rows[0] {
+		if v.State != change.Unchanged {
+			cols = append(cols, i)
+		}
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(rows)*len(cols))
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(pick(tg.cols, cols), ", "))
+	for r, row := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, textArg(row[c]))
+			fmt.Fprintf(&b, "CAST($%d::text AS %s)", len(args), tg.types[c])
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(onConflict(tg, cols))
+	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
+		return upsertErr(tg, err)
+	}
+	return nil
+}
+
+// deleteValues deletes a few rows by key with one statement.
+func (s *Sink) deleteValues(ctx context.Context, tg *target, keys []change.Row) error {
+	var b strings.Builder
+	args := make([]any, 0, len(keys)*len(tg.key))
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE (%s) IN (", tg.ident, strings.Join(pick(tg.cols, tg.key), ", "))
+	for r, row := range keys {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i, k := range tg.key {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, textArg(row[k]))
+			fmt.Fprintf(&b, "CAST($%d::text AS %s)", len(args), tg.types[k])
+		}
+		b.WriteByte(')')
+	}
+	b.WriteByte(')')
+	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// onConflict is the upsert clause: the key decides, present columns win.
+func onConflict(tg *target, cols []int) string {
+	var set []string
+	for _, c := range cols {
+		if !contains(tg.key, c) {
+			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", tg.cols[c], tg.cols[c]))
+		}
+	}
+	conflict := " ON CONFLICT (" + strings.Join(pick(tg.cols, tg.key), ", ") + ") DO NOTHING"
+	if len(set) > 0 {
+		conflict = " ON CONFLICT (" + strings.Join(pick(tg.cols, tg.key), ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
+	}
+	return conflict
+}
+
+func upsertErr(tg *target, err error) error {
+	if strings.Contains(err.Error(), "no unique or exclusion constraint") {
+		return fmt.Errorf("upsert: the target table needs a primary key or unique index on (%s) like the source: %w",
+			strings.Join(pick(tg.cols, tg.key), ", "), err)
+	}
+	return fmt.Errorf("upsert: %w", err)
+}
+
 // upsert stages the rows with COPY, then merges them set-based. All rows
 // share one unchanged-mask; unchanged columns are left out so the target
 // keeps its values.
@@ -70,25 +194,11 @@ func (s *Sink) upsert(ctx context.Context, tg *target, rows []change.Row) error 
 	if err := s.copyRows(ctx, stage, tg.cols, cols, rows); err != nil {
 		return err
 	}
-	var set []string
-	for _, c := range cols {
-		if !contains(tg.key, c) {
-			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", tg.cols[c], tg.cols[c]))
-		}
-	}
-	conflict := "DO NOTHING"
-	if len(set) > 0 {
-		conflict = "DO UPDATE SET " + strings.Join(set, ", ")
-	}
 	list := strings.Join(names, ", ")
-	sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s ON CONFLICT (%s) %s; TRUNCATE %s",
-		tg.ident, list, list, stage, strings.Join(pick(tg.cols, tg.key), ", "), conflict, stage)
+	sql := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s%s; TRUNCATE %s",
+		tg.ident, list, list, stage, onConflict(tg, cols), stage)
 	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
-		if strings.Contains(err.Error(), "no unique or exclusion constraint") {
-			return fmt.Errorf("upsert: the target table needs a primary key or unique index on (%s) like the source: %w",
-				strings.Join(pick(tg.cols, tg.key), ", "), err)
-		}
-		return fmt.Errorf("upsert: %w", err)
+		return upsertErr(tg, err)
 	}
 	return nil
 }
@@ -136,12 +246,8 @@ func (s *Sink) stageFor(ctx context.Context, tg *target, keys bool) (string, err
 
 // copyRows writes the given columns of rows into table with COPY.
 func (s *Sink) copyRows(ctx context.Context, table string, names []string, cols []int, rows []change.Row) error {
-	var buf bytes.Buffer
-	for _, r := range rows {
-		appendCopyRow(&buf, r, cols)
-	}
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(pick(names, cols), ", "))
-	if _, err := s.conn.PgConn().CopyFrom(ctx, &buf, sql); err != nil {
+	if _, err := s.conn.PgConn().CopyFrom(ctx, &copyReader{rows: rows, cols: cols}, sql); err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	return nil

@@ -13,6 +13,7 @@ type actionKind uint8
 
 const (
 	actUpsert     actionKind = iota + 1 // rows (sharing one unchanged-mask) inserted or overwritten by key
+	actInsert                           // rows whose first change in the plan was an insert: likely new to the target
 	actDelete                           // rows deleted by key
 	actAppend                           // rows appended (table without key)
 	actTruncate                         // table emptied
@@ -42,6 +43,7 @@ type plan struct {
 }
 
 type entry struct {
+	fresh   bool // the key's first change in this plan was an insert
 	deleted bool
 	key     change.Row // the key row for a delete
 	row     change.Row // the full row for an upsert (may hold Unchanged values)
@@ -65,13 +67,14 @@ func (p *plan) add(c *change.Change) error {
 	}
 	switch c.Op {
 	case change.Insert, change.Read:
-		p.pending[p.key(c.After)] = &entry{row: c.After}
+		k := p.key(c.After)
+		p.pending[k] = &entry{row: c.After, fresh: p.freshness(k, true)}
 	case change.Delete:
 		if err := p.checkKey(c.Before, c); err != nil {
 			return err
 		}
 		k := p.key(c.Before)
-		p.pending[k] = &entry{deleted: true, key: c.Before}
+		p.pending[k] = &entry{deleted: true, key: c.Before, fresh: p.freshness(k, false)}
 	case change.Update:
 		oldRow := c.After
 		if c.Before != nil && p.keyPresent(c.Before) {
@@ -92,9 +95,10 @@ func (p *plan) add(c *change.Change) error {
 				p.actions = append(p.actions, action{kind: actMoveUpdate, before: oldRow, after: after})
 				return nil
 			}
-			p.pending[oldKey] = &entry{deleted: true, key: oldRow}
+			p.pending[oldKey] = &entry{deleted: true, key: oldRow, fresh: p.freshness(oldKey, false)}
 		}
-		p.pending[newKey] = &entry{row: after}
+		// A key an update moves to did not exist before it.
+		p.pending[newKey] = &entry{row: after, fresh: p.freshness(newKey, oldKey != newKey)}
 	default:
 		return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.table.ID)
 	}
@@ -163,7 +167,7 @@ func (p *plan) drain() {
 	if len(p.pending) == 0 {
 		return
 	}
-	var dels []change.Row
+	var dels, inserts []change.Row
 	byMask := map[string][]change.Row{}
 	for _, e := range p.pending {
 		if e.deleted {
@@ -171,10 +175,17 @@ func (p *plan) drain() {
 			continue
 		}
 		m := unchangedMask(e.row)
+		if e.fresh && m == "" {
+			inserts = append(inserts, e.row)
+			continue
+		}
 		byMask[m] = append(byMask[m], e.row)
 	}
 	if len(dels) > 0 {
 		p.actions = append(p.actions, action{kind: actDelete, rows: dels})
+	}
+	if len(inserts) > 0 {
+		p.actions = append(p.actions, action{kind: actInsert, rows: inserts})
 	}
 	masks := make([]string, 0, len(byMask))
 	for m := range byMask {
@@ -194,6 +205,15 @@ func (p *plan) take() []action {
 	p.actions = nil
 	p.rows = 0
 	return a
+}
+
+// freshness is whether key k counts as new to the target: decided by the
+// first change to k in this plan; later changes inherit it.
+func (p *plan) freshness(k string, first bool) bool {
+	if e := p.pending[k]; e != nil {
+		return e.fresh
+	}
+	return first
 }
 
 func hasUnchanged(r change.Row) bool {

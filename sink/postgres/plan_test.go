@@ -53,7 +53,7 @@ func (m model) applyActions(t *testing.T, acts []action) {
 			for _, k := range a.rows {
 				delete(m, k[0].String())
 			}
-		case actUpsert:
+		case actUpsert, actInsert:
 			seen := map[string]bool{}
 			for _, r := range a.rows {
 				k := r[0].String()
@@ -62,6 +62,9 @@ func (m model) applyActions(t *testing.T, acts []action) {
 				}
 				seen[k] = true
 				prev, exists := m[k]
+				if exists && a.kind == actInsert {
+					t.Fatalf("key %s marked fresh but present in the target: the fast path would always fall back", k)
+				}
 				row := [3]string{}
 				for i := range 3 {
 					row[i] = r[i].String()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -77,8 +78,38 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, t *change.Table) (
 			return nil, fmt.Errorf("add column %s to target table %s: %w", c.Name, id, err)
 		}
 	}
+	if err := checkUnique(ctx, conn, tg, t); err != nil {
+		return nil, err
+	}
 	s.targets[t] = tg
 	return tg, nil
+}
+
+// checkUnique makes sure a keyed target table has a primary key or unique
+// index on exactly the key columns: merging relies on it, and without it a
+// replayed insert would silently double a row.
+func checkUnique(ctx context.Context, conn *pgx.Conn, tg *target, t *change.Table) error {
+	if len(t.Key) == 0 {
+		return nil
+	}
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = t.Columns[k].Name
+	}
+	sort.Strings(keys)
+	var ok bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
+		WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+		  AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a
+		       WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) = $2::text[])`, tg.ident, keys).Scan(&ok)
+	if err != nil {
+		return fmt.Errorf("check key of target table %s: %w", tg.id, err)
+	}
+	if !ok {
+		return fmt.Errorf("target table %s has no primary key or unique index on (%s), the source's key; add one (e.g. ALTER TABLE %s ADD PRIMARY KEY (%s)) or drop the table so Sluice creates it",
+			tg.id, strings.Join(keys, ", "), tg.ident, strings.Join(pick(tg.cols, t.Key), ", "))
+	}
+	return nil
 }
 
 func createTableSQL(tg *target, t *change.Table) string {

@@ -197,15 +197,29 @@ func (st *stream) session(ctx context.Context) error {
 		return fmt.Errorf("start replication from slot %s: %w", st.s.opts.Slot, err)
 	}
 	st.lastSent = time.Time{}
+	// A read deadline on the socket instead of a context per message: pgconn
+	// would watch every context with its own machinery, which costs more than
+	// decoding the message. A timed-out read leaves the connection usable.
+	var deadline time.Time
+	defer st.conn.Conn().SetReadDeadline(time.Time{}) //nolint:errcheck // best effort
 	for {
-		if err := st.maybeSendStatus(false); err != nil {
+		now := time.Now()
+		if err := st.maybeSendStatus(now, false); err != nil {
 			return err
 		}
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		msg, err := st.conn.ReceiveMessage(rctx)
-		cancel()
+		if now.Add(500 * time.Millisecond).After(deadline) {
+			deadline = now.Add(time.Second)
+			if err := st.conn.Conn().SetReadDeadline(deadline); err != nil {
+				return fmt.Errorf("receive from source: %w", err)
+			}
+		}
+		msg, err := st.conn.ReceiveMessage(context.Background())
 		if err != nil {
-			if ctx.Err() == nil && pgconn.Timeout(err) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if pgconn.Timeout(err) {
+				deadline = time.Time{}
 				continue
 			}
 			return fmt.Errorf("receive from source: %w", err)
@@ -233,7 +247,7 @@ func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
 		}
 		st.serverEnd = LSN(k.ServerWALEnd)
 		st.advanceIdle()
-		return st.maybeSendStatus(k.ReplyRequested)
+		return st.maybeSendStatus(time.Now(), k.ReplyRequested)
 	case pglogrepl.XLogDataByteID:
 		x, err := pglogrepl.ParseXLogData(data[1:])
 		if err != nil {
@@ -258,12 +272,12 @@ func (st *stream) advanceIdle() {
 	}
 }
 
-func (st *stream) maybeSendStatus(force bool) error {
+func (st *stream) maybeSendStatus(now time.Time, force bool) error {
 	acked := LSN(st.s.acked.Load())
 	if acked == 0 {
 		return nil
 	}
-	if !force && acked == st.sentAck && time.Since(st.lastSent) < statusInterval {
+	if !force && acked == st.sentAck && now.Sub(st.lastSent) < statusInterval {
 		return nil
 	}
 	p := pglogrepl.LSN(acked)
@@ -273,7 +287,7 @@ func (st *stream) maybeSendStatus(force bool) error {
 	if err != nil {
 		return fmt.Errorf("send status to source: %w", err)
 	}
-	st.sentAck, st.lastSent = acked, time.Now()
+	st.sentAck, st.lastSent = acked, now
 	return nil
 }
 
@@ -292,8 +306,8 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 		case st.s.out <- result{txn: txn}:
 			st.delivered = end
 			return nil
-		case <-tick.C:
-			if err := st.maybeSendStatus(false); err != nil {
+		case now := <-tick.C:
+			if err := st.maybeSendStatus(now, false); err != nil {
 				txn.Close()
 				return err
 			}
