@@ -130,13 +130,17 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 			}
 		}
 	})
-	b := &batch{p: p}
+	_, keeper := p.sink.(PositionKeeper)
+	b := &batch{p: p, keeper: keeper}
 	err := b.loop(gctx, txns, applied)
 	stopReader()
 	if ctx.Err() != nil { // shutdown: make what was applied durable
 		fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if ferr := b.flush(fctx); ferr != nil {
+			return fmt.Errorf("flush at shutdown: %w", ferr)
+		}
+		if ferr := b.save(fctx); ferr != nil {
 			return fmt.Errorf("flush at shutdown: %w", ferr)
 		}
 		p.opts.Log.Info().Msg("stopped; everything applied is checkpointed")
@@ -150,9 +154,16 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	return err
 }
 
+// checkpointEvery is how often the checkpoint file is rewritten when the
+// sink keeps the applied position in the target itself.
+const checkpointEvery = time.Second
+
 // batch groups transactions into one target transaction.
 type batch struct {
 	p       *Pipeline
+	keeper  bool // the sink stores the applied position with the data
+	saved   time.Time
+	unsaved change.Position // flushed but not yet in the checkpoint file
 	rows    int
 	bytes   int64
 	txns    int
@@ -171,6 +182,9 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 			return ctx.Err()
 		case <-timer.C:
 			if err := b.flush(ctx); err != nil {
+				return err
+			}
+			if err := b.save(ctx); err != nil { // idle: bring the file up to date
 				return err
 			}
 			timer.Reset(time.Hour)
@@ -199,7 +213,7 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 				if err := b.flush(ctx); err != nil {
 					return err
 				}
-				timer.Reset(time.Hour)
+				timer.Reset(checkpointEvery) // then save the file if nothing else comes
 				continue
 			}
 			timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
@@ -208,7 +222,11 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 }
 
 // flush makes the batch durable in the target, then saves the checkpoint,
-// then acks the source — in that order, always.
+// then acks the source — in that order, always. When the sink keeps the
+// applied position in the target, in the same transaction as the data, the
+// target commit is itself a durable checkpoint: the source may be acked at
+// once, and the file (which only says where reading restarts; replays up to
+// the target's position are skipped) is rewritten at most once a second.
 func (b *batch) flush(ctx context.Context) error {
 	if b.last == nil {
 		return nil
@@ -217,9 +235,11 @@ func (b *batch) flush(ctx context.Context) error {
 	if err := b.p.sink.Flush(ctx); err != nil {
 		return fmt.Errorf("flush to target: %w", err)
 	}
-	cp := checkpoint.Checkpoint{Pipeline: b.p.opts.Name, Source: b.p.opts.SourceKind, Phase: checkpoint.PhaseStreaming, Position: b.last.String()}
-	if err := b.p.store.Save(ctx, cp); err != nil {
-		return fmt.Errorf("save checkpoint: %w", err)
+	b.unsaved = b.last
+	if !b.keeper || time.Since(b.saved) >= checkpointEvery {
+		if err := b.save(ctx); err != nil {
+			return err
+		}
 	}
 	if err := b.p.src.Ack(ctx, b.last); err != nil {
 		return fmt.Errorf("ack source: %w", err)
@@ -228,5 +248,18 @@ func (b *batch) flush(ctx context.Context) error {
 		Dur("flush", time.Since(start)).Msg("batch flushed")
 	b.flushed, b.last = b.last, nil
 	b.rows, b.bytes, b.txns, b.first = 0, 0, 0, time.Time{}
+	return nil
+}
+
+// save writes the last flushed position to the checkpoint file.
+func (b *batch) save(ctx context.Context) error {
+	if b.unsaved == nil {
+		return nil
+	}
+	cp := checkpoint.Checkpoint{Pipeline: b.p.opts.Name, Source: b.p.opts.SourceKind, Phase: checkpoint.PhaseStreaming, Position: b.unsaved.String()}
+	if err := b.p.store.Save(ctx, cp); err != nil {
+		return fmt.Errorf("save checkpoint: %w", err)
+	}
+	b.unsaved, b.saved = nil, time.Now()
 	return nil
 }

@@ -308,3 +308,52 @@ type failingSource struct {
 }
 
 func (s *failingSource) Next(context.Context) (*change.Txn, error) { return nil, s.err }
+
+// plainSink hides the fake's AppliedPosition: a sink that does not keep its
+// position in the target.
+type plainSink struct{ s *fakeSink }
+
+func (p plainSink) Apply(ctx context.Context, t *change.Txn) error { return p.s.Apply(ctx, t) }
+func (p plainSink) Flush(ctx context.Context) error                { return p.s.Flush(ctx) }
+func (p plainSink) Close() error                                   { return nil }
+
+// Without a position kept in the target, every flush saves the checkpoint
+// file before the source is acked.
+func TestPlainSinkSavesBeforeEveryAck(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	opts := quiet
+	opts.BatchRows = 1
+	for _, p := range []int{11, 12, 13} {
+		src.txns <- txn(p)
+	}
+	if err := runUntil(t, New(src, plainSink{sink}, store, opts), ev, "ack(13)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"11", "12", "13"} {
+		if !strings.Contains(ev.String(), "flush save(streaming,"+p+") ack("+p+")") {
+			t.Fatalf("events %q: want flush, save, ack for %s", ev, p)
+		}
+	}
+}
+
+// With the position kept in the target, acks follow each flush, but the
+// checkpoint file is rewritten at most once a second, and is brought up to
+// date once the source goes quiet.
+func TestKeeperThrottlesCheckpointFile(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	opts := quiet
+	opts.BatchRows = 1
+	for _, p := range []int{11, 12, 13} {
+		src.txns <- txn(p)
+	}
+	if err := runUntil(t, New(src, sink, store, opts), ev, "save(streaming,13)"); err != nil {
+		t.Fatal(err)
+	}
+	got := ev.String()
+	if strings.Count(got, "save(") != 2 || !strings.Contains(got, "ack(12)") || strings.Contains(got, "save(streaming,12)") {
+		t.Fatalf("events %q: want saves of 11 and 13 only, acks of all", got)
+	}
+	if strings.Index(got, "save(streaming,13)") < strings.Index(got, "ack(13)") {
+		t.Fatalf("events %q: the file caught up before the flush was acked?", got)
+	}
+}

@@ -138,8 +138,8 @@ func (d *decoder) cstring(field string) string {
 // lenBytes reads an Int32 length and that many bytes. The result aliases
 // data, with its capacity capped so a caller's append cannot overwrite the
 // bytes that follow it. It is non-nil (possibly empty) on success.
-func (d *decoder) lenBytes(field string) []byte {
-	n := int32(d.u32(field + " length"))
+func (d *decoder) lenBytes(lenField, field string) []byte {
+	n := int32(d.u32(lenField))
 	if d.err != nil {
 		return nil
 	}

@@ -87,13 +87,19 @@ func (d *decoder) typeMsg(inStream bool) *TypeMsg {
 // tuple reads TupleData: Int16 count, then per column a kind byte and, for
 // 't' and 'b', an Int32 length and the bytes. which ("new", "old") labels
 // errors.
+// tuple reads TupleData. The field names are constants (built per call
+// they would cost more than the decoding): which is "new tuple" or "old tuple".
 func (d *decoder) tuple(which string) Tuple {
-	n := d.u16(which + " tuple column count")
-	if !d.fits(uint64(n), minTupleColumn, which+" tuple column count") {
+	countField, colItem := "new tuple column count", "new tuple column"
+	if which == "old" {
+		countField, colItem = "old tuple column count", "old tuple column"
+	}
+	n := d.u16(countField)
+	if !d.fits(uint64(n), minTupleColumn, countField) {
 		return nil
 	}
 	t := make(Tuple, n)
-	d.item = which + " tuple column"
+	d.item = colItem
 	for i := range t {
 		d.idx = i
 		k := d.u8("kind")
@@ -101,7 +107,7 @@ func (d *decoder) tuple(which string) Tuple {
 		case 'n', 'u':
 			t[i] = TupleColumn{Kind: k}
 		case 't', 'b':
-			t[i] = TupleColumn{Kind: k, Data: d.lenBytes("data")}
+			t[i] = TupleColumn{Kind: k, Data: d.lenBytes("data length", "data")}
 		default:
 			d.failf("unknown kind %q", k)
 		}
@@ -186,7 +192,7 @@ func (d *decoder) message(inStream bool) *LogicalMessage {
 		Flags:   d.u8("flags"),
 		LSN:     d.u64("LSN"),
 		Prefix:  d.cstring("prefix"),
-		Content: d.lenBytes("content"),
+		Content: d.lenBytes("content length", "content"),
 	}
 }
 
