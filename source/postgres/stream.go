@@ -86,11 +86,31 @@ type stream struct {
 	sentAck   LSN
 	lastSent  time.Time
 
+	arena     arena
 	rels      map[uint32]*relation
 	cur       *change.Txn // open non-streamed transaction
 	inStream  bool
 	streamXid uint32
 	streams   map[uint32]*streamTxn // streamed transactions in progress, by top-level xid
+}
+
+// arena hands out copies of message bytes from large slabs: one allocation
+// per slab instead of one per message. Values keep their slab alive.
+type arena struct{ slab []byte }
+
+const slabSize = 256 << 10
+
+func (a *arena) copy(b []byte) []byte {
+	if len(b) > slabSize/4 {
+		return bytes.Clone(b)
+	}
+	if len(a.slab) < len(b) {
+		a.slab = make([]byte, slabSize)
+	}
+	c := a.slab[:len(b):len(b)]
+	copy(c, b)
+	a.slab = a.slab[len(b):]
+	return c
 }
 
 type relation struct {
@@ -253,7 +273,7 @@ func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
-		msg, err := pgoutput.Parse(bytes.Clone(x.WALData), st.inStream)
+		msg, err := pgoutput.Parse(st.arena.copy(x.WALData), st.inStream)
 		if err != nil {
 			return err
 		}
