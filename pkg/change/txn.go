@@ -18,6 +18,8 @@ type Txn struct {
 	ID       string    // source transaction id
 	Commit   time.Time // source commit time
 	Position Position  // commit position: durable in the target means this may be acked
+	Part     Part      // Whole, or which part of a transaction still running
+	Sub      string    // the subtransaction a Savepoint or RollbackSub part names
 
 	mem     []Change
 	memSize int
@@ -30,6 +32,21 @@ type Txn struct {
 	limit   int
 	dir     string
 }
+
+// Part says which piece of a transaction a Txn carries. A source may send
+// a large transaction while it still runs, in parts: Open parts with changes
+// (and Savepoint / RollbackSub for its subtransactions), then Done or Abort.
+// Everything else arrives Whole, after its commit.
+type Part uint8
+
+const (
+	Whole       Part = iota // a whole committed transaction
+	Open                    // changes of a transaction still running; more parts follow
+	Savepoint               // subtransaction Sub of the running transaction begins
+	RollbackSub             // subtransaction Sub rolled back: its changes (and its children's) are void
+	Abort                   // the running transaction rolled back: all its parts are void
+	Done                    // the running transaction committed; Position and Commit are set
+)
 
 // DefaultSpillLimit is how many bytes of changes a transaction keeps in memory
 // before it spills to disk.

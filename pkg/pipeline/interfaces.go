@@ -79,3 +79,20 @@ type PositionKeeper interface {
 	// AppliedPosition returns the text of the last applied position, "" if none.
 	AppliedPosition(ctx context.Context) (string, error)
 }
+
+// PartSource is a Source that can deliver a large transaction in parts
+// while it still runs (see change.Part), one such transaction at a time.
+type PartSource interface {
+	DeliverParts()
+}
+
+// PartSink is a Sink that can apply a running transaction's parts inside its
+// open target transaction and undo them: the target commit waits for the
+// source commit, so nothing uncommitted ever becomes durable.
+type PartSink interface {
+	// Savepoint marks where the running transaction's (or one of its
+	// subtransactions') changes begin, after executing what is pending.
+	Savepoint(ctx context.Context, name string) error
+	// RollbackTo drops every change applied since the mark.
+	RollbackTo(ctx context.Context, name string) error
+}

@@ -85,6 +85,17 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The target may be ahead of the checkpoint file (it is rewritten at
+	// most once a second): then read on from the target's position, so the
+	// server skips what the target holds.
+	if applied != nil && (from == nil || applied.Compare(from) > 0) {
+		from = applied
+	}
+	if _, ok := p.sink.(PartSink); ok {
+		if ps, ok := p.src.(PartSource); ok {
+			ps.DeliverParts()
+		}
+	}
 	if err := p.src.Start(ctx, from); err != nil {
 		return err
 	}
@@ -131,12 +142,15 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 		}
 	})
 	_, keeper := p.sink.(PositionKeeper)
-	b := &batch{p: p, keeper: keeper}
-	err := b.loop(gctx, txns, applied)
+	b := &batch{p: p, keeper: keeper, applied: applied}
+	err := b.loop(gctx, txns)
 	stopReader()
 	if ctx.Err() != nil { // shutdown: make what was applied durable
 		fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		if ferr := b.abandonOpen(fctx); ferr != nil {
+			return fmt.Errorf("flush at shutdown: %w", ferr)
+		}
 		if ferr := b.flush(fctx); ferr != nil {
 			return fmt.Errorf("flush at shutdown: %w", ferr)
 		}
@@ -161,7 +175,10 @@ const checkpointEvery = time.Second
 // batch groups transactions into one target transaction.
 type batch struct {
 	p       *Pipeline
-	keeper  bool // the sink stores the applied position with the data
+	applied change.Position // what the target held at start: replays up to it are skipped
+	open    string          // the running transaction whose parts are being applied
+	held    []*change.Txn   // whole transactions waiting for it to end
+	keeper  bool            // the sink stores the applied position with the data
 	saved   time.Time
 	unsaved change.Position // flushed but not yet in the checkpoint file
 	rows    int
@@ -172,7 +189,7 @@ type batch struct {
 	flushed change.Position
 }
 
-func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied change.Position) error {
+func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn) error {
 	opts := b.p.opts
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -181,6 +198,10 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-timer.C:
+			if b.open != "" { // half a transaction must never commit
+				timer.Reset(opts.BatchWait)
+				continue
+			}
 			if err := b.flush(ctx); err != nil {
 				return err
 			}
@@ -189,22 +210,11 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 			}
 			timer.Reset(time.Hour)
 		case txn := <-txns:
-			if applied != nil && txn.Position.Compare(applied) <= 0 {
-				// The target holds it already (replay after a crash).
-				opts.Log.Debug().Stringer("position", txn.Position).Msg("skipping transaction the target already holds")
-			} else {
-				if err := b.p.sink.Apply(ctx, txn); err != nil {
-					txn.Close()
-					return fmt.Errorf("apply transaction %s at %s: %w", txn.ID, txn.Position, err)
-				}
-				b.rows += txn.Len()
-				b.bytes += txn.Size()
+			if err := b.take(ctx, txn); err != nil {
+				return err
 			}
-			txn.Close()
-			b.txns++
-			b.last = txn.Position
-			if b.first.IsZero() {
-				b.first = time.Now()
+			if b.open != "" || b.last == nil {
+				continue
 			}
 			// Group commit: flush when nothing else is waiting (the next
 			// batch collects what arrives meanwhile), when a limit is
@@ -219,6 +229,117 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn, applied chang
 			timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
 		}
 	}
+}
+
+// partMark names the savepoint before a running transaction's changes.
+const partMark = "sluice_part"
+
+// take applies a whole transaction, or one part of a running one. While a
+// running transaction is applied, whole ones that commit meanwhile are held
+// and applied after it ends: the source's row locks guarantee they touch
+// other rows, so the order between them does not change the result.
+func (b *batch) take(ctx context.Context, txn *change.Txn) error {
+	if txn.Part == change.Whole {
+		if b.open != "" {
+			b.held = append(b.held, txn)
+			return nil
+		}
+		return b.applyWhole(ctx, txn)
+	}
+	defer txn.Close()
+	ps, ok := b.p.sink.(PartSink)
+	if !ok {
+		return fmt.Errorf("the source sent part of a running transaction, but the sink cannot apply parts")
+	}
+	var err error
+	switch txn.Part {
+	case change.Open:
+		if b.open == "" {
+			if err := ps.Savepoint(ctx, partMark); err != nil {
+				return err
+			}
+			b.open = txn.ID
+		}
+		if err = b.p.sink.Apply(ctx, txn); err == nil {
+			b.rows += txn.Len()
+			b.bytes += txn.Size()
+			b.touch()
+		}
+	case change.Savepoint:
+		err = ps.Savepoint(ctx, "sluice_sub_"+txn.Sub)
+	case change.RollbackSub:
+		err = ps.RollbackTo(ctx, "sluice_sub_"+txn.Sub)
+	case change.Abort:
+		if b.open != "" {
+			err = ps.RollbackTo(ctx, partMark)
+		}
+		b.open = ""
+		if err == nil {
+			err = b.applyHeld(ctx)
+		}
+	case change.Done:
+		b.open = ""
+		if err = b.applyHeld(ctx); err == nil {
+			err = b.applyWhole(ctx, txn) // no changes: records the commit position
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("apply running transaction %s: %w", txn.ID, err)
+	}
+	return nil
+}
+
+func (b *batch) applyHeld(ctx context.Context) error {
+	held := b.held
+	b.held = nil
+	for i, t := range held {
+		if err := b.applyWhole(ctx, t); err != nil {
+			for _, rest := range held[i+1:] {
+				rest.Close()
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// applyWhole applies a committed transaction unless the target has it.
+func (b *batch) applyWhole(ctx context.Context, txn *change.Txn) error {
+	defer txn.Close()
+	if b.applied != nil && txn.Position.Compare(b.applied) <= 0 {
+		// The target holds it already (replay after a crash).
+		b.p.opts.Log.Debug().Stringer("position", txn.Position).Msg("skipping transaction the target already holds")
+	} else {
+		if err := b.p.sink.Apply(ctx, txn); err != nil {
+			return fmt.Errorf("apply transaction %s at %s: %w", txn.ID, txn.Position, err)
+		}
+		b.rows += txn.Len()
+		b.bytes += txn.Size()
+	}
+	b.txns++
+	b.last = txn.Position
+	b.touch()
+	return nil
+}
+
+func (b *batch) touch() {
+	if b.first.IsZero() {
+		b.first = time.Now()
+	}
+}
+
+// abandonOpen drops the parts of a running transaction and the transactions
+// held behind it (at shutdown): they are read again after the restart.
+func (b *batch) abandonOpen(ctx context.Context) error {
+	for _, t := range b.held {
+		t.Close()
+	}
+	b.held = nil
+	if b.open == "" {
+		return nil
+	}
+	b.open = ""
+	return b.p.sink.(PartSink).RollbackTo(ctx, partMark)
 }
 
 // flush makes the batch durable in the target, then saves the checkpoint,

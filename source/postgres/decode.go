@@ -37,7 +37,7 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		if err != nil {
 			return err
 		}
-		return st.add(m.Xid, change.Change{Op: change.Insert, Table: rel.table, After: after})
+		return st.add(ctx, m.Xid, change.Change{Op: change.Insert, Table: rel.table, After: after})
 	case *pgoutput.Update:
 		rel, err := st.rel(m.RelationID)
 		if err != nil {
@@ -52,7 +52,7 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		if c.After, err = toRow(rel, m.New, false); err != nil {
 			return err
 		}
-		return st.add(m.Xid, c)
+		return st.add(ctx, m.Xid, c)
 	case *pgoutput.Delete:
 		rel, err := st.rel(m.RelationID)
 		if err != nil {
@@ -62,19 +62,28 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		if err != nil {
 			return err
 		}
-		return st.add(m.Xid, change.Change{Op: change.Delete, Table: rel.table, Before: before})
+		return st.add(ctx, m.Xid, change.Change{Op: change.Delete, Table: rel.table, Before: before})
 	case *pgoutput.Truncate:
 		for _, id := range m.RelationIDs {
 			rel, err := st.rel(id)
 			if err != nil {
 				return err
 			}
-			if err := st.add(m.Xid, change.Change{Op: change.Truncate, Table: rel.table}); err != nil {
+			if err := st.add(ctx, m.Xid, change.Change{Op: change.Truncate, Table: rel.table}); err != nil {
 				return err
 			}
 		}
 	case *pgoutput.StreamStart:
 		st.inStream, st.streamXid = true, m.Xid
+		if m.Xid == st.early {
+			return nil
+		}
+		if m.FirstSegment && st.early == 0 && st.partsOK() {
+			st.early = m.Xid
+			st.earlySubs = map[uint32]bool{}
+			st.earlyOrder = nil
+			return nil
+		}
 		if st.streams[m.Xid] == nil {
 			if !m.FirstSegment {
 				return fmt.Errorf("%w: stream segment for unknown transaction %d", errProtocol, m.Xid)
@@ -85,7 +94,19 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		}
 	case *pgoutput.StreamStop:
 		st.inStream = false
+		if st.streamXid == st.early {
+			return st.sendPart(ctx)
+		}
 	case *pgoutput.StreamCommit:
+		if m.Xid == st.early && st.early != 0 {
+			if err := st.sendPart(ctx); err != nil {
+				return err
+			}
+			st.early = 0
+			done := &change.Txn{ID: xidString(m.Xid), Part: change.Done, Commit: m.CommitTime, Position: LSN(m.EndLSN)}
+			st.s.opts.Log.Debug().Str("xid", done.ID).Msg("running transaction committed")
+			return st.deliver(ctx, done)
+		}
 		t := st.streams[m.Xid]
 		if t == nil {
 			return fmt.Errorf("%w: stream commit for unknown transaction %d", errProtocol, m.Xid)
@@ -96,18 +117,24 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 			Msg("streamed transaction committed")
 		return st.deliver(ctx, t.txn)
 	case *pgoutput.StreamAbort:
+		if m.Xid == st.early && st.early != 0 {
+			return st.abortEarly(ctx, m)
+		}
 		return st.abort(m)
 	}
 	return nil // Origin, Type and logical messages carry nothing to replicate
 }
 
 // add appends a change to the open transaction, or to the streamed one.
-func (st *stream) add(xid uint32, c change.Change) error {
+func (st *stream) add(ctx context.Context, xid uint32, c change.Change) error {
 	if !st.inStream {
 		if st.cur == nil {
 			return fmt.Errorf("%w: change outside a transaction", errProtocol)
 		}
 		return st.cur.Add(c)
+	}
+	if st.streamXid == st.early {
+		return st.addEarly(ctx, xid, c)
 	}
 	t := st.streams[st.streamXid]
 	if t == nil {
@@ -223,3 +250,75 @@ func (s *Source) describe(ctx context.Context, relid uint32, id change.TableID, 
 }
 
 func (s *Source) newTxn() *change.Txn { return change.NewTxn(s.opts.SpillDir, s.opts.SpillLimit) }
+
+// partRows is how many changes of a running transaction go in one part.
+const partRows = 4096
+
+// partsOK tells whether a streamed transaction may be delivered in parts:
+// when the pipeline takes parts, and not while transactions already
+// delivered before a reconnect are being sent again (their parts would
+// arrive twice).
+func (st *stream) partsOK() bool {
+	return st.s.parts && (st.replayUntil == 0 || st.delivered > st.replayUntil)
+}
+
+// addEarly adds a change of the running transaction delivered in parts. A
+// subtransaction's first change is preceded by a Savepoint part.
+func (st *stream) addEarly(ctx context.Context, xid uint32, c change.Change) error {
+	if xid != st.early && !st.earlySubs[xid] {
+		if err := st.sendPart(ctx); err != nil {
+			return err
+		}
+		st.earlySubs[xid] = true
+		st.earlyOrder = append(st.earlyOrder, xid)
+		if err := st.deliver(ctx, &change.Txn{ID: xidString(st.early), Part: change.Savepoint, Sub: xidString(xid)}); err != nil {
+			return err
+		}
+	}
+	if st.part == nil {
+		st.part = st.s.newTxn()
+		st.part.ID, st.part.Part = xidString(st.early), change.Open
+	}
+	if err := st.part.Add(c); err != nil {
+		return err
+	}
+	if st.part.Len() >= partRows {
+		return st.sendPart(ctx)
+	}
+	return nil
+}
+
+// sendPart delivers the changes gathered for the running transaction.
+func (st *stream) sendPart(ctx context.Context) error {
+	if st.part == nil {
+		return nil
+	}
+	p := st.part
+	st.part = nil
+	return st.deliver(ctx, p)
+}
+
+// abortEarly passes on the rollback of the running transaction, or of one of
+// its subtransactions (which drops the subtransactions begun after it too).
+func (st *stream) abortEarly(ctx context.Context, m *pgoutput.StreamAbort) error {
+	if err := st.sendPart(ctx); err != nil {
+		return err
+	}
+	if m.SubXid == m.Xid {
+		st.early = 0
+		return st.deliver(ctx, &change.Txn{ID: xidString(m.Xid), Part: change.Abort})
+	}
+	if !st.earlySubs[m.SubXid] {
+		return nil // it changed nothing we receive
+	}
+	for i, x := range st.earlyOrder {
+		if x == m.SubXid {
+			for _, later := range st.earlyOrder[i:] {
+				delete(st.earlySubs, later)
+			}
+			st.earlyOrder = st.earlyOrder[:i]
+			break
+		}
+	}
+	return st.deliver(ctx, &change.Txn{ID: xidString(m.Xid), Part: change.RollbackSub, Sub: xidString(m.SubXid)})
+}

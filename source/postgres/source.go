@@ -75,6 +75,7 @@ type Source struct {
 	meta   *pgx.Conn      // catalog look-ups
 	tables []change.TableID
 
+	parts   bool // deliver one streamed transaction at a time in parts
 	out     chan result
 	acked   atomic.Uint64
 	stop    context.CancelFunc
@@ -167,6 +168,13 @@ func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
 		return nil, ctx.Err()
 	}
 }
+
+// DeliverParts makes the source send one large streamed transaction at a
+// time in parts while it runs (change.Open ... change.Done), so the target
+// can apply it before it commits instead of after. Call before Start.
+func (s *Source) DeliverParts() { s.parts = true }
+
+var _ pipeline.PartSource = (*Source)(nil)
 
 // Ack records that everything up to pos is durable in the target; the stream
 // loop reports it to the server with its next status update.

@@ -92,6 +92,15 @@ type stream struct {
 	inStream  bool
 	streamXid uint32
 	streams   map[uint32]*streamTxn // streamed transactions in progress, by top-level xid
+
+	// The one streamed transaction delivered in parts while it runs.
+	early      uint32 // its xid; 0 = none
+	earlySubs  map[uint32]bool
+	earlyOrder []uint32
+	part       *change.Txn // its changes not yet delivered
+	// After a reconnect, transactions up to here are sent again and
+	// skipped; none of them may be delivered in parts.
+	replayUntil LSN
 }
 
 // arena hands out copies of message bytes from large slabs: one allocation
@@ -146,6 +155,16 @@ func (st *stream) run(ctx context.Context) {
 			st.s.opts.Log.Warn().Err(err).Msg("source connection lost; reconnecting with backoff")
 			failing = true
 		}
+		if st.early != 0 { // its parts are void: the server sends it again
+			if st.part != nil {
+				st.part.Close()
+			}
+			abort := &change.Txn{ID: xidString(st.early), Part: change.Abort}
+			st.part, st.early = nil, 0
+			if st.deliver(ctx, abort) != nil {
+				return
+			}
+		}
 		st.reset()
 		select {
 		case <-time.After(backoff):
@@ -186,6 +205,10 @@ func (st *stream) reset() {
 	// shape keeps its *Table, so sinks see the same table.
 	st.streams, st.inStream = nil, false
 	st.start = LSN(st.s.acked.Load())
+	st.replayUntil = 0
+	if st.delivered > st.start {
+		st.replayUntil = st.delivered
+	}
 }
 
 // permanent tells errors a retry cannot fix (auth, missing objects, lost
@@ -314,17 +337,22 @@ func (st *stream) maybeSendStatus(now time.Time, force bool) error {
 // deliver hands a committed transaction to the pipeline, keeping the server
 // informed while the pipeline is busy.
 func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
-	end := txn.Position.(LSN)
-	if end <= st.delivered { // resent after a reconnect
-		txn.Close()
-		return nil
+	var end LSN
+	if txn.Part == change.Whole || txn.Part == change.Done {
+		end = txn.Position.(LSN)
+		if end <= st.delivered { // resent after a reconnect
+			txn.Close()
+			return nil
+		}
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case st.s.out <- result{txn: txn}:
-			st.delivered = end
+			if end != 0 {
+				st.delivered = end
+			}
 			return nil
 		case now := <-tick.C:
 			if err := st.maybeSendStatus(now, false); err != nil {

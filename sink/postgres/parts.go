@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+var _ pipeline.PartSink = (*Sink)(nil)
+
+// Savepoint executes what is pending and sets a savepoint.
+func (s *Sink) Savepoint(ctx context.Context, name string) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	if !s.inTx {
+		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
+			return s.fail(fmt.Errorf("begin target transaction: %w", err))
+		}
+		s.inTx = true
+	}
+	if err := s.execAll(ctx); err != nil {
+		return s.fail(err)
+	}
+	if _, err := s.conn.Exec(ctx, "SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return s.fail(fmt.Errorf("set savepoint: %w", err))
+	}
+	return nil
+}
+
+// RollbackTo drops every change since the savepoint: pending ones are
+// discarded, executed ones rolled back. Tables or staging tables created
+// since may be gone too, so the table cache starts over.
+func (s *Sink) RollbackTo(ctx context.Context, name string) error {
+	if s.broken != nil {
+		return s.broken
+	}
+	s.plans = map[change.TableID]*plan{}
+	s.pending, s.pendSize = 0, 0
+	s.targets = map[*change.Table]*target{}
+	if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))
+	}
+	return nil
+}
