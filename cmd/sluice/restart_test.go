@@ -59,3 +59,42 @@ func TestSourceRestart(t *testing.T) {
 	}
 	p.stop(t)
 }
+
+// TestTargetCrash crashes the target server (immediate stop: commits not yet
+// on its disk are lost) while changes stream in. Sluice stops with an error;
+// once the target is back, a restart must make it equal to the source —
+// which holds only if nothing was acknowledged to the source before it was
+// on the target's disk.
+func TestTargetCrash(t *testing.T) {
+	e := newEnv(t, "")
+	e.srcExec(`CREATE TABLE ticks (id bigserial PRIMARY KEY, n int); CREATE TABLE hist (n int);`)
+	p := e.start()
+	e.waitEqual(30*time.Second, p, "ticks")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ctx.Err() == nil; i++ {
+			e.src.Exec(ctx, "app", fmt.Sprintf("INSERT INTO ticks (n) VALUES (%d); INSERT INTO hist VALUES (%d)", i, i))
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	if err := e.dst.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("sluice kept running without its target; log:\n%s", p.logText())
+	}
+	if err := e.dst.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p = e.start()
+	time.Sleep(time.Second)
+	cancel()
+	<-writerDone
+	e.waitEqual(60*time.Second, p, "ticks", "hist")
+	p.stop(t)
+}

@@ -21,6 +21,7 @@ type Txn struct {
 	Part     Part      // Whole, or which part of a transaction still running
 	Sub      string    // the subtransaction a Savepoint or RollbackSub part names
 
+	release func() // called once by Close (memory accounting of the source)
 	mem     []Change
 	memSize int
 	n       int
@@ -128,8 +129,26 @@ func (t *Txn) Each(fn func(*Change) error) error {
 	}
 }
 
-// Close releases the spill file.
+// OnClose sets a function Close calls once, e.g. to return the transaction's
+// bytes to the budget of the source that produced it.
+func (t *Txn) OnClose(f func()) { t.release = f }
+
+// Hold is called by a consumer that keeps the transaction aside while it
+// waits for others: the producer's budget gets the bytes back now, so the
+// producer is never blocked by what the consumer holds for it.
+func (t *Txn) Hold() {
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
+}
+
+// Close releases the memory and the spill file.
 func (t *Txn) Close() error {
+	if t.release != nil {
+		t.release()
+		t.release = nil
+	}
 	t.mem = nil
 	if t.spill == nil {
 		return nil

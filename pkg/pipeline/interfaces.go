@@ -56,7 +56,8 @@ type Sink interface {
 	// Apply applies (or buffers) a transaction. The sink must not keep the
 	// *Txn after returning, but may keep its Change values.
 	Apply(ctx context.Context, txn *change.Txn) error
-	// Flush makes everything applied so far durable in the target.
+	// Flush commits everything applied so far in the target: durable when
+	// it returns, unless the sink is a Durability, which says when.
 	Flush(ctx context.Context) error
 	Close() error
 }
@@ -95,4 +96,13 @@ type PartSink interface {
 	Savepoint(ctx context.Context, name string) error
 	// RollbackTo drops every change applied since the mark.
 	RollbackTo(ctx context.Context, name string) error
+}
+
+// Durability is a Sink whose Flush commits without waiting for the disk
+// (like PostgreSQL's own subscriptions). Durable tells which position is on
+// disk; only that may be checkpointed and acknowledged to the source.
+type Durability interface {
+	// Durable returns the newest position durable in the target (nil if
+	// none yet); with wait, it waits until all flushed changes are.
+	Durable(ctx context.Context, wait bool) (change.Position, error)
 }

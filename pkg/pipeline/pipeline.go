@@ -154,6 +154,9 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 		if ferr := b.flush(fctx); ferr != nil {
 			return fmt.Errorf("flush at shutdown: %w", ferr)
 		}
+		if ferr := b.settle(fctx, true); ferr != nil {
+			return fmt.Errorf("flush at shutdown: %w", ferr)
+		}
 		if ferr := b.save(fctx); ferr != nil {
 			return fmt.Errorf("flush at shutdown: %w", ferr)
 		}
@@ -172,6 +175,10 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 // sink keeps the applied position in the target itself.
 const checkpointEvery = time.Second
 
+// durablePoll is how often an idle pipeline asks whether the target's disk
+// caught up with its commits.
+const durablePoll = 100 * time.Millisecond
+
 // batch groups transactions into one target transaction.
 type batch struct {
 	p       *Pipeline
@@ -179,6 +186,7 @@ type batch struct {
 	open    string          // the running transaction whose parts are being applied
 	held    []*change.Txn   // whole transactions waiting for it to end
 	keeper  bool            // the sink stores the applied position with the data
+	acked   change.Position // last position acked to the source
 	saved   time.Time
 	unsaved change.Position // flushed but not yet in the checkpoint file
 	rows    int
@@ -186,7 +194,7 @@ type batch struct {
 	txns    int
 	first   time.Time
 	last    change.Position // last position applied (or skipped), not yet flushed
-	flushed change.Position
+	flushed change.Position // last position committed in the target
 }
 
 func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn) error {
@@ -204,6 +212,10 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn) error {
 			}
 			if err := b.flush(ctx); err != nil {
 				return err
+			}
+			if b.behind() { // the target's disk has not caught up yet
+				timer.Reset(durablePoll)
+				continue
 			}
 			if err := b.save(ctx); err != nil { // idle: bring the file up to date
 				return err
@@ -223,7 +235,7 @@ func (b *batch) loop(ctx context.Context, txns <-chan *change.Txn) error {
 				if err := b.flush(ctx); err != nil {
 					return err
 				}
-				timer.Reset(checkpointEvery) // then save the file if nothing else comes
+				timer.Reset(durablePoll) // then settle and save if nothing else comes
 				continue
 			}
 			timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
@@ -241,6 +253,7 @@ const partMark = "sluice_part"
 func (b *batch) take(ctx context.Context, txn *change.Txn) error {
 	if txn.Part == change.Whole {
 		if b.open != "" {
+			txn.Hold() // the source must go on to deliver the running one
 			b.held = append(b.held, txn)
 			return nil
 		}
@@ -342,34 +355,55 @@ func (b *batch) abandonOpen(ctx context.Context) error {
 	return b.p.sink.(PartSink).RollbackTo(ctx, partMark)
 }
 
-// flush makes the batch durable in the target, then saves the checkpoint,
-// then acks the source — in that order, always. When the sink keeps the
-// applied position in the target, in the same transaction as the data, the
-// target commit is itself a durable checkpoint: the source may be acked at
-// once, and the file (which only says where reading restarts; replays up to
-// the target's position are skipped) is rewritten at most once a second.
+// flush commits the batch in the target, then checkpoints and acks what is
+// durable there — in that order, always.
 func (b *batch) flush(ctx context.Context) error {
-	if b.last == nil {
+	if b.last != nil {
+		start := time.Now()
+		if err := b.p.sink.Flush(ctx); err != nil {
+			return fmt.Errorf("flush to target: %w", err)
+		}
+		b.p.opts.Log.Debug().Int("txns", b.txns).Int("changes", b.rows).Int64("bytes", b.bytes).Stringer("position", b.last).
+			Dur("flush", time.Since(start)).Msg("batch flushed")
+		b.flushed, b.last = b.last, nil
+		b.rows, b.bytes, b.txns, b.first = 0, 0, 0, time.Time{}
+	}
+	return b.settle(ctx, false)
+}
+
+// settle checkpoints and acks the newest position durable in the target.
+// When the sink keeps the applied position in the target, in the same
+// transaction as the data, the target is itself a durable checkpoint: the
+// source may be acked at once, and the file (which only says where reading
+// restarts; replays up to the target's position are skipped) is rewritten
+// at most once a second. With wait, it waits for the target's disk.
+func (b *batch) settle(ctx context.Context, wait bool) error {
+	pos := b.flushed
+	if d, ok := b.p.sink.(Durability); ok {
+		var err error
+		if pos, err = d.Durable(ctx, wait); err != nil {
+			return fmt.Errorf("flush to target: %w", err)
+		}
+	}
+	if pos == nil || (b.acked != nil && pos.Compare(b.acked) <= 0) {
 		return nil
 	}
-	start := time.Now()
-	if err := b.p.sink.Flush(ctx); err != nil {
-		return fmt.Errorf("flush to target: %w", err)
-	}
-	b.unsaved = b.last
-	if !b.keeper || time.Since(b.saved) >= checkpointEvery {
+	b.unsaved = pos
+	if !b.keeper || wait || time.Since(b.saved) >= checkpointEvery {
 		if err := b.save(ctx); err != nil {
 			return err
 		}
 	}
-	if err := b.p.src.Ack(ctx, b.last); err != nil {
+	if err := b.p.src.Ack(ctx, pos); err != nil {
 		return fmt.Errorf("ack source: %w", err)
 	}
-	b.p.opts.Log.Debug().Int("txns", b.txns).Int("changes", b.rows).Int64("bytes", b.bytes).Stringer("position", b.last).
-		Dur("flush", time.Since(start)).Msg("batch flushed")
-	b.flushed, b.last = b.last, nil
-	b.rows, b.bytes, b.txns, b.first = 0, 0, 0, time.Time{}
+	b.acked = pos
 	return nil
+}
+
+// behind tells whether flushed changes still wait to become durable.
+func (b *batch) behind() bool {
+	return b.flushed != nil && (b.acked == nil || b.flushed.Compare(b.acked) > 0)
 }
 
 // save writes the last flushed position to the checkpoint file.

@@ -357,3 +357,65 @@ func TestKeeperThrottlesCheckpointFile(t *testing.T) {
 		t.Fatalf("events %q: the file caught up before the flush was acked?", got)
 	}
 }
+
+// lazySink commits without waiting for its disk; durable says how far it is.
+type lazySink struct {
+	*fakeSink
+	mu      sync.Mutex
+	durable change.Position
+	flushed change.Position
+}
+
+func (l *lazySink) Apply(ctx context.Context, t *change.Txn) error {
+	l.mu.Lock()
+	l.flushed = t.Position
+	l.mu.Unlock()
+	return l.fakeSink.Apply(ctx, t)
+}
+
+func (l *lazySink) Durable(_ context.Context, wait bool) (change.Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if wait {
+		l.durable = l.flushed
+	}
+	return l.durable, nil
+}
+
+func (l *lazySink) setDurable(p change.Position) {
+	l.mu.Lock()
+	l.durable = p
+	l.mu.Unlock()
+}
+
+// Only what the target has on disk is acked and checkpointed; an idle
+// pipeline keeps asking until its last commit is durable.
+func TestAcksWaitForTargetDisk(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	lazy := &lazySink{fakeSink: sink, durable: pos(10)}
+	src.txns <- txn(11)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(src, lazy, store, quiet).Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	if got := ev.String(); !strings.Contains(got, "flush") || strings.Contains(got, "ack(11)") || strings.Contains(got, "save(streaming,11)") {
+		t.Fatalf("events %q: acked or saved before the target's disk had it", got)
+	}
+	lazy.setDurable(pos(11))
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(ev.String(), "ack(11)") {
+		if time.Now().After(deadline) {
+			t.Fatalf("events %q: never acked after the target's disk caught up", ev)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	src.txns <- txn(12)
+	time.Sleep(100 * time.Millisecond)
+	cancel() // shutdown waits for the disk
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.String(); !strings.HasSuffix(got, "ack(12)") && !strings.Contains(got, "save(streaming,12) ack(12)") {
+		t.Fatalf("events %q: shutdown did not wait for the last commit to be durable", got)
+	}
+}

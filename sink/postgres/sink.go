@@ -39,14 +39,16 @@ type Sink struct {
 	pool     *pgxpool.Pool
 	poolErr  error
 
-	inTx     bool
-	broken   error
-	plans    map[change.TableID]*plan
-	targets  map[*change.Table]*target // by source shape
-	pending  int
-	pendSize int
-	lastPos  change.Position
-	stageSeq int
+	inTx      bool
+	broken    error
+	plans     map[change.TableID]*plan
+	targets   map[*change.Table]*target // by source shape
+	pending   int
+	pendSize  int
+	lastPos   change.Position
+	stageSeq  int
+	unflushed []commitMark // commits not yet known to be on the target's disk
+	durable   change.Position
 }
 
 var (
@@ -62,6 +64,9 @@ var sessionParams = map[string]string{
 	"TimeZone":         "UTC",
 	"client_encoding":  "UTF8",
 	"application_name": "sluice",
+	// Commits need not wait for the disk: Durable tells what is on disk,
+	// and only that is acknowledged to the source.
+	"synchronous_commit": "off",
 }
 
 // New connects to the target and makes sure the position table exists.
@@ -180,16 +185,23 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err := s.execAll(ctx); err != nil {
 		return s.fail(err)
 	}
-	sql := "COMMIT"
+	// The commit is asynchronous (synchronous_commit = off, as PostgreSQL's
+	// own subscriptions do); the target's WAL position right after it says
+	// when it is on disk, which Durable reports.
+	sql := "COMMIT; " + walPositions
 	if s.lastPos != nil {
 		sql = fmt.Sprintf(`INSERT INTO sluice.positions (pipeline, position, applied_at) VALUES (%s, %s, now())
-			ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, applied_at = EXCLUDED.applied_at; COMMIT`,
-			quoteLiteral(s.opts.Pipeline), quoteLiteral(s.lastPos.String()))
+			ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, applied_at = EXCLUDED.applied_at; %s`,
+			quoteLiteral(s.opts.Pipeline), quoteLiteral(s.lastPos.String()), sql)
 	}
-	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+	res, err := s.conn.PgConn().Exec(ctx, sql).ReadAll()
+	if err != nil {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
 	s.inTx = false
+	if s.lastPos != nil {
+		return s.noteCommit(res[len(res)-1], s.lastPos)
+	}
 	return nil
 }
 

@@ -251,8 +251,11 @@ func (s *Source) describe(ctx context.Context, relid uint32, id change.TableID, 
 
 func (s *Source) newTxn() *change.Txn { return change.NewTxn(s.opts.SpillDir, s.opts.SpillLimit) }
 
-// partRows is how many changes of a running transaction go in one part.
-const partRows = 4096
+// partRows and partBytes bound one part of a running transaction.
+const (
+	partRows  = 4096
+	partBytes = 1 << 20
+)
 
 // partsOK tells whether a streamed transaction may be delivered in parts:
 // when the pipeline takes parts, and not while transactions already
@@ -282,7 +285,7 @@ func (st *stream) addEarly(ctx context.Context, xid uint32, c change.Change) err
 	if err := st.part.Add(c); err != nil {
 		return err
 	}
-	if st.part.Len() >= partRows {
+	if st.part.Len() >= partRows || st.part.Size() >= partBytes {
 		return st.sendPart(ctx)
 	}
 	return nil

@@ -75,11 +75,13 @@ type Source struct {
 	meta   *pgx.Conn      // catalog look-ups
 	tables []change.TableID
 
-	parts   bool // deliver one streamed transaction at a time in parts
-	out     chan result
-	acked   atomic.Uint64
-	stop    context.CancelFunc
-	stopped chan struct{}
+	parts    bool // deliver one streamed transaction at a time in parts
+	out      chan result
+	inflight atomic.Int64  // bytes of delivered transactions not yet closed
+	room     chan struct{} // signalled when some were closed
+	acked    atomic.Uint64
+	stop     context.CancelFunc
+	stopped  chan struct{}
 }
 
 type result struct {

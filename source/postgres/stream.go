@@ -16,6 +16,10 @@ import (
 	"github.com/sluicecdc/sluice/source/postgres/pgoutput"
 )
 
+// inflightBudget bounds the bytes of transactions handed to the pipeline
+// and not yet applied.
+const inflightBudget = 48 << 20
+
 // statusInterval is how often the server hears our position, well below
 // wal_sender_timeout (60 s by default).
 const statusInterval = 10 * time.Second
@@ -69,6 +73,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	st := &stream{s: s, conn: s.repl, start: start, delivered: start, rels: map[uint32]*relation{}}
 	s.repl = nil // the stream owns the connection now
 	s.out = make(chan result, 16)
+	s.room = make(chan struct{}, 1)
 	ctx, s.stop = context.WithCancel(ctx)
 	s.stopped = make(chan struct{})
 	go st.run(ctx)
@@ -347,6 +352,30 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// Wait until the transactions handed out but not yet closed leave room:
+	// memory stays bounded however fast the server sends.
+	size := min(txn.Size(), inflightBudget)
+	for st.s.inflight.Load() > 0 && st.s.inflight.Load()+size > inflightBudget {
+		select {
+		case <-st.s.room:
+		case now := <-tick.C:
+			if err := st.maybeSendStatus(now, false); err != nil {
+				txn.Close()
+				return err
+			}
+		case <-ctx.Done():
+			txn.Close()
+			return ctx.Err()
+		}
+	}
+	st.s.inflight.Add(size)
+	txn.OnClose(func() {
+		st.s.inflight.Add(-size)
+		select {
+		case st.s.room <- struct{}{}:
+		default:
+		}
+	})
 	for {
 		select {
 		case st.s.out <- result{txn: txn}:

@@ -1,0 +1,86 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+var _ pipeline.Durability = (*Sink)(nil)
+
+// walPositions reads where the target's WAL ends (covering our commit) and
+// how far it is flushed to disk.
+const walPositions = "SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text"
+
+// commitMark pairs a target commit's WAL end with the source position it
+// made durable once flushed.
+type commitMark struct {
+	wal pglogrepl.LSN
+	pos change.Position
+}
+
+func (s *Sink) noteCommit(r *pgconn.Result, pos change.Position) error {
+	insert, flushed, err := parseWAL(r)
+	if err != nil {
+		return err
+	}
+	s.unflushed = append(s.unflushed, commitMark{wal: insert, pos: pos})
+	s.advance(flushed)
+	return nil
+}
+
+// advance makes durable every commit whose WAL is flushed.
+func (s *Sink) advance(flushed pglogrepl.LSN) {
+	n := 0
+	for n < len(s.unflushed) && s.unflushed[n].wal <= flushed {
+		s.durable = s.unflushed[n].pos
+		n++
+	}
+	s.unflushed = s.unflushed[n:]
+}
+
+// Durable returns the newest source position whose changes are on the
+// target's disk (nil if none yet). With wait, it waits until everything
+// committed is (the target's WAL writer flushes within a fraction of a
+// second).
+func (s *Sink) Durable(ctx context.Context, wait bool) (change.Position, error) {
+	for len(s.unflushed) > 0 {
+		res, err := s.conn.PgConn().Exec(ctx, walPositions).ReadAll()
+		if err != nil {
+			return s.durable, s.fail(fmt.Errorf("read the target's flushed WAL position: %w", err))
+		}
+		_, flushed, err := parseWAL(res[0])
+		if err != nil {
+			return s.durable, err
+		}
+		s.advance(flushed)
+		if !wait || len(s.unflushed) == 0 {
+			break
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return s.durable, ctx.Err()
+		}
+	}
+	return s.durable, nil
+}
+
+func parseWAL(r *pgconn.Result) (insert, flushed pglogrepl.LSN, err error) {
+	if len(r.Rows) != 1 || len(r.Rows[0]) != 2 {
+		return 0, 0, fmt.Errorf("read the target's WAL position: unexpected result")
+	}
+	if insert, err = pglogrepl.ParseLSN(string(r.Rows[0][0])); err == nil {
+		flushed, err = pglogrepl.ParseLSN(string(r.Rows[0][1]))
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read the target's WAL position: %w", err)
+	}
+	return insert, flushed, nil
+}
