@@ -27,21 +27,22 @@ func (s *Sink) execPlan(ctx context.Context, p *plan) error {
 }
 
 func (s *Sink) execAction(ctx context.Context, tg *target, a action) error {
+	small := len(a.rows) <= smallSet
+	switch {
+	case small && (a.kind == actInsert || a.kind == actUpsert):
+		return s.upsertValues(ctx, tg, a.rows)
+	case small && a.kind == actDelete:
+		return s.deleteValues(ctx, tg, a.rows)
+	}
+	if err := s.begin(ctx); err != nil { // the other paths send BEGIN on its own
+		return err
+	}
 	switch a.kind {
 	case actInsert:
-		if len(a.rows) <= smallSet {
-			return s.upsertValues(ctx, tg, a.rows)
-		}
 		return s.insertFast(ctx, tg, a.rows)
 	case actUpsert:
-		if len(a.rows) <= smallSet {
-			return s.upsertValues(ctx, tg, a.rows)
-		}
 		return s.upsert(ctx, tg, a.rows)
 	case actDelete:
-		if len(a.rows) <= smallSet {
-			return s.deleteValues(ctx, tg, a.rows)
-		}
 		return s.deleteKeys(ctx, tg, a.rows)
 	case actAppend:
 		return s.copyRows(ctx, tg.ident, tg.cols, tg.all, a.rows)
@@ -121,7 +122,7 @@ func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) 
 		b.WriteByte(')')
 	}
 	b.WriteString(onConflict(tg, cols))
-	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
+	if _, err := s.exec(ctx, b.String(), args...); err != nil {
 		return upsertErr(tg, err)
 	}
 	return nil
@@ -147,7 +148,7 @@ func (s *Sink) deleteValues(ctx context.Context, tg *target, keys []change.Row) 
 		b.WriteByte(')')
 	}
 	b.WriteByte(')')
-	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
+	if _, err := s.exec(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
 	return nil

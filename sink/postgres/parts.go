@@ -18,12 +18,12 @@ func (s *Sink) Savepoint(ctx context.Context, name string) error {
 		return s.broken
 	}
 	if !s.inTx {
-		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
-			return s.fail(fmt.Errorf("begin target transaction: %w", err))
-		}
-		s.inTx = true
+		s.inTx, s.needBegin = true, true
 	}
 	if err := s.execAll(ctx); err != nil {
+		return s.fail(err)
+	}
+	if err := s.begin(ctx); err != nil {
 		return s.fail(err)
 	}
 	if _, err := s.conn.Exec(ctx, "SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -40,6 +41,7 @@ type Sink struct {
 	poolErr  error
 
 	inTx      bool
+	needBegin bool // in a transaction whose BEGIN is not sent yet
 	broken    error
 	plans     map[change.TableID]*plan
 	targets   map[*change.Table]*target // by source shape
@@ -119,11 +121,8 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if s.broken != nil {
 		return s.broken
 	}
-	if !s.inTx {
-		if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
-			return s.fail(fmt.Errorf("begin target transaction: %w", err))
-		}
-		s.inTx = true
+	if !s.inTx { // BEGIN goes out with the first statement
+		s.inTx, s.needBegin = true, true
 	}
 	err := txn.Each(func(c *change.Change) error {
 		p, err := s.planFor(ctx, c.Table)
@@ -166,6 +165,9 @@ func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan, error) {
 			return nil, err
 		}
 	}
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.targetFor(ctx, s.conn, t); err != nil {
 		return nil, err
 	}
@@ -189,6 +191,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 	// own subscriptions do); the target's WAL position right after it says
 	// when it is on disk, which Durable reports.
 	sql := "COMMIT; " + walPositions
+	if s.needBegin {
+		sql = "BEGIN; " + sql
+	}
 	if s.lastPos != nil {
 		sql = fmt.Sprintf(`INSERT INTO sluice.positions (pipeline, position, applied_at) VALUES (%s, %s, now())
 			ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, applied_at = EXCLUDED.applied_at; %s`,
@@ -198,7 +203,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err != nil {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
-	s.inTx = false
+	s.inTx, s.needBegin = false, false
 	if s.lastPos != nil {
 		return s.noteCommit(res[len(res)-1], s.lastPos)
 	}
@@ -244,4 +249,37 @@ func redactErr(err error) error {
 		return errors.New("invalid connection string")
 	}
 	return errors.New(msg)
+}
+
+// begin sends a pending BEGIN on its own.
+func (s *Sink) begin(ctx context.Context) error {
+	if !s.needBegin {
+		return nil
+	}
+	if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
+		return s.fail(fmt.Errorf("begin target transaction: %w", err))
+	}
+	s.needBegin = false
+	return nil
+}
+
+// exec runs one statement, sending a pending BEGIN in the same round trip.
+func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if !s.needBegin {
+		return s.conn.Exec(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(sql, args...)
+	br := s.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return pgconn.CommandTag{}, s.fail(fmt.Errorf("begin target transaction: %w", err))
+	}
+	s.needBegin = false
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag, err
 }
