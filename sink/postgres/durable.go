@@ -18,6 +18,10 @@ var _ pipeline.Durability = (*Sink)(nil)
 // how far it is flushed to disk.
 const walPositions = "SELECT pg_current_wal_insert_lsn()::text, pg_current_wal_flush_lsn()::text"
 
+// walRecheck is how old a reading of the flushed position may be before
+// Durable asks the target again.
+const walRecheck = 50 * time.Millisecond
+
 // commitMark pairs a target commit's WAL end with the source position it
 // made durable once flushed.
 type commitMark struct {
@@ -32,6 +36,7 @@ func (s *Sink) noteCommit(r *pgconn.Result, pos change.Position) error {
 	}
 	s.unflushed = append(s.unflushed, commitMark{wal: insert, pos: pos})
 	s.advance(flushed)
+	s.walChecked = time.Now()
 	return nil
 }
 
@@ -50,6 +55,11 @@ func (s *Sink) advance(flushed pglogrepl.LSN) {
 // committed is (the target's WAL writer flushes within a fraction of a
 // second).
 func (s *Sink) Durable(ctx context.Context, wait bool) (change.Position, error) {
+	// Every commit reads the flushed position too: right after one, asking
+	// again would only cost a round trip.
+	if !wait && time.Since(s.walChecked) < walRecheck {
+		return s.durable, nil
+	}
 	for len(s.unflushed) > 0 {
 		res, err := s.conn.PgConn().Exec(ctx, walPositions).ReadAll()
 		if err != nil {
@@ -60,6 +70,7 @@ func (s *Sink) Durable(ctx context.Context, wait bool) (change.Position, error) 
 			return s.durable, err
 		}
 		s.advance(flushed)
+		s.walChecked = time.Now()
 		if !wait || len(s.unflushed) == 0 {
 			break
 		}

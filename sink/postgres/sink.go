@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -40,17 +41,18 @@ type Sink struct {
 	pool     *pgxpool.Pool
 	poolErr  error
 
-	inTx      bool
-	needBegin bool // in a transaction whose BEGIN is not sent yet
-	broken    error
-	plans     map[change.TableID]*plan
-	targets   map[*change.Table]*target // by source shape
-	pending   int
-	pendSize  int
-	lastPos   change.Position
-	stageSeq  int
-	unflushed []commitMark // commits not yet known to be on the target's disk
-	durable   change.Position
+	inTx       bool
+	needBegin  bool // in a transaction whose BEGIN is not sent yet
+	broken     error
+	plans      map[change.TableID]*plan
+	targets    map[*change.Table]*target // by source shape
+	pending    int
+	pendSize   int
+	lastPos    change.Position
+	stageSeq   int
+	unflushed  []commitMark // commits not yet known to be on the target's disk
+	walChecked time.Time    // when the flushed position was last read
+	durable    change.Position
 }
 
 var (

@@ -350,15 +350,25 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 			return nil
 		}
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	// Wait until the transactions handed out but not yet closed leave room:
 	// memory stays bounded however fast the server sends.
 	size := min(txn.Size(), inflightBudget)
+	var tick *time.Ticker // made only when we have to wait
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	wait := func() <-chan time.Time {
+		if tick == nil {
+			tick = time.NewTicker(time.Second)
+		}
+		return tick.C
+	}
 	for st.s.inflight.Load() > 0 && st.s.inflight.Load()+size > inflightBudget {
 		select {
 		case <-st.s.room:
-		case now := <-tick.C:
+		case now := <-wait():
 			if err := st.maybeSendStatus(now, false); err != nil {
 				txn.Close()
 				return err
@@ -383,7 +393,7 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 				st.delivered = end
 			}
 			return nil
-		case now := <-tick.C:
+		case now := <-wait():
 			if err := st.maybeSendStatus(now, false); err != nil {
 				txn.Close()
 				return err
