@@ -95,6 +95,9 @@ func (s *Sink) loadPool(ctx context.Context) (*pgxpool.Pool, error) {
 			return
 		}
 		cfg.ConnConfig = s.cfg.Copy()
+		// The checkpoint moves past the snapshot once Load returns: the
+		// copied rows must be on disk by then.
+		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 		cfg.MaxConns = 16
 		s.pool, s.poolErr = pgxpool.NewWithConfig(ctx, cfg)
 	})
