@@ -169,15 +169,7 @@ func (st *stream) abort(m *pgoutput.StreamAbort) error {
 	if !ok {
 		return nil // the subtransaction changed nothing we receive
 	}
-	for i, x := range t.order {
-		if x == m.SubXid {
-			for _, later := range t.order[i:] {
-				delete(t.marks, later)
-			}
-			t.order = t.order[:i]
-			break
-		}
-	}
+	t.order = cutSubs(t.order, m.SubXid, func(x uint32) { delete(t.marks, x) })
 	return t.txn.Rewind(mark)
 }
 
@@ -314,14 +306,20 @@ func (st *stream) abortEarly(ctx context.Context, m *pgoutput.StreamAbort) error
 	if !st.earlySubs[m.SubXid] {
 		return nil // it changed nothing we receive
 	}
-	for i, x := range st.earlyOrder {
-		if x == m.SubXid {
-			for _, later := range st.earlyOrder[i:] {
-				delete(st.earlySubs, later)
+	st.earlyOrder = cutSubs(st.earlyOrder, m.SubXid, func(x uint32) { delete(st.earlySubs, x) })
+	return st.deliver(ctx, &change.Txn{ID: xidString(m.Xid), Part: change.RollbackSub, Sub: xidString(m.SubXid)})
+}
+
+// cutSubs forgets a rolled-back subtransaction and every one begun after it
+// (its children: it was still open), given in the order they began.
+func cutSubs(order []uint32, sub uint32, forget func(uint32)) []uint32 {
+	for i, x := range order {
+		if x == sub {
+			for _, later := range order[i:] {
+				forget(later)
 			}
-			st.earlyOrder = st.earlyOrder[:i]
-			break
+			return order[:i]
 		}
 	}
-	return st.deliver(ctx, &change.Txn{ID: xidString(m.Xid), Part: change.RollbackSub, Sub: xidString(m.SubXid)})
+	return order
 }

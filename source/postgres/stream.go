@@ -351,7 +351,8 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 		}
 	}
 	// Wait until the transactions handed out but not yet closed leave room:
-	// memory stays bounded however fast the server sends.
+	// memory stays bounded however fast the server sends. While waiting,
+	// keep the server informed of our position.
 	size := min(txn.Size(), inflightBudget)
 	var tick *time.Ticker // made only when we have to wait
 	defer func() {
@@ -359,23 +360,25 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 			tick.Stop()
 		}
 	}()
-	wait := func() <-chan time.Time {
+	waited := func(ready <-chan struct{}, send chan<- result) error {
 		if tick == nil {
 			tick = time.NewTicker(time.Second)
 		}
-		return tick.C
+		select {
+		case <-ready:
+		case send <- result{txn: txn}:
+			return errSent
+		case now := <-tick.C:
+			return st.maybeSendStatus(now, false)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
 	}
 	for st.s.inflight.Load() > 0 && st.s.inflight.Load()+size > inflightBudget {
-		select {
-		case <-st.s.room:
-		case now := <-wait():
-			if err := st.maybeSendStatus(now, false); err != nil {
-				txn.Close()
-				return err
-			}
-		case <-ctx.Done():
+		if err := waited(st.s.room, nil); err != nil {
 			txn.Close()
-			return ctx.Err()
+			return err
 		}
 	}
 	st.s.inflight.Add(size)
@@ -386,23 +389,27 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 		default:
 		}
 	})
-	for {
-		select {
-		case st.s.out <- result{txn: txn}:
-			if end != 0 {
-				st.delivered = end
+	select {
+	case st.s.out <- result{txn: txn}:
+	default:
+		for {
+			err := waited(nil, st.s.out)
+			if errors.Is(err, errSent) {
+				break
 			}
-			return nil
-		case now := <-wait():
-			if err := st.maybeSendStatus(now, false); err != nil {
+			if err != nil {
 				txn.Close()
 				return err
 			}
-		case <-ctx.Done():
-			txn.Close()
-			return ctx.Err()
 		}
 	}
+	if end != 0 {
+		st.delivered = end
+	}
+	return nil
 }
+
+// errSent ends deliver's wait for the pipeline to take a transaction.
+var errSent = errors.New("sent")
 
 func xidString(x uint32) string { return strconv.FormatUint(uint64(x), 10) }
