@@ -51,36 +51,52 @@ func (s *Sink) advance(flushed pglogrepl.LSN) {
 }
 
 // Durable returns the newest source position whose changes are on the
-// target's disk (nil if none yet). With wait, it waits until everything
-// committed is (the target's WAL writer flushes within a fraction of a
-// second).
+// target's disk (nil if none yet). With wait, it makes everything committed
+// durable first.
 func (s *Sink) Durable(ctx context.Context, wait bool) (change.Position, error) {
-	// Every commit reads the flushed position too: right after one, asking
-	// again would only cost a round trip.
-	if !wait && time.Since(s.walChecked) < walRecheck {
+	if len(s.unflushed) == 0 {
 		return s.durable, nil
 	}
-	for len(s.unflushed) > 0 {
-		res, err := s.conn.PgConn().Exec(ctx, walPositions).ReadAll()
-		if err != nil {
-			return s.durable, s.fail(fmt.Errorf("read the target's flushed WAL position: %w", err))
-		}
-		_, flushed, err := parseWAL(res[0])
-		if err != nil {
+	if wait {
+		if err := s.barrier(ctx); err != nil {
 			return s.durable, err
 		}
-		s.advance(flushed)
-		s.walChecked = time.Now()
-		if !wait || len(s.unflushed) == 0 {
-			break
-		}
-		select {
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return s.durable, ctx.Err()
-		}
+		s.durable, s.unflushed = s.unflushed[len(s.unflushed)-1].pos, nil
+		return s.durable, nil
 	}
+	// Every commit reads the flushed position too: right after one, asking
+	// again would only cost a round trip.
+	if time.Since(s.walChecked) < walRecheck {
+		return s.durable, nil
+	}
+	res, err := s.conn.PgConn().Exec(ctx, walPositions).ReadAll()
+	if err != nil {
+		return s.durable, s.fail(fmt.Errorf("read the target's flushed WAL position: %w", err))
+	}
+	_, flushed, err := parseWAL(res[0])
+	if err != nil {
+		return s.durable, err
+	}
+	s.advance(flushed)
+	s.walChecked = time.Now()
 	return s.durable, nil
+}
+
+// barrier commits a transaction synchronously: its commit record is flushed,
+// and with it all the WAL before it, so every earlier commit is on disk when
+// it returns. It must write something (a commit that wrote no WAL is not
+// flushed): it touches this pipeline's positions row, which exists whenever
+// there is a position to make durable.
+func (s *Sink) barrier(ctx context.Context) error {
+	sql := "BEGIN; SET LOCAL synchronous_commit = on; UPDATE sluice.positions SET applied_at = applied_at WHERE pipeline = " +
+		quoteLiteral(s.opts.Pipeline) + "; COMMIT"
+	if s.inTx {
+		return fmt.Errorf("make commits durable: a target transaction is open")
+	}
+	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
+		return s.fail(fmt.Errorf("make commits durable on the target: %w", err))
+	}
+	return nil
 }
 
 func parseWAL(r *pgconn.Result) (insert, flushed pglogrepl.LSN, err error) {

@@ -114,6 +114,12 @@ func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read applied position from target: %w", err)
 	}
+	// Its commit may not be on the target's disk yet (commits do not wait
+	// for it): the pipeline reads on from here and the source will release
+	// its log up to here, so make it durable first.
+	if err := s.barrier(ctx); err != nil {
+		return "", err
+	}
 	return pos, nil
 }
 

@@ -88,3 +88,48 @@ func TestTargetWithoutUniqueKey(t *testing.T) {
 		t.Fatalf("want an error naming the fix, got %v", err)
 	}
 }
+
+// walFlushedPast tells whether the target's WAL is flushed up to lsn.
+func walFlushedPast(t *testing.T, c *pgtest.Cluster, lsn string) bool {
+	t.Helper()
+	v, err := c.QueryValue(context.Background(), "postgres", "SELECT (pg_current_wal_flush_lsn() >= '"+lsn+"'::pg_lsn)::text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v == "true"
+}
+
+// Commits are asynchronous, so the applied position a restart reads (and
+// the source will then release its log up to) may not be on the target's
+// disk yet: AppliedPosition must make it so. Shutdown's Durable(wait) too.
+// The WAL writer is slowed to 10 s so nothing else flushes meanwhile.
+func TestPositionsAreMadeDurable(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{Settings: map[string]string{"wal_writer_delay": "10s"}})
+	s := newSink(t, c)
+	apply(t, s, inserts(1, 10, "a"))
+	lsn, err := c.QueryValue(ctx, "postgres", "SELECT pg_current_wal_insert_lsn()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if walFlushedPast(t, c, lsn) {
+		t.Fatal("the commit was flushed at once; the test cannot tell anything")
+	}
+	pos, err := newSink(t, c).AppliedPosition(ctx) // as after a restart
+	if err != nil || pos != "10" {
+		t.Fatalf("applied position %q (%v), want 10", pos, err)
+	}
+	if !walFlushedPast(t, c, lsn) {
+		t.Fatal("AppliedPosition returned a position whose commit is not on the target's disk")
+	}
+
+	apply(t, s, inserts(11, 20, "a"))
+	lsn, _ = c.QueryValue(ctx, "postgres", "SELECT pg_current_wal_insert_lsn()")
+	d, err := s.Durable(ctx, true)
+	if err != nil || d == nil || d.String() != "20" {
+		t.Fatalf("Durable(wait) = %v (%v), want 20", d, err)
+	}
+	if !walFlushedPast(t, c, lsn) {
+		t.Fatal("Durable(wait) reported a position whose commit is not on the target's disk")
+	}
+}
