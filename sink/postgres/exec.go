@@ -116,8 +116,7 @@ func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) 
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			args = append(args, textArg(row[c]))
-			fmt.Fprintf(&b, "CAST($%d::text AS %s)", len(args), tg.types[c])
+			b.WriteString(param(&args, row[c], tg.types[c]))
 		}
 		b.WriteByte(')')
 	}
@@ -142,8 +141,7 @@ func (s *Sink) deleteValues(ctx context.Context, tg *target, keys []change.Row) 
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			args = append(args, textArg(row[k]))
-			fmt.Fprintf(&b, "CAST($%d::text AS %s)", len(args), tg.types[k])
+			b.WriteString(param(&args, row[k], tg.types[k]))
 		}
 		b.WriteByte(')')
 	}
@@ -263,8 +261,7 @@ func (s *Sink) updateWhere(ctx context.Context, tg *target, after change.Row, pr
 		if v.State == change.Unchanged || v.State == change.Missing {
 			continue
 		}
-		args = append(args, textArg(v))
-		set = append(set, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[i], len(args), tg.types[i]))
+		set = append(set, tg.cols[i]+" = "+param(&args, v, tg.types[i]))
 	}
 	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, strings.Join(set, ", "), pred)
 	tag, err := s.conn.Exec(ctx, sql, args...)
@@ -282,8 +279,7 @@ func keyPredicate(tg *target, before change.Row) (string, []any) {
 	var conds []string
 	var args []any
 	for _, k := range tg.key {
-		args = append(args, textArg(before[k]))
-		conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[k], len(args), tg.types[k]))
+		conds = append(conds, tg.cols[k]+" = "+param(&args, before[k], tg.types[k]))
 	}
 	return strings.Join(conds, " AND "), args
 }
@@ -298,11 +294,10 @@ func firstMatch(tg *target, before change.Row) (string, []any) {
 		case change.Null:
 			conds = append(conds, tg.cols[i]+" IS NULL")
 		case change.Present:
-			args = append(args, string(v.Data))
 			if noEquality(tg.types[i]) {
-				conds = append(conds, fmt.Sprintf("%s::text = $%d::text", tg.cols[i], len(args)))
+				conds = append(conds, tg.cols[i]+"::text = "+param(&args, v, "text"))
 			} else {
-				conds = append(conds, fmt.Sprintf("%s = CAST($%d::text AS %s)", tg.cols[i], len(args), tg.types[i]))
+				conds = append(conds, tg.cols[i]+" = "+param(&args, v, tg.types[i]))
 			}
 		}
 	}
@@ -319,6 +314,13 @@ func noEquality(typ string) bool {
 		return true
 	}
 	return false
+}
+
+// param adds v to args as text and returns the placeholder cast to typ:
+// every value travels in its text form and the target parses it.
+func param(args *[]any, v change.Value, typ string) string {
+	*args = append(*args, textArg(v))
+	return fmt.Sprintf("CAST($%d::text AS %s)", len(*args), typ)
 }
 
 func textArg(v change.Value) any {
