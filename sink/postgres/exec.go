@@ -98,12 +98,7 @@ func (s *Sink) insertFast(ctx context.Context, tg *target, rows []change.Row) er
 // upsertValues upserts a few rows with one statement. All rows share one
 // unchanged-mask.
 func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) error {
-	var cols []int
-	for i, v := range rows[0] {
-		if v.State != change.Unchanged {
-			cols = append(cols, i)
-		}
-	}
+	cols := sentColumns(rows[0])
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*len(cols))
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(pick(tg.cols, cols), ", "))
@@ -179,12 +174,7 @@ func upsertErr(tg *target, err error) error {
 // share one unchanged-mask; unchanged columns are left out so the target
 // keeps its values.
 func (s *Sink) upsert(ctx context.Context, tg *target, rows []change.Row) error {
-	var cols []int
-	for i, v := range rows[0] {
-		if v.State != change.Unchanged {
-			cols = append(cols, i)
-		}
-	}
+	cols := sentColumns(rows[0])
 	stage, err := s.stageFor(ctx, tg, false)
 	if err != nil {
 		return err
@@ -314,6 +304,18 @@ func noEquality(typ string) bool {
 		return true
 	}
 	return false
+}
+
+// sentColumns are the columns a row carries: all but the Unchanged ones,
+// which the target keeps. Rows of one upsert share them (one mask).
+func sentColumns(r change.Row) []int {
+	var cols []int
+	for i, v := range r {
+		if v.State != change.Unchanged {
+			cols = append(cols, i)
+		}
+	}
+	return cols
 }
 
 // param adds v to args as text and returns the placeholder cast to typ:
