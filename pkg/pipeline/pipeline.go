@@ -1,6 +1,7 @@
 // Package pipeline wires a source to a sink: it copies the initial snapshot,
-// streams transactions in batches, and after every successful Flush saves the
-// checkpoint and only then acks the source. Never ack what is not durable.
+// streams transactions in batches (applying a large running transaction in
+// parts), and after the target commits, checkpoints and acks the source up
+// to what the target has durably. Never ack what is not durable.
 package pipeline
 
 import (
