@@ -145,7 +145,9 @@ func TestDemoInterrupt(t *testing.T) {
 
 	var out syncBuffer
 	live := make(chan struct{})
+	drained := make(chan struct{}) // the output was read to its end
 	go func() {
+		defer close(drained)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(nil, 1<<20)
 		signaled := false
@@ -169,6 +171,11 @@ func TestDemoInterrupt(t *testing.T) {
 	case err = <-waitErr:
 	case <-ctx.Done():
 		t.Fatalf("the demo did not exit after SIGINT; output:\n%s", out.String())
+	}
+	select { // Wait returning does not mean the pipe's last lines were read
+	case <-drained:
+	case <-ctx.Done():
+		t.Fatalf("the demo's output did not end; output:\n%s", out.String())
 	}
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
