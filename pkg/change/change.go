@@ -57,12 +57,13 @@ type Column struct {
 	Name    string
 	Type    string // the source's SQL type, e.g. "numeric(12,2)", "timestamp with time zone", "public.mood"
 	TypeOID uint32 // PostgreSQL type OID; 0 for other sources
+	Charset string // MySQL: the character set of a text column ("utf8mb4", "latin1", "binary"); "" otherwise
 	NotNull bool
 	Enum    []string // labels when the type (or an array's element type) is an enum, so a target can create it
 }
 
 func (c Column) equal(o Column) bool {
-	if c.Name != o.Name || c.Type != o.Type || c.TypeOID != o.TypeOID || c.NotNull != o.NotNull || len(c.Enum) != len(o.Enum) {
+	if c.Name != o.Name || c.Type != o.Type || c.TypeOID != o.TypeOID || c.Charset != o.Charset || c.NotNull != o.NotNull || len(c.Enum) != len(o.Enum) {
 		return false
 	}
 	for i := range c.Enum {
@@ -82,6 +83,44 @@ const (
 	IdentityNothing                 // no old values: updates and deletes cannot be matched
 )
 
+// Dialect names the SQL engine a table's column types and value texts
+// belong to. A sink whose engine differs converts them (see pkg/typemap).
+type Dialect uint8
+
+const (
+	// Postgres: Column.Type is PostgreSQL's format_type text and values are
+	// PostgreSQL's text output (DateStyle ISO, TimeZone UTC, bytea hex,
+	// extra_float_digits 3).
+	Postgres Dialect = iota
+	// MySQL (and MariaDB): Column.Type is the column type as
+	// information_schema.COLUMN_TYPE writes it, lower case and without
+	// display widths: "int", "bigint unsigned", "decimal(65,30)",
+	// "varchar(255)", "datetime(6)", "enum('a','b')" (labels also in Enum),
+	// "set('x','y')" (labels in Enum), "bit(8)", "longblob", "json", ...
+	// Values are MySQL's text output with time_zone '+00:00':
+	//   integers and decimals in base 10, exactly as MySQL prints them;
+	//   float and double as Go's shortest round-trip text (strconv 'g', -1);
+	//   bit(n) as n characters '0'/'1';
+	//   enum as its label, set as its labels joined by ',' in definition order;
+	//   char/varchar/text as UTF-8; binary/varbinary/blob as the raw bytes;
+	//   date "2024-01-31", datetime and timestamp "2024-01-31 13:45:00" plus
+	//   "." and exactly fsp digits when the type has fsp > 0 (timestamp in
+	//   UTC), zero dates as "0000-00-00" / "0000-00-00 00:00:00";
+	//   time "-838:59:59.000000" style (sign, at least 2 hour digits, fsp
+	//   digits); year "2024"; json as the text MySQL prints.
+	MySQL
+)
+
+func (d Dialect) String() string {
+	switch d {
+	case Postgres:
+		return "postgres"
+	case MySQL:
+		return "mysql"
+	}
+	return fmt.Sprintf("dialect(%d)", uint8(d))
+}
+
 // Table is the shape of a source table at the position of a change. A new
 // *Table is made whenever the shape changes, so a pointer compare tells whether
 // two changes share one shape.
@@ -90,6 +129,7 @@ type Table struct {
 	Columns  []Column
 	Key      []int // indexes into Columns of the primary key (or unique replica-identity index); empty when none
 	Identity Identity
+	Dialect  Dialect // the engine of Columns[].Type and of the values
 }
 
 // ColumnIndex returns the index of the named column, or -1.
@@ -110,7 +150,7 @@ func (t *Table) SameShape(o *Table) bool {
 	if t == o {
 		return true
 	}
-	if t == nil || o == nil || t.ID != o.ID || t.Identity != o.Identity ||
+	if t == nil || o == nil || t.ID != o.ID || t.Identity != o.Identity || t.Dialect != o.Dialect ||
 		len(t.Columns) != len(o.Columns) || len(t.Key) != len(o.Key) {
 		return false
 	}
@@ -137,8 +177,8 @@ const (
 	Missing                // not part of this image (non-key column of a key-only old row)
 )
 
-// Value is one column's value in the source's canonical text form (PostgreSQL's
-// text output format; exact for every type), so no precision is lost on the way.
+// Value is one column's value in the canonical text form of its table's
+// Dialect (exact for every type), so no precision is lost on the way.
 type Value struct {
 	State State
 	Data  []byte

@@ -9,15 +9,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 // execPlan runs a plan's actions inside the open target transaction.
-func (s *Sink) execPlan(ctx context.Context, p *plan) error {
-	acts := p.take()
+func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
+	acts := p.Take()
 	if len(acts) == 0 {
 		return nil
 	}
-	tg := s.targets[p.table]
+	tg := s.targets[p.Table]
 	for _, a := range acts {
 		if err := s.execAction(ctx, tg, a); err != nil {
 			return fmt.Errorf("apply changes to %s: %w", tg.id, err)
@@ -26,44 +27,44 @@ func (s *Sink) execPlan(ctx context.Context, p *plan) error {
 	return nil
 }
 
-func (s *Sink) execAction(ctx context.Context, tg *target, a action) error {
-	small := len(a.rows) <= smallSet
+func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
+	small := len(a.Rows) <= smallSet
 	switch {
-	case small && (a.kind == actInsert || a.kind == actUpsert):
-		return s.upsertValues(ctx, tg, a.rows)
-	case small && a.kind == actDelete:
-		return s.deleteValues(ctx, tg, a.rows)
+	case small && (a.Kind == plan.Insert || a.Kind == plan.Upsert):
+		return s.upsertValues(ctx, tg, a.Rows)
+	case small && a.Kind == plan.Delete:
+		return s.deleteValues(ctx, tg, a.Rows)
 	}
 	if err := s.begin(ctx); err != nil { // the other paths send BEGIN on its own
 		return err
 	}
-	switch a.kind {
-	case actInsert:
-		return s.insertFast(ctx, tg, a.rows)
-	case actUpsert:
-		return s.upsert(ctx, tg, a.rows)
-	case actDelete:
-		return s.deleteKeys(ctx, tg, a.rows)
-	case actAppend:
-		return s.copyRows(ctx, tg.ident, tg.cols, tg.all, a.rows)
-	case actTruncate:
+	switch a.Kind {
+	case plan.Insert:
+		return s.insertFast(ctx, tg, a.Rows)
+	case plan.Upsert:
+		return s.upsert(ctx, tg, a.Rows)
+	case plan.Delete:
+		return s.deleteKeys(ctx, tg, a.Rows)
+	case plan.Append:
+		return s.copyRows(ctx, tg.ident, tg.cols, tg.all, a.Rows)
+	case plan.Truncate:
 		_, err := s.conn.Exec(ctx, "TRUNCATE "+tg.ident)
 		return err
-	case actMoveUpdate:
-		pred, args := keyPredicate(tg, a.before)
-		return s.updateWhere(ctx, tg, a.after, pred, args)
-	case actRowUpdate:
-		pred, args := firstMatch(tg, a.before)
-		return s.updateWhere(ctx, tg, a.after, pred, args)
-	case actRowDelete:
-		pred, args := firstMatch(tg, a.before)
+	case plan.MoveUpdate:
+		pred, args := keyPredicate(tg, a.Before)
+		return s.updateWhere(ctx, tg, a.After, pred, args)
+	case plan.RowUpdate:
+		pred, args := firstMatch(tg, a.Before)
+		return s.updateWhere(ctx, tg, a.After, pred, args)
+	case plan.RowDelete:
+		pred, args := firstMatch(tg, a.Before)
 		tag, err := s.conn.Exec(ctx, "DELETE FROM "+tg.ident+" WHERE "+pred, args...)
 		if err == nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.before)
+			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.Before)
 		}
 		return err
 	}
-	return fmt.Errorf("unknown action %d", a.kind)
+	return fmt.Errorf("unknown action %d", a.Kind)
 }
 
 // smallSet is the most rows applied with one parameterised statement

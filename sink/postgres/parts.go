@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 var _ pipeline.PartSink = (*Sink)(nil)
@@ -39,7 +40,7 @@ func (s *Sink) RollbackTo(ctx context.Context, name string) error {
 	if s.broken != nil {
 		return s.broken
 	}
-	s.plans = map[change.TableID]*plan{}
+	s.plans = map[change.TableID]*plan.Plan{}
 	s.pending, s.pendSize = 0, 0
 	s.targets = map[*change.Table]*target{}
 	if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 // Options configure a Sink.
@@ -44,7 +45,7 @@ type Sink struct {
 	inTx       bool
 	needBegin  bool // in a transaction whose BEGIN is not sent yet
 	broken     error
-	plans      map[change.TableID]*plan
+	plans      map[change.TableID]*plan.Plan
 	targets    map[*change.Table]*target // by source shape
 	pending    int
 	pendSize   int
@@ -92,7 +93,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, plans: map[change.TableID]*plan{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, plans: map[change.TableID]*plan.Plan{},
 		targets: map[*change.Table]*target{}}
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
@@ -137,7 +138,7 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		if err != nil {
 			return err
 		}
-		if err := p.add(c); err != nil {
+		if err := p.Add(c); err != nil {
 			return err
 		}
 		s.pending++
@@ -158,14 +159,14 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 
 // planFor returns the plan collecting changes of t's table, executing the
 // previous plan first when the table's shape changed.
-func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan, error) {
+func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan.Plan, error) {
 	p := s.plans[t.ID]
-	if p != nil && p.table == t {
+	if p != nil && p.Table == t {
 		return p, nil
 	}
-	if p != nil && p.table.SameShape(t) {
-		s.targets[t] = s.targets[p.table]
-		p.table = t
+	if p != nil && p.Table.SameShape(t) {
+		s.targets[t] = s.targets[p.Table]
+		p.Table = t
 		return p, nil
 	}
 	if p != nil {
@@ -179,7 +180,7 @@ func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan, error) {
 	if _, err := s.targetFor(ctx, s.conn, t); err != nil {
 		return nil, err
 	}
-	p = newPlan(t)
+	p = plan.New(t)
 	s.plans[t.ID] = p
 	return p, nil
 }

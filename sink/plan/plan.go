@@ -1,4 +1,6 @@
-package postgres
+// Package plan reduces a batch of changes to one table into the fewest
+// set-based actions with the same effect. Every SQL sink executes its actions.
+package plan
 
 import (
 	"encoding/binary"
@@ -8,38 +10,39 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
-// actionKind is one set-based step the executor runs against the target.
-type actionKind uint8
+// Kind is one set-based step the executor runs against the target.
+type Kind uint8
 
 const (
-	actUpsert     actionKind = iota + 1 // rows (sharing one unchanged-mask) inserted or overwritten by key
-	actInsert                           // rows whose first change in the plan was an insert: likely new to the target
-	actDelete                           // rows deleted by key
-	actAppend                           // rows appended (table without key)
-	actTruncate                         // table emptied
-	actMoveUpdate                       // one keyed row whose key changed while some columns were unchanged
-	actRowUpdate                        // one keyless row (identity FULL) updated: first row matching Before
-	actRowDelete                        // one keyless row (identity FULL) deleted: first row matching Before
+	Upsert     Kind = iota + 1 // rows (sharing one unchanged-mask) inserted or overwritten by key
+	Insert                     // rows whose first change in the plan was an insert: likely new to the target
+	Delete                     // rows deleted by key
+	Append                     // rows appended (table without key)
+	Truncate                   // table emptied
+	MoveUpdate                 // one keyed row whose key changed while some columns were unchanged
+	RowUpdate                  // one keyless row (identity FULL) updated: first row matching Before
+	RowDelete                  // one keyless row (identity FULL) deleted: first row matching Before
 )
 
-type action struct {
-	kind   actionKind
-	rows   []change.Row // upsert/append: full rows; delete: key rows
-	before change.Row   // move/row actions: the old row (key or full image)
-	after  change.Row   // move/row update: the new row
+// Action is one step of a plan.
+type Action struct {
+	Kind   Kind
+	Rows   []change.Row // upsert/append: full rows; delete: key rows
+	Before change.Row   // move/row actions: the old row (key or full image)
+	After  change.Row   // move/row update: the new row
 }
 
-// plan reduces an ordered run of changes to one table shape into the fewest
+// Plan reduces an ordered run of changes to one table shape into the fewest
 // set-based actions with the same final effect. For a keyed table, the net
 // effect per key is computed (last write wins; a key change deletes the old
 // key); deletes run before upserts, which is safe because each key ends in
 // exactly one of the two sets. A keyless table keeps its order: appends are
 // grouped, updates and deletes run one by one.
-type plan struct {
-	table   *change.Table
+type Plan struct {
+	Table   *change.Table
+	Rows    int // changes added since the last Take
 	pending map[string]*entry
-	actions []action
-	rows    int
+	actions []Action
 }
 
 type entry struct {
@@ -49,20 +52,21 @@ type entry struct {
 	row     change.Row // the full row for an upsert (may hold Unchanged values)
 }
 
-func newPlan(t *change.Table) *plan {
-	return &plan{table: t, pending: map[string]*entry{}}
+// New starts an empty plan for table shape t.
+func New(t *change.Table) *Plan {
+	return &Plan{Table: t, pending: map[string]*entry{}}
 }
 
-// add folds one change into the plan. The change must be of p.table.
-func (p *plan) add(c *change.Change) error {
-	p.rows++
+// Add folds one change into the plan. The change must be of p.Table.
+func (p *Plan) Add(c *change.Change) error {
+	p.Rows++
 	if c.Op == change.Truncate {
 		p.pending = map[string]*entry{}
 		p.actions = p.actions[:0]
-		p.actions = append(p.actions, action{kind: actTruncate})
+		p.actions = append(p.actions, Action{Kind: Truncate})
 		return nil
 	}
-	if !p.table.HasKey() {
+	if !p.Table.HasKey() {
 		return p.addKeyless(c)
 	}
 	switch c.Op {
@@ -82,17 +86,17 @@ func (p *plan) add(c *change.Change) error {
 		}
 		oldKey, newKey := p.key(oldRow), p.key(c.After)
 		after := c.After
-		if hasUnchanged(after) {
+		if HasUnchanged(after) {
 			if e := p.pending[oldKey]; e != nil && !e.deleted {
 				after = fillUnchanged(after, e.row)
 			}
 		}
 		if oldKey != newKey {
-			if hasUnchanged(after) {
+			if HasUnchanged(after) {
 				// The target must carry the unchanged values over from the
 				// old row itself: run everything so far, then move the row.
 				p.drain()
-				p.actions = append(p.actions, action{kind: actMoveUpdate, before: oldRow, after: after})
+				p.actions = append(p.actions, Action{Kind: MoveUpdate, Before: oldRow, After: after})
 				return nil
 			}
 			p.pending[oldKey] = &entry{deleted: true, key: oldRow, fresh: p.freshness(oldKey, false)}
@@ -100,45 +104,45 @@ func (p *plan) add(c *change.Change) error {
 		// A key an update moves to did not exist before it.
 		p.pending[newKey] = &entry{row: after, fresh: p.freshness(newKey, oldKey != newKey)}
 	default:
-		return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.table.ID)
+		return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.Table.ID)
 	}
 	return nil
 }
 
-func (p *plan) addKeyless(c *change.Change) error {
+func (p *Plan) addKeyless(c *change.Change) error {
 	switch c.Op {
 	case change.Insert, change.Read:
-		if n := len(p.actions); n > 0 && p.actions[n-1].kind == actAppend {
-			p.actions[n-1].rows = append(p.actions[n-1].rows, c.After)
+		if n := len(p.actions); n > 0 && p.actions[n-1].Kind == Append {
+			p.actions[n-1].Rows = append(p.actions[n-1].Rows, c.After)
 		} else {
-			p.actions = append(p.actions, action{kind: actAppend, rows: []change.Row{c.After}})
+			p.actions = append(p.actions, Action{Kind: Append, Rows: []change.Row{c.After}})
 		}
 		return nil
 	case change.Update, change.Delete:
-		if p.table.Identity != change.IdentityFull || c.Before == nil {
+		if p.Table.Identity != change.IdentityFull || c.Before == nil {
 			return fmt.Errorf("apply %s to %s: the table has no primary key and the source sent no full old row, so the target row cannot be found; "+
-				"add a primary key or run ALTER TABLE %s REPLICA IDENTITY FULL on the source", c.Op, p.table.ID, p.table.ID)
+				"add a primary key or run ALTER TABLE %s REPLICA IDENTITY FULL on the source", c.Op, p.Table.ID, p.Table.ID)
 		}
 		if c.Op == change.Delete {
-			p.actions = append(p.actions, action{kind: actRowDelete, before: c.Before})
+			p.actions = append(p.actions, Action{Kind: RowDelete, Before: c.Before})
 		} else {
-			p.actions = append(p.actions, action{kind: actRowUpdate, before: c.Before, after: c.After})
+			p.actions = append(p.actions, Action{Kind: RowUpdate, Before: c.Before, After: c.After})
 		}
 		return nil
 	}
-	return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.table.ID)
+	return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.Table.ID)
 }
 
-func (p *plan) checkKey(r change.Row, c *change.Change) error {
+func (p *Plan) checkKey(r change.Row, c *change.Change) error {
 	if r == nil || !p.keyPresent(r) {
-		return fmt.Errorf("apply %s to %s: the source sent no old key", c.Op, p.table.ID)
+		return fmt.Errorf("apply %s to %s: the source sent no old key", c.Op, p.Table.ID)
 	}
 	return nil
 }
 
 // keyPresent tells whether every key column of r holds a value.
-func (p *plan) keyPresent(r change.Row) bool {
-	for _, k := range p.table.Key {
+func (p *Plan) keyPresent(r change.Row) bool {
+	for _, k := range p.Table.Key {
 		if k >= len(r) || (r[k].State != change.Present && r[k].State != change.Null) {
 			return false
 		}
@@ -147,9 +151,9 @@ func (p *plan) keyPresent(r change.Row) bool {
 }
 
 // key encodes the key columns of r into a map key.
-func (p *plan) key(r change.Row) string {
+func (p *Plan) key(r change.Row) string {
 	var b []byte
-	for _, k := range p.table.Key {
+	for _, k := range p.Table.Key {
 		if k >= len(r) {
 			b = append(b, 0xff)
 			continue
@@ -163,7 +167,7 @@ func (p *plan) key(r change.Row) string {
 
 // drain turns the pending net effects into actions: deletes, then upserts
 // grouped by which columns are unchanged.
-func (p *plan) drain() {
+func (p *Plan) drain() {
 	if len(p.pending) == 0 {
 		return
 	}
@@ -182,10 +186,10 @@ func (p *plan) drain() {
 		byMask[m] = append(byMask[m], e.row)
 	}
 	if len(dels) > 0 {
-		p.actions = append(p.actions, action{kind: actDelete, rows: dels})
+		p.actions = append(p.actions, Action{Kind: Delete, Rows: dels})
 	}
 	if len(inserts) > 0 {
-		p.actions = append(p.actions, action{kind: actInsert, rows: inserts})
+		p.actions = append(p.actions, Action{Kind: Insert, Rows: inserts})
 	}
 	masks := make([]string, 0, len(byMask))
 	for m := range byMask {
@@ -193,30 +197,30 @@ func (p *plan) drain() {
 	}
 	sort.Strings(masks) // deterministic order for tests and logs
 	for _, m := range masks {
-		p.actions = append(p.actions, action{kind: actUpsert, rows: byMask[m]})
+		p.actions = append(p.actions, Action{Kind: Upsert, Rows: byMask[m]})
 	}
 	p.pending = map[string]*entry{}
 }
 
-// take drains and returns all actions, leaving the plan empty.
-func (p *plan) take() []action {
+// Take drains and returns all actions, leaving the plan empty.
+func (p *Plan) Take() []Action {
 	p.drain()
 	a := p.actions
 	p.actions = nil
-	p.rows = 0
+	p.Rows = 0
 	return a
 }
 
 // freshness is whether key k counts as new to the target: decided by the
 // first change to k in this plan; later changes inherit it.
-func (p *plan) freshness(k string, first bool) bool {
+func (p *Plan) freshness(k string, first bool) bool {
 	if e := p.pending[k]; e != nil {
 		return e.fresh
 	}
 	return first
 }
 
-func hasUnchanged(r change.Row) bool {
+func HasUnchanged(r change.Row) bool {
 	for _, v := range r {
 		if v.State == change.Unchanged {
 			return true

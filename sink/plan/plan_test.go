@@ -1,7 +1,6 @@
-package postgres
+package plan
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -11,7 +10,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
-// model is an in-memory keyed table: key text → row (id, a, b).
+// model is an in-memory keyed Table: key text → row (id, a, b).
 type model map[string][3]string
 
 // applyNaive applies one change the way a row-by-row replicator would.
@@ -43,26 +42,26 @@ func (m model) applyNaive(c *change.Change) {
 
 // applyActions runs a plan's actions against the model the way the
 // executor's SQL does.
-func (m model) applyActions(t *testing.T, acts []action) {
+func (m model) applyActions(t *testing.T, acts []Action) {
 	t.Helper()
 	for _, a := range acts {
-		switch a.kind {
-		case actTruncate:
+		switch a.Kind {
+		case Truncate:
 			clear(m)
-		case actDelete:
-			for _, k := range a.rows {
+		case Delete:
+			for _, k := range a.Rows {
 				delete(m, k[0].String())
 			}
-		case actUpsert, actInsert:
+		case Upsert, Insert:
 			seen := map[string]bool{}
-			for _, r := range a.rows {
+			for _, r := range a.Rows {
 				k := r[0].String()
 				if seen[k] {
 					t.Fatalf("upsert touches key %s twice in one statement (ON CONFLICT would fail)", k)
 				}
 				seen[k] = true
 				prev, exists := m[k]
-				if exists && a.kind == actInsert {
+				if exists && a.Kind == Insert {
 					t.Fatalf("key %s marked fresh but present in the target: the fast path would always fall back", k)
 				}
 				row := [3]string{}
@@ -77,8 +76,8 @@ func (m model) applyActions(t *testing.T, acts []action) {
 				}
 				m[k] = row
 			}
-		case actMoveUpdate:
-			old := a.before[0].String()
+		case MoveUpdate:
+			old := a.Before[0].String()
 			prev, ok := m[old]
 			if !ok {
 				t.Fatalf("move update of missing key %s", old)
@@ -86,13 +85,13 @@ func (m model) applyActions(t *testing.T, acts []action) {
 			delete(m, old)
 			row := prev
 			for i := range 3 {
-				if a.after[i].State != change.Unchanged {
-					row[i] = a.after[i].String()
+				if a.After[i].State != change.Unchanged {
+					row[i] = a.After[i].String()
 				}
 			}
 			m[row[0]] = row
 		default:
-			t.Fatalf("unexpected action %d for a keyed table", a.kind)
+			t.Fatalf("unexpected Action %d for a keyed table", a.Kind)
 		}
 	}
 }
@@ -114,7 +113,7 @@ func TestPlanMatchesSequentialApply(t *testing.T) {
 			}
 		}
 		naive, planned := maps.Clone(start), maps.Clone(start)
-		p := newPlan(tbl)
+		p := New(tbl)
 		var log []string
 		for range 1 + rng.IntN(12) {
 			c := randomChange(rng, tbl, naive)
@@ -123,14 +122,14 @@ func TestPlanMatchesSequentialApply(t *testing.T) {
 			}
 			log = append(log, fmt.Sprintf("%s %v → %v", c.Op, c.Before, c.After))
 			naive.applyNaive(c)
-			if err := p.add(c); err != nil {
+			if err := p.Add(c); err != nil {
 				t.Fatal(err)
 			}
 			if rng.IntN(8) == 0 { // executing mid-way must not change the outcome
-				planned.applyActions(t, p.take())
+				planned.applyActions(t, p.Take())
 			}
 		}
-		planned.applyActions(t, p.take())
+		planned.applyActions(t, p.Take())
 		if fmt.Sprint(naive) != fmt.Sprint(planned) {
 			t.Fatalf("round %d: plan result differs\nstart:   %v\nchanges:\n  %s\nnaive:   %v\nplanned: %v",
 				round, start, strings.Join(log, "\n  "), naive, planned)
@@ -181,7 +180,7 @@ func randomChange(rng *rand.Rand, tbl *change.Table, m model) *change.Change {
 
 func TestPlanKeylessKeepsOrder(t *testing.T) {
 	tbl := &change.Table{ID: change.TableID{Schema: "s", Name: "h"}, Columns: []change.Column{{Name: "v"}}, Identity: change.IdentityFull}
-	p := newPlan(tbl)
+	p := New(tbl)
 	row := func(s string) change.Row { return change.Row{change.Text(s)} }
 	for _, c := range []change.Change{
 		{Op: change.Insert, Table: tbl, After: row("1")},
@@ -190,31 +189,23 @@ func TestPlanKeylessKeepsOrder(t *testing.T) {
 		{Op: change.Insert, Table: tbl, After: row("3")},
 		{Op: change.Delete, Table: tbl, Before: row("1")},
 	} {
-		if err := p.add(&c); err != nil {
+		if err := p.Add(&c); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got []string
-	for _, a := range p.take() {
-		got = append(got, fmt.Sprintf("%d:%d", a.kind, len(a.rows)))
+	for _, a := range p.Take() {
+		got = append(got, fmt.Sprintf("%d:%d", a.Kind, len(a.Rows)))
 	}
-	want := fmt.Sprintf("[%d:2 %d:0 %d:1 %d:0]", actAppend, actRowUpdate, actAppend, actRowDelete)
+	want := fmt.Sprintf("[%d:2 %d:0 %d:1 %d:0]", Append, RowUpdate, Append, RowDelete)
 	if fmt.Sprint(got) != want {
 		t.Fatalf("actions %v, want %s", got, want)
 	}
 
 	// Without a full old row, a keyless update cannot be matched: a clear error.
 	tbl2 := &change.Table{ID: change.TableID{Schema: "s", Name: "nokey"}, Columns: []change.Column{{Name: "v"}}}
-	err := newPlan(tbl2).add(&change.Change{Op: change.Delete, Table: tbl2, Before: row("1")})
+	err := New(tbl2).Add(&change.Change{Op: change.Delete, Table: tbl2, Before: row("1")})
 	if err == nil || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
 		t.Fatalf("want an error naming the fix, got %v", err)
-	}
-}
-
-func TestAppendCopyRow(t *testing.T) {
-	var buf bytes.Buffer
-	appendCopyRow(&buf, change.Row{change.Text("a\tb\\c\nd\re"), {State: change.Null}, change.Text(""), {State: change.Unchanged}}, []int{0, 1, 2})
-	if got, want := buf.String(), "a\\tb\\\\c\\nd\\re\t\\N\t\n"; got != want {
-		t.Fatalf("got %q, want %q", got, want)
 	}
 }
