@@ -45,12 +45,13 @@ type PostgresSource struct {
 
 // MySQLSource holds the settings only a MySQL/MariaDB source uses.
 type MySQLSource struct {
-	ServerID uint32 `mapstructure:"server_id"` // unique among the server's replicas; required
+	ServerID        uint32 `mapstructure:"server_id"`        // unique among the server's replicas; required
+	SnapshotWorkers int    `mapstructure:"snapshot_workers"` // parallel snapshot chunk readers, default 4, 1..64
 }
 
 // Sink is the target the changes are merged into.
 type Sink struct {
-	Kind   string // "postgres"
+	Kind   string // "postgres" | "mysql"
 	DSN    string // secret: log only RedactDSN(DSN)
 	Mode   string // "merge" (default)
 	Schema string // target schema; "" = same as the source schema

@@ -51,6 +51,7 @@ var examples = map[string]string{
 	"source.postgres.publication":      "sluice_crm",
 	"source.postgres.snapshot_workers": "4",
 	"source.mysql.server_id":           "4001",
+	"source.mysql.snapshot_workers":    "4",
 	"sink.kind":                        "postgres",
 	"sink.dsn":                         "postgres://app@dwh:5432/dwh",
 	"sink.mode":                        "merge",

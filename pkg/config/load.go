@@ -22,6 +22,7 @@ var yamlQuoted = regexp.MustCompile(" ?`[^`]*`")
 var defaults = map[string]any{
 	"source.snapshot":                  "initial",
 	"source.postgres.snapshot_workers": 4,
+	"source.mysql.snapshot_workers":    4,
 	"sink.mode":                        "merge",
 	"sink.batch.rows":                  50000,
 	"sink.batch.bytes":                 int64(64 << 20),

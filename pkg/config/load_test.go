@@ -20,7 +20,7 @@ var designConfig = Config{
 		Exclude:  []string{"public.audit_*"},
 		Snapshot: "initial",
 		Postgres: PostgresSource{Slot: "sluice_crm", Publication: "sluice_crm", SnapshotWorkers: 4},
-		MySQL:    MySQLSource{ServerID: 4001},
+		MySQL:    MySQLSource{ServerID: 4001, SnapshotWorkers: 4},
 	},
 	Sink: Sink{
 		Kind:   "postgres",
@@ -104,6 +104,7 @@ func TestDefaults(t *testing.T) {
 			Tables:   []string{"public.*"},
 			Snapshot: "initial",
 			Postgres: PostgresSource{Slot: "sluice_crm_to_dwh", Publication: "sluice_crm_to_dwh", SnapshotWorkers: 4},
+			MySQL:    MySQLSource{SnapshotWorkers: 4},
 		},
 		Sink: Sink{
 			Kind:  "postgres",
@@ -246,7 +247,7 @@ func TestEnvOnly(t *testing.T) {
 			Kind: "mysql", DSN: "mysql://repl:pw@db:3306/shop",
 			Tables: []string{"shop.*"}, Exclude: []string{"shop.tmp_*", "shop.log"}, Snapshot: "never",
 			Postgres: PostgresSource{Slot: "s1", Publication: "p1", SnapshotWorkers: 8},
-			MySQL:    MySQLSource{ServerID: 4294967295},
+			MySQL:    MySQLSource{ServerID: 4294967295, SnapshotWorkers: 4},
 		},
 		Sink: Sink{
 			Kind: "postgres", DSN: "host=dwh dbname=dwh", Mode: "merge", Schema: "shop",
@@ -269,7 +270,7 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	want := "name source.kind source.dsn source.tables source.exclude source.snapshot " +
-		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id " +
+		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id source.mysql.snapshot_workers " +
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
 		"checkpoint.kind checkpoint.path log.level log.format"
 	if got := strings.Join(keys, " "); got != want {

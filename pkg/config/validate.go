@@ -19,7 +19,7 @@ var (
 // Words the design reserves but this version does not implement yet; they
 // get "not supported yet" rather than "not known".
 var (
-	laterSinks = []string{"mysql", "kafka", "nats", "jsonl"}
+	laterSinks = []string{"kafka", "nats", "jsonl"}
 	laterModes = []string{"history", "append"}
 )
 
@@ -96,6 +96,9 @@ func validateSource(s *Source, at func(string) string, p *problems) {
 	if k := at("source.postgres.snapshot_workers"); k != "" && (s.Postgres.SnapshotWorkers < 1 || s.Postgres.SnapshotWorkers > 64) {
 		p.addf("%s: %d must be between 1 and 64", k, s.Postgres.SnapshotWorkers)
 	}
+	if k := at("source.mysql.snapshot_workers"); k != "" && (s.MySQL.SnapshotWorkers < 1 || s.MySQL.SnapshotWorkers > 64) {
+		p.addf("%s: %d must be between 1 and 64", k, s.MySQL.SnapshotWorkers)
+	}
 	if k := at("source.mysql.server_id"); k != "" && s.Kind == "mysql" && s.MySQL.ServerID == 0 {
 		p.addf("%s: required for a mysql source (a number from 1 to 4294967295 that no other replica of the server uses, e.g. 4001)", k)
 	}
@@ -105,18 +108,18 @@ func validateSink(c *Config, at func(string) string, p *problems) {
 	s := &c.Sink
 	if k := at("sink.kind"); k != "" {
 		switch {
-		case s.Kind == "postgres":
+		case s.Kind == "postgres", s.Kind == "mysql":
 		case s.Kind == "":
-			p.addf("%s: required (supported: postgres)", k)
+			p.addf("%s: required (supported: postgres, mysql)", k)
 		case slices.Contains(laterSinks, s.Kind):
-			p.addf("%s: %q is not supported yet (supported: postgres)", k, s.Kind)
+			p.addf("%s: %q is not supported yet (supported: postgres, mysql)", k, s.Kind)
 		default:
-			p.addf("%s: %q is not a known sink (supported: postgres)", k, s.Kind)
+			p.addf("%s: %q is not a known sink (supported: postgres, mysql)", k, s.Kind)
 		}
 	}
 	if k := at("sink.dsn"); k != "" {
 		checkDSN(k, s.Kind, s.DSN, p)
-		if s.Kind == "postgres" && c.Source.Kind == "postgres" && s.DSN != "" && s.DSN == c.Source.DSN && s.Schema == "" {
+		if s.Kind == c.Source.Kind && s.DSN != "" && s.DSN == c.Source.DSN && s.Schema == "" {
 			p.addf("%s: is the source database and sink.schema is empty, so the target tables would be the source tables (set sink.schema, or point sink.dsn elsewhere)", k)
 		}
 	}
