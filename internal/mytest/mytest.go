@@ -195,7 +195,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.cmd != nil {
 		return nil
 	}
-	cmd := exec.Command("mariadbd", s.args()...)
+	cmd := exec.Command(serverBinary(), s.args()...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("mytest: start mariadbd: %w", err)
@@ -345,8 +345,8 @@ func template(ctx context.Context) (string, error) {
 	if templateDir != "" {
 		return templateDir, nil
 	}
-	if _, err := exec.LookPath("mariadbd"); err != nil {
-		return "", errors.New("mytest: mariadbd not found on PATH; install mariadb-server (apt-get install mariadb-server)")
+	if _, err := os.Stat(serverBinary()); err != nil {
+		return "", errors.New("mytest: mariadbd not found on PATH or in /usr/sbin; install mariadb-server (apt-get install mariadb-server)")
 	}
 	base, err := os.MkdirTemp("", tempPrefix+"template-")
 	if err != nil {
@@ -363,7 +363,7 @@ func template(ctx context.Context) (string, error) {
 	}
 	// Start it once on a socket only, to let root in over TCP.
 	sock := filepath.Join(base, "sock")
-	cmd := exec.Command("mariadbd", "--no-defaults", "--user=root", "--datadir="+data, "--socket="+sock,
+	cmd := exec.Command(serverBinary(), "--no-defaults", "--user=root", "--datadir="+data, "--socket="+sock,
 		"--skip-networking", "--skip-log-bin", "--log-error="+filepath.Join(base, "server.log"),
 		"--pid-file="+filepath.Join(base, "pid"), "--innodb-log-file-size=96M")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -399,6 +399,15 @@ func template(ctx context.Context) (string, error) {
 	cmd.Wait()
 	templateDir = data
 	return data, nil
+}
+
+// serverBinary is mariadbd from $PATH, else from /usr/sbin (not on every
+// user's PATH).
+func serverBinary() string {
+	if p, err := exec.LookPath("mariadbd"); err == nil {
+		return p
+	}
+	return "/usr/sbin/mariadbd"
 }
 
 func readFile(p string) string { b, _ := os.ReadFile(p); return string(b) }
