@@ -27,6 +27,10 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	var idents []string
 	for _, t := range tables {
+		t, err := s.conv.Table(t)
+		if err != nil {
+			return err
+		}
 		tg, err := s.targetFor(ctx, tx.Conn(), t)
 		if err != nil {
 			return err
@@ -49,7 +53,11 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 
 // Load streams rows into t's target table with one COPY, committed when it
 // returns. Safe for concurrent use: each call takes its own connection.
-func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(change.Row) error) error) error {
+func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func(change.Row) error) error) error {
+	t, err := s.conv.Table(src)
+	if err != nil {
+		return err
+	}
 	tg := s.targets[t]
 	if tg == nil {
 		return fmt.Errorf("load %s: PrepareSnapshot did not cover this table", t.ID)
@@ -68,9 +76,13 @@ func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(c
 		w := bufio.NewWriterSize(pw, 256<<10)
 		var line bytes.Buffer
 		err := rows(func(r change.Row) error {
+			r, err := s.conv.Row(src, r)
+			if err != nil {
+				return err
+			}
 			line.Reset()
 			appendCopyRow(&line, r, tg.all)
-			_, err := w.Write(line.Bytes())
+			_, err = w.Write(line.Bytes())
 			return err
 		})
 		if err == nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
@@ -37,6 +38,8 @@ type Sink struct {
 	opts Options
 	cfg  *pgx.ConnConfig
 	conn *pgx.Conn
+
+	conv *typemap.Converter // other dialects' tables and values into PostgreSQL's
 
 	poolOnce sync.Once
 	pool     *pgxpool.Pool
@@ -93,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, plans: map[change.TableID]*plan.Plan{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: typemap.New(change.Postgres), plans: map[change.TableID]*plan.Plan{},
 		targets: map[*change.Table]*target{}}
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
@@ -134,6 +137,10 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		s.inTx, s.needBegin = true, true
 	}
 	err := txn.Each(func(c *change.Change) error {
+		c, err := s.conv.Change(c)
+		if err != nil {
+			return err
+		}
 		p, err := s.planFor(ctx, c.Table)
 		if err != nil {
 			return err
