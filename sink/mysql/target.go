@@ -1,0 +1,378 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+)
+
+// target is a target table prepared for one source table shape.
+type target struct {
+	id    change.TableID
+	ident string   // quoted db.name
+	cols  []string // quoted column names, in source column order
+	kinds []kind   // how each column's values travel
+	match []string // per column, the placeholder that compares exactly with it
+	key   []int    // source column indexes of the key
+	all   []int    // 0..n-1
+}
+
+func (s *Sink) targetID(t *change.Table) change.TableID {
+	id := t.ID
+	if s.opts.Schema != "" {
+		id.Schema = s.opts.Schema
+	}
+	return id
+}
+
+func (s *Sink) newTarget(t *change.Table) *target {
+	id := s.targetID(t)
+	tg := &target{id: id, ident: mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name), key: t.Key}
+	for i, c := range t.Columns {
+		k := kindOf(c)
+		tg.cols = append(tg.cols, mysqlconn.QuoteIdent(c.Name))
+		tg.kinds = append(tg.kinds, k)
+		tg.match = append(tg.match, matchPlaceholder(k, c.Type, s.srv.flavor))
+		tg.all = append(tg.all, i)
+	}
+	return tg
+}
+
+// target returns the prepared target of shape t, nil if none yet.
+func (s *Sink) target(t *change.Table) *target {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.targets[t]
+}
+
+// prepare makes sure every table shape txn uses has its target table, before
+// any of txn's changes is applied: DDL commits implicitly in MySQL, so it
+// may only run between whole source transactions (see runDDL).
+func (s *Sink) prepare(ctx context.Context, txn *change.Txn) error {
+	var last *change.Table
+	var fresh []*change.Table
+	err := txn.Each(func(c *change.Change) error {
+		if c.Table == last {
+			return nil
+		}
+		last = c.Table
+		t, err := s.table(c.Table)
+		if err != nil {
+			return err
+		}
+		if s.target(t) == nil && !slices.Contains(fresh, t) {
+			fresh = append(fresh, t)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, t := range fresh {
+		if err := s.ensure(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensure makes sure the target table for shape t exists with every column of
+// t (creating database and table, or adding missing columns), and that an
+// existing table has the key merging relies on.
+func (s *Sink) ensure(ctx context.Context, t *change.Table) error {
+	if t.Dialect != change.MySQL {
+		return fmt.Errorf("prepare target table for %s: its types are %s's, not MySQL's", t.ID, t.Dialect)
+	}
+	for _, k := range t.Key {
+		if k < 0 || k >= len(t.Columns) {
+			return fmt.Errorf("prepare target table for %s: key column %d of %d columns", t.ID, k, len(t.Columns))
+		}
+	}
+	s.mu.Lock()
+	prev := s.shapes[t.ID]
+	if prev != nil && prev.SameShape(t) {
+		s.targets[t] = s.targets[prev]
+		s.shapes[t.ID] = t
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	tg := s.newTarget(t)
+	have, err := s.columns(ctx, tg.id)
+	if err != nil {
+		return err
+	}
+	switch missing := missingColumns(t, have); {
+	case have == nil:
+		err = s.createTable(ctx, tg, t)
+	case len(missing) > 0:
+		err = s.addColumns(ctx, tg, t, missing)
+	}
+	if err == nil && have != nil {
+		err = s.checkUnique(ctx, tg, t)
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.targets[t] = tg
+	s.shapes[t.ID] = t
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Sink) createTable(ctx context.Context, tg *target, t *change.Table) error {
+	err := s.runDDL(ctx, "create target table "+tg.id.String(),
+		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s DEFAULT CHARACTER SET utf8mb4 COLLATE %s", mysqlconn.QuoteIdent(tg.id.Schema), s.srv.collation),
+		s.createTableSQL(tg, t))
+	if err == nil {
+		s.opts.Log.Info().Stringer("table", tg.id).Msg("created target table")
+	}
+	return err
+}
+
+// addColumns adds the source's new columns, nullable: existing rows have no
+// value for them.
+func (s *Sink) addColumns(ctx context.Context, tg *target, t *change.Table, missing []int) error {
+	var add, names []string
+	for _, i := range missing {
+		add = append(add, "ADD COLUMN "+tg.cols[i]+" "+s.columnType(t.Columns[i], false))
+		names = append(names, t.Columns[i].Name)
+	}
+	err := s.runDDL(ctx, fmt.Sprintf("add columns %s to target table %s", strings.Join(names, ", "), tg.id),
+		"ALTER TABLE "+tg.ident+" "+strings.Join(add, ", "))
+	if err == nil {
+		s.opts.Log.Info().Stringer("table", tg.id).Strs("columns", names).Msg("added columns to target table")
+	}
+	return err
+}
+
+// runDDL runs DDL statements. MySQL commits the open transaction before each,
+// so what is applied so far is committed first, with its position: atomic
+// with the data as ever. While parts of a running source transaction are
+// applied, nothing may commit: then the DDL runs on another connection.
+func (s *Sink) runDDL(ctx context.Context, what string, stmts ...string) error {
+	if s.partOpen {
+		return s.ddlAside(ctx, what, stmts)
+	}
+	if s.begun || s.pending > 0 {
+		if err := s.commit(ctx); err != nil {
+			return err
+		}
+	}
+	for _, q := range stmts {
+		if _, err := s.conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// ddlAside runs DDL on a connection of its own. It waits briefly for the
+// table's metadata lock: if the open transaction changed the table already,
+// the lock is held until that transaction ends, so waiting longer is useless.
+func (s *Sink) ddlAside(ctx context.Context, what string, stmts []string) error {
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: connect to target: %w", what, err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "SET SESSION lock_wait_timeout = 10"); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer c.ExecContext(ctx, "SET SESSION lock_wait_timeout = DEFAULT") //nolint:errcheck // a broken connection is dropped anyway
+	for _, q := range stmts {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s while a large source transaction that changed it is being applied: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// columns returns the lower-cased column names of the target table (MySQL
+// column names are case-insensitive), nil when the table does not exist.
+func (s *Sink) columns(ctx context.Context, id change.TableID) (map[string]bool, error) {
+	rows, err := s.conn.QueryContext(ctx, "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+		id.Schema, id.Name)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+	}
+	defer rows.Close()
+	var have map[string]bool
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+		}
+		if have == nil {
+			have = map[string]bool{}
+		}
+		have[strings.ToLower(n)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+	}
+	return have, nil
+}
+
+func missingColumns(t *change.Table, have map[string]bool) []int {
+	var out []int
+	for i, c := range t.Columns {
+		if have != nil && !have[strings.ToLower(c.Name)] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// checkUnique makes sure a keyed target table has a primary key or unique
+// index on exactly the key columns: merging relies on it, and without it a
+// replayed insert would silently double a row.
+func (s *Sink) checkUnique(ctx context.Context, tg *target, t *change.Table) error {
+	if len(t.Key) == 0 {
+		return nil
+	}
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = strings.ToLower(t.Columns[k].Name)
+	}
+	sort.Strings(keys)
+	rows, err := s.conn.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0`, tg.id.Schema, tg.id.Name)
+	if err != nil {
+		return fmt.Errorf("check key of target table %s: %w", tg.id, err)
+	}
+	defer rows.Close()
+	indexes := map[string][]string{}
+	for rows.Next() {
+		var index string
+		var col *string // NULL for a functional index part
+		var prefix bool
+		if err := rows.Scan(&index, &col, &prefix); err != nil {
+			return fmt.Errorf("check key of target table %s: %w", tg.id, err)
+		}
+		if col == nil || prefix { // cannot tell distinct keys apart
+			indexes[index] = append(indexes[index], "\x00")
+			continue
+		}
+		indexes[index] = append(indexes[index], strings.ToLower(*col))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check key of target table %s: %w", tg.id, err)
+	}
+	for _, cols := range indexes {
+		sort.Strings(cols)
+		if slices.Equal(cols, keys) {
+			return nil
+		}
+	}
+	return fmt.Errorf("target table %s has no primary key or unique index on (%s), the source's key; add one (e.g. ALTER TABLE %s ADD PRIMARY KEY (%s)) or drop the table so Sluice creates it",
+		tg.id, strings.Join(keys, ", "), tg.ident, strings.Join(pick(tg.cols, t.Key), ", "))
+}
+
+func (s *Sink) createTableSQL(tg *target, t *change.Table) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", tg.ident)
+	for i, c := range t.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s", tg.cols[i], s.columnType(c, c.NotNull))
+	}
+	if len(t.Key) > 0 {
+		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(pick(tg.cols, t.Key), ", "))
+	}
+	fmt.Fprintf(&b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", s.srv.collation)
+	return b.String()
+}
+
+// columnType is the column's type verbatim with its nullability. A server
+// with explicit_defaults_for_timestamp off would make a bare timestamp column
+// NOT NULL and update it on every UPDATE: an explicit NULL or DEFAULT stops
+// that.
+func (s *Sink) columnType(c change.Column, notNull bool) string {
+	timestamp := strings.HasPrefix(strings.ToLower(c.Type), "timestamp")
+	switch {
+	case notNull && timestamp && !s.srv.explicitTS:
+		return c.Type + " NOT NULL DEFAULT '0000-00-00 00:00:00'"
+	case notNull:
+		return c.Type + " NOT NULL"
+	case timestamp:
+		return c.Type + " NULL"
+	}
+	return c.Type
+}
+
+// kind is how a column's values travel to the server and compare there.
+type kind uint8
+
+const (
+	kindText    kind = iota // string literal: the server parses it as the column's type
+	kindBinary              // _binary literal: bytes as they are
+	kindInt                 // integer literal: exact in comparisons, unlike a string
+	kindBit                 // '0101' text sent as an integer
+	kindDecimal             // string, compared after CAST to the column's decimal type
+	kindFloat               // the float widened to a double, compared after CAST(? AS FLOAT)
+	kindDouble              // string: a string compares with a double as a double, exactly
+	kindJSON                // string; MySQL compares JSON with CAST(? AS JSON)
+)
+
+// kindOf classifies a MySQL-dialect column type (information_schema's
+// COLUMN_TYPE, lower case, no display widths).
+func kindOf(c change.Column) kind {
+	typ := strings.ToLower(strings.TrimSpace(c.Type))
+	base := typ
+	if i := strings.IndexAny(typ, "( "); i >= 0 {
+		base = typ[:i]
+	}
+	switch base {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "bool", "boolean":
+		return kindInt
+	case "bit":
+		return kindBit
+	case "decimal", "numeric", "dec", "fixed":
+		return kindDecimal
+	case "float":
+		return kindFloat
+	case "double", "real":
+		return kindDouble
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		return kindBinary
+	case "json":
+		return kindJSON
+	}
+	if c.Charset == "binary" {
+		return kindBinary
+	}
+	return kindText
+}
+
+// matchPlaceholder is the placeholder that compares exactly with a column
+// of kind k and type typ.
+func matchPlaceholder(k kind, typ, flavor string) string {
+	switch k {
+	case kindFloat:
+		return "CAST(? AS FLOAT)"
+	case kindDecimal:
+		spec := ""
+		if i := strings.IndexByte(typ, '('); i >= 0 {
+			if j := strings.IndexByte(typ[i:], ')'); j >= 0 {
+				spec = typ[i : i+j+1]
+			}
+		}
+		if strings.Trim(spec, "(),0123456789") != "" {
+			spec = "(65,30)" // not a precision: compare at the widest
+		}
+		return "CAST(? AS DECIMAL" + spec + ")"
+	case kindJSON:
+		if flavor == "mysql" {
+			return "CAST(? AS JSON)"
+		}
+	}
+	return "?"
+}
