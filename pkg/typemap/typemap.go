@@ -222,3 +222,14 @@ func shortValue(v []byte) string {
 	}
 	return fmt.Sprintf("%q", v)
 }
+
+// WarnOnce wraps fn so it is called for the first changed value of each
+// table column only: one log line per column, not one per row.
+func WarnOnce(fn func(table change.TableID, column, msg string)) func(table change.TableID, column, msg string) {
+	var seen sync.Map
+	return func(table change.TableID, column, msg string) {
+		if _, dup := seen.LoadOrStore(table.String()+"\x00"+column, true); !dup {
+			fn(table, column, msg)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, db: db, conv: typemap.New(change.MySQL), targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{}}
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
@@ -408,4 +408,14 @@ func (s *Sink) row(t *change.Table, r change.Row) (change.Row, error) {
 		return r, nil
 	}
 	return s.conv.Row(t, r)
+}
+
+// newConverter turns PostgreSQL tables and values into MySQL ones, logging
+// the first value per column that a documented rule changed (e.g. NaN).
+func newConverter(log zerolog.Logger) *typemap.Converter {
+	c := typemap.New(change.MySQL)
+	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
+		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
+	})
+	return c
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/rs/zerolog"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type Options struct {
 	DSN      string
 	Schema   string // target schema for every table; "" = the source schema
 	Pipeline string // the pipeline's name, keys the stored position
+	Log      zerolog.Logger
 	// ChunkRows and ChunkBytes bound the changes held before they are
 	// executed against the target (inside the open transaction).
 	ChunkRows  int
@@ -96,7 +98,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: typemap.New(change.Postgres), plans: map[change.TableID]*plan.Plan{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log), plans: map[change.TableID]*plan.Plan{},
 		targets: map[*change.Table]*target{}}
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
@@ -298,4 +300,14 @@ func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 		err = cerr
 	}
 	return tag, err
+}
+
+// newConverter turns MySQL tables and values into PostgreSQL ones, logging
+// the first value per column that a documented rule changed.
+func newConverter(log zerolog.Logger) *typemap.Converter {
+	c := typemap.New(change.Postgres)
+	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
+		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
+	})
+	return c
 }
