@@ -1,7 +1,7 @@
 package examples_test
 
 // docker-compose.yml: the services, their mounts and variables, and the
-// sluice service's config, which must load with what compose gives it.
+// sluice services' configs, which must load with what compose gives them.
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -128,12 +129,12 @@ func words(v any) []string {
 
 func TestCompose(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"source", "target", "sluice"} {
+	for _, name := range []string{"source", "target", "sluice", "mariadb", "sluice-mariadb"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("docker-compose.yml: service %q missing (have %v)", name, keys(c.Services))
 		}
 	}
-	src, dst, sl := c.Services["source"], c.Services["target"], c.Services["sluice"]
+	src, dst := c.Services["source"], c.Services["target"]
 
 	cmd := strings.Join(words(src.Command), " ")
 	for _, want := range []string{"wal_level=logical", "max_replication_slots=", "max_wal_senders="} {
@@ -152,59 +153,121 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: POSTGRES_PASSWORD is not set (the postgres image refuses to start)", name)
 		}
 	}
+	checkMariaDBService(t, c.Services["mariadb"])
 
-	switch b := sl.Build.(type) {
-	case string:
-		if b != "." {
-			t.Errorf("sluice build %q: want . (the repository, where the Dockerfile is)", b)
-		}
-	case map[string]any:
-		if b["context"] != "." {
-			t.Errorf("sluice build context %v: want .", b["context"])
-		}
-	default:
-		t.Errorf("sluice service is not built from the repository (build: %v)", sl.Build)
-	}
-	deps, ok := sl.DependsOn.(map[string]any)
-	if !ok {
-		t.Fatalf("sluice depends_on %v: want a mapping with condition: service_healthy", sl.DependsOn)
-	}
-	for _, name := range []string{"source", "target"} {
-		d, _ := deps[name].(map[string]any)
-		if d["condition"] != "service_healthy" {
-			t.Errorf("sluice depends_on %s: condition %v, want service_healthy", name, d["condition"])
-		}
-	}
-
-	// Mounts: host paths exist, named volumes are declared.
-	var cfgHost, stateVolume string
+	// Mounts: host paths exist, named volumes are declared, init scripts
+	// have a name the image runs.
 	for name, s := range c.Services {
 		for _, m := range s.mounts(t) {
 			if !m.bind {
 				if _, ok := c.Volumes[m.source]; !ok {
 					t.Errorf("service %s mounts volume %q, which is not declared under top-level volumes", name, m.source)
 				}
-				if name == "sluice" && m.target == stateDir {
-					stateVolume = m.source
-				}
 				continue
 			}
 			if _, err := os.Stat(filepath.Join(root, m.source)); err != nil {
 				t.Errorf("service %s mounts %s, which does not exist in the repository: %v", name, m.source, err)
 			}
-			if name == "sluice" && m.target == configMount {
-				cfgHost = m.source
-			}
-			if name == "source" && strings.HasPrefix(m.target, "/docker-entrypoint-initdb.d/") && !strings.HasSuffix(m.target, ".sql") {
-				t.Errorf("source init script mounted as %s: the postgres image runs only *.sql, *.sql.gz and *.sh", m.target)
+			if strings.HasPrefix(m.target, "/docker-entrypoint-initdb.d/") && !strings.HasSuffix(m.target, ".sql") {
+				t.Errorf("%s init script mounted as %s: the image runs only *.sql, *.sql.gz and *.sh (and this one is SQL)", name, m.target)
 			}
 		}
 	}
+	for name, script := range map[string]string{"source": "examples/docker/source-init.sql", "mariadb": "examples/docker/mariadb-init.sql"} {
+		if initScript(t, c.Services[name]) != script {
+			t.Errorf("service %s does not mount %s under /docker-entrypoint-initdb.d/", name, script)
+		}
+	}
+
+	// Each sluice service's config loads with what compose gives it, and its
+	// DSNs point at the compose services with their users and passwords.
+	var pg, my *config.Config
+	var pgState, myState string
+	t.Run("sluice", func(t *testing.T) {
+		pg, pgState = checkSluiceService(t, c, "sluice", "source", "target")
+		if pg == nil {
+			return
+		}
+		checkPostgresDSN(t, c, "source.dsn", pg.Source.DSN, "source")
+		checkPostgresDSN(t, c, "sink.dsn", pg.Sink.DSN, "target")
+	})
+	t.Run("sluice-mariadb", func(t *testing.T) {
+		my, myState = checkSluiceService(t, c, "sluice-mariadb", "mariadb", "target")
+		if my == nil {
+			return
+		}
+		if my.Source.Kind != "mysql" {
+			t.Errorf("source.kind %q: want mysql", my.Source.Kind)
+		}
+		checkMariaDBDSN(t, c, "source.dsn", my.Source.DSN, "mariadb")
+		checkPostgresDSN(t, c, "sink.dsn", my.Sink.DSN, "target")
+		db := c.Services["mariadb"].env(t)["MARIADB_DATABASE"]
+		for _, pat := range my.Source.Tables {
+			if schema, _, _ := strings.Cut(pat, "."); schema != db {
+				t.Errorf("source.tables pattern %q is not in the database %q that mariadb-init.sql fills", pat, db)
+			}
+		}
+		if id := mariadbOptions(t, c.Services["mariadb"])["server-id"]; id == fmt.Sprint(my.Source.MySQL.ServerID) {
+			t.Errorf("source.mysql.server_id %d is the mariadb server's own --server-id: the server refuses a replica with its own id", my.Source.MySQL.ServerID)
+		}
+	})
+	if pg != nil && my != nil {
+		if pgState == myState {
+			t.Errorf("sluice and sluice-mariadb share the state volume %q: give each pipeline its own", pgState)
+		}
+		if pg.Sink.Schema == "" || my.Sink.Schema == "" || pg.Sink.Schema == my.Sink.Schema {
+			t.Errorf("sluice and sluice-mariadb write into the same target database: set sink.schema to a different schema in each (have %q and %q)", pg.Sink.Schema, my.Sink.Schema)
+		}
+	}
+}
+
+// checkSluiceService checks a service that runs the sluice image: built
+// from the repository, started after deps are healthy, a config mounted where
+// the image reads it and a named volume for its checkpoint. It returns the
+// config, loaded with the service's environment, and the state volume.
+func checkSluiceService(t *testing.T, c composeFile, name string, deps ...string) (*config.Config, string) {
+	t.Helper()
+	sl := c.Services[name]
+	switch b := sl.Build.(type) {
+	case string:
+		if b != "." {
+			t.Errorf("%s build %q: want . (the repository, where the Dockerfile is)", name, b)
+		}
+	case map[string]any:
+		if b["context"] != "." {
+			t.Errorf("%s build context %v: want .", name, b["context"])
+		}
+	default:
+		t.Errorf("%s service is not built from the repository (build: %v)", name, sl.Build)
+	}
+	if main := c.Services["sluice"]; name != "sluice" && sl.Image != main.Image {
+		t.Errorf("%s image %q: want the sluice service's %q (one image, built once)", name, sl.Image, main.Image)
+	}
+	depends, ok := sl.DependsOn.(map[string]any)
+	if !ok {
+		t.Fatalf("%s depends_on %v: want a mapping with condition: service_healthy", name, sl.DependsOn)
+	}
+	for _, dep := range deps {
+		d, _ := depends[dep].(map[string]any)
+		if d["condition"] != "service_healthy" {
+			t.Errorf("%s depends_on %s: condition %v, want service_healthy", name, dep, d["condition"])
+		}
+	}
+
+	var cfgHost, stateVolume string
+	for _, m := range sl.mounts(t) {
+		switch {
+		case !m.bind && m.target == stateDir:
+			stateVolume = m.source
+		case m.bind && m.target == configMount:
+			cfgHost = m.source
+		}
+	}
 	if cfgHost == "" {
-		t.Fatalf("the sluice service mounts no config at %s (the image's CMD reads it there)", configMount)
+		t.Fatalf("the %s service mounts no config at %s (the image's CMD reads it there)", name, configMount)
 	}
 	if stateVolume == "" {
-		t.Errorf("the sluice service mounts no named volume at %s: the checkpoint would be lost with the container", stateDir)
+		t.Errorf("the %s service mounts no named volume at %s: the checkpoint would be lost with the container", name, stateDir)
 	}
 
 	// The mounted config loads with the service's environment, and every
@@ -217,7 +280,7 @@ func TestCompose(t *testing.T) {
 	env := sl.env(t)
 	for _, v := range configVars(string(text)) {
 		if _, ok := env[v]; !ok {
-			t.Errorf("%s references ${%s}, but the sluice service's environment does not set it", cfgHost, v)
+			t.Errorf("%s references ${%s}, but the %s service's environment does not set it", cfgHost, v, name)
 		}
 	}
 	for k, v := range env {
@@ -230,26 +293,198 @@ func TestCompose(t *testing.T) {
 	if !strings.HasPrefix(cfg.Checkpoint.Path, stateDir+"/") {
 		t.Errorf("checkpoint.path %s is not on the state volume %s: progress is lost with the container", cfg.Checkpoint.Path, stateDir)
 	}
-	// The DSNs point at the compose services with their passwords and databases.
-	for _, x := range []struct {
-		key, dsn, service string
-	}{{"source.dsn", cfg.Source.DSN, "source"}, {"sink.dsn", cfg.Sink.DSN, "target"}} {
-		u, err := url.Parse(x.dsn)
-		if err != nil {
-			t.Errorf("%s: %v", x.key, err)
-			continue
-		}
-		senv := c.Services[x.service].env(t)
-		pw, _ := u.User.Password()
-		switch {
-		case u.Hostname() != x.service:
-			t.Errorf("%s host %q: want the compose service %q", x.key, u.Hostname(), x.service)
-		case u.User.Username() != senv["POSTGRES_USER"] && !(u.User.Username() == "postgres" && senv["POSTGRES_USER"] == ""):
-			t.Errorf("%s user %q is not the %s service's POSTGRES_USER %q", x.key, u.User.Username(), x.service, senv["POSTGRES_USER"])
-		case pw != senv["POSTGRES_PASSWORD"]:
-			t.Errorf("%s password is not the %s service's POSTGRES_PASSWORD", x.key, x.service)
-		case strings.TrimPrefix(u.Path, "/") != senv["POSTGRES_DB"]:
-			t.Errorf("%s database %q is not the %s service's POSTGRES_DB %q", x.key, u.Path, x.service, senv["POSTGRES_DB"])
+	return cfg, stateVolume
+}
+
+// checkPostgresDSN: dsn points at the compose service with its
+// POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB.
+func checkPostgresDSN(t *testing.T, c composeFile, key, dsn, service string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Errorf("%s: %v", key, err)
+		return
+	}
+	senv := c.Services[service].env(t)
+	pw, _ := u.User.Password()
+	switch {
+	case u.Hostname() != service:
+		t.Errorf("%s host %q: want the compose service %q", key, u.Hostname(), service)
+	case u.User.Username() != senv["POSTGRES_USER"] && !(u.User.Username() == "postgres" && senv["POSTGRES_USER"] == ""):
+		t.Errorf("%s user %q is not the %s service's POSTGRES_USER %q", key, u.User.Username(), service, senv["POSTGRES_USER"])
+	case pw != senv["POSTGRES_PASSWORD"]:
+		t.Errorf("%s password is not the %s service's POSTGRES_PASSWORD", key, service)
+	case strings.TrimPrefix(u.Path, "/") != senv["POSTGRES_DB"]:
+		t.Errorf("%s database %q is not the %s service's POSTGRES_DB %q", key, u.Path, service, senv["POSTGRES_DB"])
+	}
+}
+
+// checkMariaDBDSN: dsn points at the compose service, as a user its init
+// script creates, with that user's password, in its MARIADB_DATABASE.
+func checkMariaDBDSN(t *testing.T, c composeFile, key, dsn, service string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Errorf("%s: %v", key, err)
+		return
+	}
+	s := c.Services[service]
+	script := initScript(t, s)
+	if script == "" {
+		t.Errorf("the %s service mounts no init script, so %s's user does not exist", service, key)
+		return
+	}
+	users := initUsers(t, filepath.Join(root, script))
+	pw, _ := u.User.Password()
+	user, ok := users[u.User.Username()]
+	switch {
+	case u.Scheme != "mysql":
+		t.Errorf("%s scheme %q: want mysql://", key, u.Scheme)
+	case u.Hostname() != service:
+		t.Errorf("%s host %q: want the compose service %q", key, u.Hostname(), service)
+	case u.Port() != "" && u.Port() != "3306":
+		t.Errorf("%s port %s: the %s service listens on 3306 inside the compose network", key, u.Port(), service)
+	case !ok:
+		t.Errorf("%s user %q is not created by %s (it creates %v)", key, u.User.Username(), script, keys(users))
+	case user.host != "%":
+		t.Errorf("%s user %q is created for host %q in %s: sluice connects from another container, so create it for '%%'", key, u.User.Username(), user.host, script)
+	case pw != user.password:
+		t.Errorf("%s password is not the one %s gives user %q (IDENTIFIED BY): change them together", key, script, u.User.Username())
+	case strings.TrimPrefix(u.Path, "/") != s.env(t)["MARIADB_DATABASE"]:
+		t.Errorf("%s database %q is not the %s service's MARIADB_DATABASE %q", key, u.Path, service, s.env(t)["MARIADB_DATABASE"])
+	}
+}
+
+// checkMariaDBService: a MariaDB image with what a binlog source needs on
+// its command line, a root password, and a healthcheck that passes only once
+// the server (not the entrypoint's socket-only init server) is up.
+func checkMariaDBService(t *testing.T, s composeService) {
+	t.Helper()
+	if !strings.HasPrefix(s.Image, "mariadb:") {
+		t.Errorf("mariadb image %q: want mariadb:<version>", s.Image)
+	}
+	opts := mariadbOptions(t, s)
+	if _, off := opts["skip-log-bin"]; off {
+		t.Errorf("mariadb command has --skip-log-bin: a binlog source needs the binary log")
+	}
+	switch v, ok := opts["log-bin"]; {
+	case !ok:
+		t.Errorf("mariadb command lacks --log-bin: the binary log is off by default")
+	case v == "" && opts["log-basename"] == "":
+		t.Errorf("mariadb command has --log-bin without a name: the log files are then named after the host, which is a new container id after every `docker compose up` that recreates the container, and sluice cannot resume; write --log-bin=mariadb-bin")
+	}
+	for opt, want := range map[string]string{"binlog-format": "ROW", "binlog-row-image": "FULL", "binlog-row-metadata": "FULL"} {
+		if v, ok := opts[opt]; !ok || !strings.EqualFold(v, want) {
+			t.Errorf("mariadb command: want --%s=%s (have %q)", opt, want, v)
 		}
 	}
+	if id, err := strconv.ParseUint(opts["server-id"], 10, 32); err != nil || id == 0 {
+		t.Errorf("mariadb command: want --server-id=<1..4294967295> (have %q)", opts["server-id"])
+	}
+	env := s.env(t)
+	if env["MARIADB_ROOT_PASSWORD"] == "" && env["MARIADB_ALLOW_EMPTY_ROOT_PASSWORD"] == "" && env["MARIADB_RANDOM_ROOT_PASSWORD"] == "" {
+		t.Errorf("mariadb: MARIADB_ROOT_PASSWORD is not set (the mariadb image refuses to start)")
+	}
+	if env["MARIADB_DATABASE"] == "" {
+		t.Errorf("mariadb: MARIADB_DATABASE is not set (the database sluice-mariadb's DSN names)")
+	}
+	hc := strings.Join(words(s.Healthcheck["test"]), " ")
+	switch {
+	case strings.Contains(hc, "healthcheck.sh"):
+		if !strings.Contains(hc, "--connect") {
+			t.Errorf("mariadb healthcheck %q: add --connect (over TCP), else it passes while the init script still runs on the socket-only init server", hc)
+		}
+	case strings.Contains(hc, "mariadb-admin") && strings.Contains(hc, "ping"):
+		if !strings.Contains(hc, "-h") && !strings.Contains(hc, "--protocol=tcp") {
+			t.Errorf("mariadb healthcheck %q: ping over TCP (-h 127.0.0.1), else it passes while the init script still runs on the socket-only init server", hc)
+		}
+	default:
+		t.Errorf("mariadb healthcheck %q runs neither healthcheck.sh nor mariadb-admin ping", hc)
+	}
+}
+
+// mariadbOptions reads the mariadb service's command as mariadbd options,
+// name (with - for _) → value ("" for a bare --flag).
+func mariadbOptions(t *testing.T, s composeService) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, w := range words(s.Command) {
+		if w == "mariadbd" || w == "mysqld" {
+			continue
+		}
+		if !strings.HasPrefix(w, "--") {
+			t.Errorf("mariadb command word %q: want --option[=value] (the image's entrypoint passes those to mariadbd)", w)
+			continue
+		}
+		name, val, _ := strings.Cut(strings.TrimPrefix(w, "--"), "=")
+		out[strings.ReplaceAll(name, "_", "-")] = val
+	}
+	return out
+}
+
+// mariadbArgs is the mariadb service's command as arguments for mariadbd.
+func mariadbArgs(t *testing.T, s composeService) []string {
+	t.Helper()
+	var out []string
+	for _, w := range words(s.Command) {
+		if strings.HasPrefix(w, "--") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// initScript is the repository path of the service's SQL init script.
+func initScript(t *testing.T, s composeService) string {
+	t.Helper()
+	for _, m := range s.mounts(t) {
+		if m.bind && strings.HasPrefix(m.target, "/docker-entrypoint-initdb.d/") {
+			return strings.TrimPrefix(m.source, "./")
+		}
+	}
+	return ""
+}
+
+type initUser struct{ host, password string }
+
+var createUserRE = regexp.MustCompile(`(?i)CREATE\s+USER\s+(?:IF\s+NOT\s+EXISTS\s+)?'([^']+)'@'([^']*)'\s+IDENTIFIED\s+BY\s+'([^']*)'`)
+
+// initUsers lists the users an init script creates with a password.
+func initUsers(t *testing.T, path string) map[string]initUser {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]initUser{}
+	for _, m := range createUserRE.FindAllStringSubmatch(string(b), -1) {
+		out[m[1]] = initUser{host: m[2], password: m[3]}
+	}
+	return out
+}
+
+// composeConfig loads the config the compose service mounts, with the
+// service's environment only (no t.Setenv, so parallel tests can use it).
+func composeConfig(t *testing.T, c composeFile, service string) (*config.Config, string) {
+	t.Helper()
+	s := c.Services[service]
+	var host string
+	for _, m := range s.mounts(t) {
+		if m.bind && m.target == configMount {
+			host = m.source
+		}
+	}
+	if host == "" {
+		t.Fatalf("the %s service mounts no config at %s", service, configMount)
+	}
+	text, err := os.ReadFile(filepath.Join(root, host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := s.env(t)
+	cfg, err := config.Parse(text, "", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("%s: %v", host, err)
+	}
+	return cfg, filepath.Join(root, host)
 }

@@ -1,10 +1,9 @@
 package examples_test
 
 // The example configs: each loads and passes `sluice check --offline`; the
-// reference config shows every key with its default.
+// reference configs show every key with its default.
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,9 +54,21 @@ func exampleConfigs(t *testing.T) []string {
 	return files
 }
 
+// wantConfigs are the configs the README and docker-compose.yml point at;
+// the glob in exampleConfigs must find each (and any new one).
+var wantConfigs = []string{
+	"postgres-to-postgres.yaml", "mysql-to-postgres.yaml", "mysql-to-mysql.yaml",
+	"docker/sluice.yaml", "docker/sluice-mariadb.yaml",
+}
+
 func TestExampleConfigsLoad(t *testing.T) {
-	bin := buildSluice(t)
-	for _, f := range exampleConfigs(t) {
+	files := exampleConfigs(t)
+	for _, want := range wantConfigs {
+		if !slices.Contains(files, want) {
+			t.Errorf("%s is not among the configs found (%v)", want, files)
+		}
+	}
+	for _, f := range files {
 		t.Run(f, func(t *testing.T) {
 			text, err := os.ReadFile(f)
 			if err != nil {
@@ -71,7 +82,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 			if _, err := config.Load(f); err != nil {
 				t.Fatalf("config.Load: %v", err)
 			}
-			cmd := exec.Command(bin, "check", "--offline", "--config", f)
+			cmd := exec.Command(buildSluice(t), "check", "--offline", "--config", f)
 			cmd.Env = env
 			if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), ": ok") {
 				t.Fatalf("sluice check --offline --config %s: %v\n%s", f, err, out)
@@ -80,11 +91,17 @@ func TestExampleConfigsLoad(t *testing.T) {
 	}
 }
 
-// TestReferenceConfig: postgres-to-postgres.yaml shows every key, each with
-// its default value, so it loads exactly like a config with only the
-// required keys.
+// TestReferenceConfig: each reference config shows every key its source
+// kind uses, each with its default value, so it loads exactly like a config
+// with only the required keys. The other source kind's keys are shown in a
+// comment.
 func TestReferenceConfig(t *testing.T) {
-	const file = "postgres-to-postgres.yaml"
+	for _, file := range []string{"postgres-to-postgres.yaml", "mysql-to-postgres.yaml", "mysql-to-mysql.yaml"} {
+		t.Run(file, func(t *testing.T) { checkReferenceConfig(t, file) })
+	}
+}
+
+func checkReferenceConfig(t *testing.T, file string) {
 	text, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -93,18 +110,6 @@ func TestReferenceConfig(t *testing.T) {
 	if err := yaml.Unmarshal(text, &tree); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range configKeys(reflect.TypeFor[config.Config](), "") {
-		if strings.HasPrefix(key, "source.mysql.") {
-			if leaf := key[strings.LastIndex(key, ".")+1:]; !strings.Contains(string(text), "#   "+leaf+":") {
-				t.Errorf("%s: %s (for mysql sources) is not even shown in a comment", file, key)
-			}
-			continue
-		}
-		if !hasKey(tree, strings.Split(key, ".")) {
-			t.Errorf("%s does not show the key %s", file, key)
-		}
-	}
-
 	env := func(name string) (string, bool) {
 		if strings.HasPrefix(name, "SLUICE_") {
 			return "", false // no overrides
@@ -115,9 +120,38 @@ func TestReferenceConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
-	minimal := fmt.Sprintf("name: %s\nsource: {kind: %s, dsn: %q}\nsink: {kind: %s, dsn: %q}\n",
-		full.Name, full.Source.Kind, full.Source.DSN, full.Sink.Kind, full.Sink.DSN)
-	short, err := config.Parse([]byte(minimal), ".", env)
+
+	other := "source.mysql." // keys of the other source kind: only in a comment
+	if full.Source.Kind == "mysql" {
+		other = "source.postgres."
+	}
+	for _, key := range configKeys(reflect.TypeFor[config.Config](), "") {
+		if strings.HasPrefix(key, other) {
+			if leaf := key[strings.LastIndex(key, ".")+1:]; !strings.Contains(string(text), "#   "+leaf+":") {
+				t.Errorf("%s: %s (for %s sources) is not even shown in a comment", file, key, strings.Split(other, ".")[1])
+			}
+			continue
+		}
+		if !hasKey(tree, strings.Split(key, ".")) {
+			t.Errorf("%s does not show the key %s", file, key)
+		}
+	}
+
+	// The required keys only; the rest must come out as the defaults.
+	source := map[string]any{"kind": full.Source.Kind, "dsn": full.Source.DSN}
+	if full.Source.Kind == "mysql" {
+		source["tables"] = full.Source.Tables
+		source["mysql"] = map[string]any{"server_id": full.Source.MySQL.ServerID}
+	}
+	minimal, err := yaml.Marshal(map[string]any{
+		"name":   full.Name,
+		"source": source,
+		"sink":   map[string]any{"kind": full.Sink.Kind, "dsn": full.Sink.DSN},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := config.Parse(minimal, ".", env)
 	if err != nil {
 		t.Fatalf("minimal config: %v\n%s", err, minimal)
 	}

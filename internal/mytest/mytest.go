@@ -163,6 +163,7 @@ func (s *Server) args() []string {
 		"--socket=" + filepath.Join(s.base, "sock"),
 		"--pid-file=" + filepath.Join(s.base, "mariadbd.pid"),
 		"--log-error=" + filepath.Join(s.base, "server.log"),
+		"--tmpdir=" + s.base, // private: a /tmp cleaner cannot pull temp tables away
 		"--port=" + strconv.Itoa(s.Port),
 		"--bind-address=127.0.0.1",
 		"--skip-name-resolve",
