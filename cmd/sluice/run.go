@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -12,8 +11,6 @@ import (
 	"github.com/sluicecdc/sluice/checkpoint/file"
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	pgsink "github.com/sluicecdc/sluice/sink/postgres"
-	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
 
 func newLogger(c config.Log, w io.Writer) zerolog.Logger {
@@ -39,20 +36,12 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		return errReported
 	}
 	log.Info().Str("version", version).Str("source", config.RedactDSN(cfg.Source.DSN)).Str("sink", config.RedactDSN(cfg.Sink.DSN)).Msg("starting")
-	if cfg.Source.Kind != "postgres" {
-		return fmt.Errorf("source.kind: %q is not supported yet (supported: postgres)", cfg.Source.Kind)
-	}
-	src, err := pgsource.New(ctx, pgsource.Options{
-		DSN: cfg.Source.DSN, Tables: cfg.Source.Tables, Exclude: cfg.Source.Exclude,
-		Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
-		SnapshotWorkers: cfg.Source.Postgres.SnapshotWorkers, SpillDir: os.Getenv("SLUICE_SPILL_DIR"),
-		Log: log.With().Str("component", "source").Logger(),
-	})
+	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger())
 	if err != nil {
 		return fail(err)
 	}
 	defer src.Close()
-	sink, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: cfg.Sink.Schema, Pipeline: cfg.Name})
+	sink, err := openSink(ctx, cfg, log.With().Str("component", "sink").Logger())
 	if err != nil {
 		return fail(err)
 	}
@@ -60,7 +49,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
-		SnapshotWorkers: cfg.Source.Postgres.SnapshotWorkers,
+		SnapshotWorkers: snapshotWorkers(cfg),
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
 		Log: log,
 	})
@@ -83,17 +72,13 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 	var problems []string
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if cfg.Source.Kind != "postgres" {
-		problems = append(problems, fmt.Sprintf("source.kind: %q is not supported yet (supported: postgres)", cfg.Source.Kind))
-	} else if src, err := pgsource.New(ctx, pgsource.Options{DSN: cfg.Source.DSN, Tables: cfg.Source.Tables,
-		Exclude: cfg.Source.Exclude, Slot: cfg.Source.Postgres.Slot, Publication: cfg.Source.Postgres.Publication,
-		Log: zerolog.Nop()}); err != nil {
+	if src, err := openSource(ctx, cfg, zerolog.Nop()); err != nil {
 		problems = append(problems, fmt.Sprintf("source: %v (check source.dsn and that the server accepts connections from here)", err))
 	} else {
 		problems = append(problems, src.Check(ctx)...)
 		src.Close()
 	}
-	problems = append(problems, pgsink.Check(ctx, cfg.Sink.DSN)...)
+	problems = append(problems, checkSink(ctx, cfg)...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, "problem:", p)
 	}

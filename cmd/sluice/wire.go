@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+	mysink "github.com/sluicecdc/sluice/sink/mysql"
+	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	mysource "github.com/sluicecdc/sluice/source/mysql"
+	pgsource "github.com/sluicecdc/sluice/source/postgres"
+)
+
+// source is what the CLI needs of every log reader.
+type source interface {
+	pipeline.Source
+	Check(ctx context.Context) []string
+}
+
+// openSource connects the log reader cfg.Source.Kind names.
+func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (source, error) {
+	spill := os.Getenv("SLUICE_SPILL_DIR")
+	s := &cfg.Source
+	switch s.Kind {
+	case "postgres":
+		return pgsource.New(ctx, pgsource.Options{
+			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
+			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication,
+			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: spill, Log: log,
+		})
+	case "mysql":
+		return mysource.New(ctx, mysource.Options{
+			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
+			ServerID: s.MySQL.ServerID, SnapshotWorkers: s.MySQL.SnapshotWorkers, SpillDir: spill, Log: log,
+		})
+	}
+	return nil, fmt.Errorf("source.kind: %q is not supported (supported: postgres, mysql)", s.Kind)
+}
+
+// snapshotWorkers is the configured number of parallel snapshot readers.
+func snapshotWorkers(cfg *config.Config) int {
+	if cfg.Source.Kind == "mysql" {
+		return cfg.Source.MySQL.SnapshotWorkers
+	}
+	return cfg.Source.Postgres.SnapshotWorkers
+}
+
+// openSink connects the target cfg.Sink.Kind names.
+func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Sink, error) {
+	switch cfg.Sink.Kind {
+	case "postgres":
+		return pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: cfg.Sink.Schema, Pipeline: cfg.Name, Log: log})
+	case "mysql":
+		return mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: cfg.Sink.Schema, Pipeline: cfg.Name, Log: log})
+	}
+	return nil, fmt.Errorf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)
+}
+
+// checkSink lists the target's problems with their fixes.
+func checkSink(ctx context.Context, cfg *config.Config) []string {
+	switch cfg.Sink.Kind {
+	case "postgres":
+		return pgsink.Check(ctx, cfg.Sink.DSN)
+	case "mysql":
+		return mysink.Check(ctx, cfg.Sink.DSN)
+	}
+	return []string{fmt.Sprintf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)}
+}

@@ -1,0 +1,355 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	drv "github.com/go-sql-driver/mysql"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+const (
+	// inflightBudget bounds the bytes of transactions handed to the
+	// pipeline and not yet closed.
+	inflightBudget = 48 << 20
+	// heartbeat is how often an idle server sends a heartbeat event; no
+	// event at all for readTimeout means the link is dead.
+	heartbeat   = 5 * time.Second
+	readTimeout = 3 * heartbeat
+	// eventCache is how many parsed events go-mysql buffers ahead of us.
+	eventCache = 16
+)
+
+// Start begins streaming after from. nil means no checkpoint and no
+// snapshot: streaming starts at the server's current position, and earlier
+// changes are not copied. After a Snapshot, from must be its Position.
+func (s *Source) Start(ctx context.Context, from change.Position) error {
+	if s.out != nil {
+		return errors.New("start: the source is already streaming")
+	}
+	if problems := s.streamProblems(ctx); len(problems) > 0 {
+		return fmt.Errorf("the source server cannot be streamed from: %s", strings.Join(problems, "; "))
+	}
+	var start Position
+	switch p := from.(type) {
+	case Position:
+		start = p
+	case *Position:
+		start = *p
+	case nil:
+		var err error
+		if start, err = s.currentPosition(ctx, s.db); err != nil {
+			return err
+		}
+		s.opts.Log.Warn().Stringer("position", start).Msg("no checkpoint and no snapshot: streaming starts at the source's current binlog position; earlier changes are not copied")
+	default:
+		return fmt.Errorf("start: %T is not a mysql position", from)
+	}
+	st := &stream{s: s, byID: map[uint64]*shape{}, last: map[change.TableID]*shape{}}
+	if s.flavor == "mysql" && start.GTID != "" && !s.mysqlGTIDs(ctx) {
+		s.opts.Log.Warn().Msg("gtid_mode is no longer ON: resuming by binlog file and offset")
+		start.GTID = ""
+	}
+	if err := st.setResume(start); err != nil {
+		return err
+	}
+	s.out = make(chan result, 16)
+	s.room = make(chan struct{}, 1)
+	ctx, s.stop = context.WithCancel(ctx)
+	s.stopped = make(chan struct{})
+	go st.run(ctx)
+	s.opts.Log.Info().Stringer("from", start).Uint32("server_id", s.serverID).Msg("streaming started")
+	return nil
+}
+
+// streamProblems are the settings without which the binlog cannot be read.
+func (s *Source) streamProblems(ctx context.Context) []string {
+	set, err := s.readSettings(ctx)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	return set.streamProblems()
+}
+
+// stream is the binlog reader loop. It owns everything below.
+type stream struct {
+	s *Source
+
+	// Where the next session starts: the end of the last whole transaction
+	// read (delivered or skipped), with the GTID state there.
+	file     string
+	pos      uint32
+	maria    mariaGTIDs
+	mysqlSet *gomysql.MysqlGTIDSet // MySQL gtid_mode=ON; nil otherwise
+	useGTID  bool                  // resume from the GTID state
+
+	curFile string // the binlog file being read
+
+	// The event group (transaction) being read.
+	inGroup   bool // a GTID event or BEGIN opened it
+	begun     bool // BEGIN seen (or implied): statements inside do not end it
+	groupGTID string
+	maGTID    *mariaGTID
+	myGTID    *replication.GTIDEvent
+	commitTS  time.Time
+	cur       *change.Txn // its changes to selected tables; nil while none
+
+	byID    map[uint64]*shape         // table id → shape of the current table maps
+	last    map[change.TableID]*shape // the latest shape of each table
+	arena   arena
+	scratch []byte
+}
+
+// setResume makes p the place the next session starts from.
+func (st *stream) setResume(p Position) error {
+	st.file, st.pos, st.curFile = p.File, p.Pos, p.File
+	st.maria, st.mysqlSet, st.useGTID = nil, nil, false
+	if p.GTID == "" {
+		return nil
+	}
+	mysqlSet := strings.ContainsRune(p.GTID, ':')
+	if mysqlSet != (st.s.flavor == "mysql") {
+		return fmt.Errorf("start: position %s holds a GTID set of the other flavor than this %s source; "+
+			"the checkpoint belongs to another server: run `sluice run --resnapshot`", p, st.s.flavor)
+	}
+	if mysqlSet {
+		set, err := parseMySQLGTIDs(p.GTID)
+		if err != nil {
+			return err
+		}
+		st.mysqlSet, st.useGTID = set, true
+		return nil
+	}
+	m, err := parseMariaGTIDs(p.GTID)
+	if err != nil {
+		return err
+	}
+	st.maria, st.useGTID = m, true
+	return nil
+}
+
+// gtidText is the GTID state of the resume point.
+func (st *stream) gtidText() string {
+	if st.mysqlSet != nil {
+		return st.mysqlSet.String()
+	}
+	return st.maria.String()
+}
+
+func (st *stream) resume() Position {
+	return Position{File: st.file, Pos: st.pos, GTID: st.gtidText()}
+}
+
+func (st *stream) run(ctx context.Context) {
+	defer close(st.s.stopped)
+	defer close(st.s.out)
+	backoff := time.Second
+	failing := false
+	for {
+		err := st.session(ctx, func() {
+			if failing {
+				st.s.opts.Log.Info().Stringer("from", st.resume()).Msg("source reconnected")
+				failing, backoff = false, time.Second
+			}
+		})
+		st.reset()
+		if ctx.Err() != nil {
+			return
+		}
+		if permanent(err) {
+			st.fail(ctx, err)
+			return
+		}
+		if !failing {
+			st.s.opts.Log.Warn().Err(err).Stringer("resume", st.resume()).
+				Msg("source binlog connection lost; reconnecting with backoff")
+			failing = true
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+// fail hands a permanent error to the pipeline.
+func (st *stream) fail(ctx context.Context, err error) {
+	select {
+	case st.s.out <- result{err: err}:
+	case <-ctx.Done():
+	}
+}
+
+// reset forgets the partly read transaction: the next session starts at
+// the end of the last whole one.
+func (st *stream) reset() {
+	if st.cur != nil {
+		st.cur.Close()
+		st.cur = nil
+	}
+	st.endGroupState()
+	st.curFile = st.file
+	clear(st.byID)
+}
+
+func (st *stream) endGroupState() {
+	st.inGroup, st.begun, st.groupGTID, st.maGTID, st.myGTID, st.commitTS = false, false, "", nil, nil, time.Time{}
+}
+
+// session reads the binlog from the resume point until an error.
+func (st *stream) session(ctx context.Context, connected func()) error {
+	s := st.s
+	cfg := replication.BinlogSyncerConfig{
+		ServerID:                s.serverID,
+		Flavor:                  s.flavor,
+		Host:                    s.dsn.Host,
+		Port:                    s.dsn.Port,
+		User:                    s.dsn.User,
+		Password:                s.dsn.Password,
+		Localhost:               "sluice",
+		Charset:                 "utf8mb4",
+		ParseTime:               false,
+		TimestampStringLocation: time.UTC,
+		UseDecimal:              false,
+		RenderJSONAsMySQLText:   true,
+		HeartbeatPeriod:         heartbeat,
+		ReadTimeout:             readTimeout,
+		DisableRetrySync:        true,
+		EventCacheCount:         eventCache,
+		FillZeroLogPos:          s.flavor == "mariadb",
+		Logger:                  slog.New(&slogToZerolog{log: s.opts.Log}),
+		RowsEventDecodeFunc:     st.decodeRows,
+		Option: func(c *client.Conn) error {
+			// A busy pipeline may leave the dump connection unread for a while.
+			_, err := c.Execute("SET SESSION net_write_timeout = 600")
+			return err
+		},
+	}
+	switch mode := s.dsn.Params.Get("tls"); mode {
+	case "", "false":
+	case "true":
+		cfg.TLSConfig = &tls.Config{ServerName: s.dsn.Host, MinVersion: tls.VersionTLS12}
+	case "skip-verify", "preferred":
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for it
+	default:
+		return &permanentError{fmt.Errorf("source.dsn: tls=%s is not supported for the binlog connection; use true, skip-verify or false", mode)}
+	}
+	syncer := replication.NewBinlogSyncer(cfg)
+	defer syncer.Close()
+	var streamer *replication.BinlogStreamer
+	var err error
+	if st.useGTID {
+		var set gomysql.GTIDSet
+		if st.s.flavor == "mysql" {
+			set = st.mysqlSet.Clone()
+		} else if set, err = gomysql.ParseMariadbGTIDSet(st.maria.String()); err != nil {
+			return &permanentError{err}
+		}
+		streamer, err = syncer.StartSyncGTID(set)
+	} else {
+		streamer, err = syncer.StartSync(gomysql.Position{Name: st.file, Pos: st.pos})
+	}
+	if err != nil {
+		return st.classify(err)
+	}
+	connected()
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			return st.classify(err)
+		}
+		if err := st.handle(ctx, ev); err != nil {
+			return err
+		}
+	}
+}
+
+// classify wraps the errors a reconnect cannot fix as permanent, with the
+// fix the user needs.
+func (st *stream) classify(err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var my *gomysql.MyError
+	if errors.As(err, &my) {
+		switch {
+		case my.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
+			return &permanentError{fmt.Errorf("%w: the source cannot send its binlog from %s (server says: %s); "+
+				"the binlogs holding the checkpoint's position were probably purged: run `sluice run --resnapshot` to copy every table again, "+
+				"and raise the source's binlog retention (binlog_expire_logs_seconds, or expire_logs_days on older servers) so it outlives Sluice's downtime",
+				ErrPositionLost, st.resume(), my.Message)}
+		case isAccessDenied(my):
+			return &permanentError{fmt.Errorf("source binlog connection: %s%s", my.Message, privilegeHint(my, st.s.flavor))}
+		}
+		return err
+	}
+	var evErr *replication.EventError
+	if errors.As(err, &evErr) || strings.Contains(err.Error(), "panic") {
+		return &permanentError{fmt.Errorf("decode source binlog event after %s: %w", st.resume(), err)}
+	}
+	return err
+}
+
+func permanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
+
+// isAccessDenied tells privilege errors of either client library.
+func isAccessDenied(err error) bool {
+	var code uint16
+	var my *gomysql.MyError
+	var d *drv.MySQLError
+	switch {
+	case errors.As(err, &my):
+		code = my.Code
+	case errors.As(err, &d):
+		code = d.Number
+	}
+	switch code {
+	case 1044, 1045, 1142, 1143, 1227, 1370:
+		return true
+	}
+	return false
+}
+
+// deliver hands a committed transaction to the pipeline, waiting while the
+// transactions handed out but not yet closed fill the budget.
+func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
+	s := st.s
+	size := min(txn.Size(), inflightBudget)
+	for s.inflight.Load() > 0 && s.inflight.Load()+size > inflightBudget {
+		select {
+		case <-s.room:
+		case <-ctx.Done():
+			txn.Close()
+			return ctx.Err()
+		}
+	}
+	s.inflight.Add(size)
+	txn.OnClose(func() {
+		s.inflight.Add(-size)
+		select {
+		case s.room <- struct{}{}:
+		default:
+		}
+	})
+	select {
+	case s.out <- result{txn: txn}:
+		return nil
+	case <-ctx.Done():
+		txn.Close()
+		return ctx.Err()
+	}
+}
