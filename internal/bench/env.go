@@ -41,9 +41,9 @@ type env struct {
 	opts options
 
 	src, nat, slu *pgtest.Cluster
-	dir           string // temp dir: sluice binary, config, checkpoint
+	dir           string // temp dir: config, checkpoint
 	logPath       string // sluice's log; kept after the run
-	bin           string
+	bin           string // the sluice binary, from sluiceBinary
 	proc          *sluiceProc
 	rss           *rssSampler
 
@@ -76,9 +76,6 @@ func (e *env) setup(ctx context.Context) error {
 	}
 	e.defer_(func() { os.RemoveAll(e.dir) })
 
-	if e.bin, err = e.sluiceBinary(ctx); err != nil {
-		return err
-	}
 	if out, err := exec.CommandContext(ctx, e.bin, "version").Output(); err == nil {
 		e.sluiceVer = strings.TrimSpace(string(out))
 	}
@@ -139,15 +136,15 @@ func (e *env) setup(ctx context.Context) error {
 	return nil
 }
 
-// sluiceBinary builds ./cmd/sluice into the temp dir unless -sluice names a
-// binary: other people change the code while benchmarks run, and a stale
+// sluiceBinary builds ./cmd/sluice into dir unless -sluice names a binary:
+// other people change the code while benchmarks run, and a stale
 // bin/sluice would measure the wrong thing.
-func (e *env) sluiceBinary(ctx context.Context) (string, error) {
-	if e.opts.sluiceBin != "" {
-		return filepath.Abs(e.opts.sluiceBin)
+func sluiceBinary(ctx context.Context, o options, dir string) (string, error) {
+	if o.sluiceBin != "" {
+		return filepath.Abs(o.sluiceBin)
 	}
 	step("building sluice (go build ./cmd/sluice)")
-	bin := filepath.Join(e.dir, "sluice")
+	bin := filepath.Join(dir, "sluice")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/sluicecdc/sluice/cmd/sluice")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build sluice: %v\n%s", err, out)

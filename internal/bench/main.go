@@ -1,18 +1,24 @@
-// Command bench compares sluice with PostgreSQL's built-in logical
-// replication, side by side in one run.
+// Command bench compares sluice with the databases' built-in replication,
+// side by side in one run.
 //
-// It starts three throwaway clusters with identical settings (a source, a
-// target fed by a native subscription, a target fed by sluice), runs each
-// workload with both replicators live, and reports how long each target took
-// to hold every row of the workload, plus sluice's peak memory:
+// PostgreSQL: it starts three throwaway clusters with identical settings (a
+// source, a target fed by a native subscription, a target fed by sluice),
+// runs each workload with both replicators live, and reports how long each
+// target took to hold every row of the workload, plus sluice's peak memory.
 //
-//	go run ./internal/bench [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
+// MariaDB: the same with three throwaway MariaDB servers: a source with the
+// binary log on, a native replica (CHANGE MASTER TO ... MASTER_USE_GTID =
+// slave_pos) and a target fed by sluice (source.kind and sink.kind mysql).
 //
-// Workloads: bulk (300,000 rows in one transaction), small (30,000
-// single-row transactions from 4 connections) and large (1,000,000 wide rows
-// in one transaction, one run; sluice's RSS must stay under 256 MB).
-// Correctness is checked after every run and at the end: every target must
-// equal the source in count and md5 over all rows.
+//	go run ./internal/bench [-engine all|pg|mariadb] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
+//
+// PostgreSQL workloads: bulk (300,000 rows in one transaction), small
+// (30,000 single-row transactions from 4 connections) and large (1,000,000
+// wide rows in one transaction, one run; sluice's RSS must stay under
+// 256 MB). MariaDB workloads: bulk and small, sized by -mariadb-bulk-rows and
+// -mariadb-small-rows. Correctness is checked after every run and at the
+// end: every target must equal the source in count and a checksum over all
+// rows.
 package main
 
 import (
@@ -22,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,23 +42,51 @@ type options struct {
 	sluiceBin string
 	timeout   time.Duration
 	logLevel  string
+
+	engine      string // "all", "pg" or "mariadb"
+	myBulkRows  int64  // MariaDB bulk workload size
+	mySmallRows int64  // MariaDB small workload size
+	myParallel  int    // the native replica's slave_parallel_threads
 }
+
+func (o options) runPG() bool      { return o.engine == "all" || o.engine == "pg" }
+func (o options) runMariaDB() bool { return o.engine == "all" || o.engine == "mariadb" }
 
 func main() {
 	var o options
+	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica) or all")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each workload (bulk, small); the table shows medians")
-	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large")
-	flag.BoolVar(&o.large, "large", true, "also run the large workload (1,000,000 wide rows in one transaction, once)")
+	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large, and smaller MariaDB workloads")
+	flag.BoolVar(&o.large, "large", true, "also run the large workload (1,000,000 wide rows in one transaction, once; PostgreSQL only)")
 	flag.StringVar(&o.md, "md", "", "also write the results as Markdown to this file")
 	flag.StringVar(&o.sluiceBin, "sluice", "", "sluice binary to run (default: build ./cmd/sluice into a temp dir, so it is never stale)")
 	flag.StringVar(&o.logLevel, "sluice-log-level", "info", "sluice's log.level (debug shows every batch flush; for diagnosis)")
-	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.Int64Var(&o.myBulkRows, "mariadb-bulk-rows", 0, "MariaDB bulk workload: rows in the one transaction (default 300,000; 100,000 with -quick)")
+	flag.Int64Var(&o.mySmallRows, "mariadb-small-rows", 0, "MariaDB small workload: single-row transactions (default 30,000; 10,000 with -quick)")
+	flag.IntVar(&o.myParallel, "mariadb-parallel-threads", 0, "the native replica's slave_parallel_threads (0: MariaDB's default, one applier thread); above 0 also sets slave_parallel_mode=optimistic")
 	flag.Parse()
 	if o.quick {
 		o.runs, o.large = 1, false
 	}
-	if o.runs < 1 {
+	if o.myBulkRows == 0 {
+		o.myBulkRows = map[bool]int64{false: 300_000, true: 100_000}[o.quick]
+	}
+	if o.mySmallRows == 0 {
+		o.mySmallRows = map[bool]int64{false: 30_000, true: 10_000}[o.quick]
+	}
+	switch {
+	case o.runs < 1:
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
+		os.Exit(2)
+	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb":
+		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb or all\n", o.engine)
+		os.Exit(2)
+	case o.myBulkRows < 1 || o.mySmallRows < 1:
+		fmt.Fprintln(os.Stderr, "bench: -mariadb-bulk-rows and -mariadb-small-rows must be at least 1")
+		os.Exit(2)
+	case o.myParallel < 0:
+		fmt.Fprintln(os.Stderr, "bench: -mariadb-parallel-threads must be 0 or more")
 		os.Exit(2)
 	}
 	os.Exit(run(o))
@@ -59,47 +94,112 @@ func main() {
 
 func run(o options) int {
 	// Ctrl-C and SIGTERM cancel the context; the deferred cleanup then stops
-	// sluice and removes every cluster. Later signals are swallowed so the
-	// cleanup is not cut short.
+	// sluice and removes every cluster and server. Later signals are
+	// swallowed so the cleanup is not cut short.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 
-	e := &env{opts: o}
-	defer e.cleanup()
-	if err := e.setup(ctx); err != nil {
-		return fail(ctx, e, err)
-	}
-	rep, err := e.runAll(ctx)
+	// One binary for both engines, built once.
+	dir, err := os.MkdirTemp("", "sluice-bench-bin-")
 	if err != nil {
-		return fail(ctx, e, err)
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 1
 	}
-	fmt.Println()
-	fmt.Print(rep.text())
-	if o.md != "" {
-		if err := os.WriteFile(o.md, []byte(rep.markdown()), 0o644); err != nil {
+	defer os.RemoveAll(dir)
+	bin, err := sluiceBinary(ctx, o, dir)
+	if err != nil {
+		return fail(ctx, o, "", err)
+	}
+
+	both := o.runPG() && o.runMariaDB()
+	var md strings.Builder
+	code := 0
+	if o.runPG() {
+		rep, c := runPG(ctx, o, bin)
+		code = max(code, c)
+		if rep != nil {
+			if both {
+				md.WriteString("## PostgreSQL\n\n")
+			}
+			md.WriteString(rep.markdown())
+		}
+	}
+	if o.runMariaDB() && ctx.Err() == nil {
+		rep, c := runMariaDB(ctx, o, bin)
+		code = max(code, c)
+		if rep != nil {
+			if md.Len() > 0 {
+				md.WriteString("\n")
+			}
+			md.WriteString("## MariaDB\n\n")
+			md.WriteString(rep.markdown())
+		}
+	}
+	if o.md != "" && md.Len() > 0 {
+		if err := os.WriteFile(o.md, []byte(md.String()), 0o644); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: write %s: %v\n", o.md, err)
 			return 1
 		}
 		fmt.Printf("\nMarkdown written to %s\n", o.md)
 	}
-	if rep.largeOverLimit() {
-		fmt.Fprintf(os.Stderr, "\nbench: FAIL: sluice's peak RSS in the large workload exceeded %d MB\n", rssLimitMB)
-		return 1
-	}
-	return 0
+	return code
 }
 
-func fail(ctx context.Context, e *env, err error) int {
+// runPG runs the PostgreSQL comparison and prints its report; the report
+// is nil when it failed.
+func runPG(ctx context.Context, o options, bin string) (*report, int) {
+	e := &env{opts: o, bin: bin}
+	defer e.cleanup()
+	if err := e.setup(ctx); err != nil {
+		return nil, fail(ctx, o, e.logPath, err)
+	}
+	rep, err := e.runAll(ctx)
+	if err != nil {
+		return nil, fail(ctx, o, e.logPath, err)
+	}
+	fmt.Println()
+	if o.runMariaDB() {
+		fmt.Println("PostgreSQL:")
+	}
+	fmt.Print(rep.text())
+	if rep.largeOverLimit() {
+		fmt.Fprintf(os.Stderr, "\nbench: FAIL: sluice's peak RSS in the large workload exceeded %d MB\n", rssLimitMB)
+		return rep, 1
+	}
+	return rep, 0
+}
+
+// runMariaDB runs the MariaDB comparison and prints its report; the report
+// is nil when it failed.
+func runMariaDB(ctx context.Context, o options, bin string) (*myReport, int) {
+	e := &myEnv{opts: o, bin: bin}
+	defer e.cleanup()
+	if err := e.setup(ctx); err != nil {
+		return nil, fail(ctx, o, e.logPath, err)
+	}
+	rep, err := e.runAll(ctx)
+	if err != nil {
+		return nil, fail(ctx, o, e.logPath, err)
+	}
+	fmt.Println()
+	if o.runPG() {
+		fmt.Println("MariaDB:")
+	}
+	fmt.Print(rep.text())
+	return rep, 0
+}
+
+func fail(ctx context.Context, o options, logPath string, err error) int {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("%w (the whole run exceeded -timeout %v)", err, e.opts.timeout)
+		err = fmt.Errorf("%w (the whole run exceeded -timeout %v)", err, o.timeout)
 	} else if ctx.Err() != nil {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "\nbench: %v\n", err)
-	if e.logPath != "" {
-		fmt.Fprintf(os.Stderr, "--- last lines of the sluice log (%s) ---\n%s\n", e.logPath, logTail(e.logPath, 30))
+	if logPath != "" {
+		fmt.Fprintf(os.Stderr, "--- last lines of the sluice log (%s) ---\n%s\n", logPath, logTail(logPath, 30))
 	}
 	return 1
 }

@@ -36,23 +36,27 @@ type row struct {
 func (r *report) rows() []row {
 	var out []row
 	for i, w := range r.workloads {
-		rs := r.results[i]
-		var load, nat, slu, rat []float64
-		var rss int64
-		for _, x := range rs {
-			load = append(load, x.load.Seconds())
-			nat = append(nat, x.native.Seconds())
-			slu = append(slu, x.sluice.Seconds())
-			rat = append(rat, ratio(x))
-			rss = max(rss, x.rssKB)
-		}
-		out = append(out, row{name: w.name, rows: w.rows, runs: len(rs),
-			load: median(load), native: median(nat), sluice: median(slu), ratio: median(rat), rssMB: mb(rss),
-			minRatio: minOf(rat), maxRatio: maxOf(rat)})
+		out = append(out, summarize(w.name, w.rows, r.results[i]))
 	}
 	order := map[string]int{"bulk": 0, "small": 1, "large": 2}
 	sort.SliceStable(out, func(i, j int) bool { return order[out[i].name] < order[out[j].name] })
 	return out
+}
+
+// summarize makes one workload's line from its runs.
+func summarize(name string, rows int64, rs []runResult) row {
+	var load, nat, slu, rat []float64
+	var rss int64
+	for _, x := range rs {
+		load = append(load, x.load.Seconds())
+		nat = append(nat, x.native.Seconds())
+		slu = append(slu, x.sluice.Seconds())
+		rat = append(rat, ratio(x))
+		rss = max(rss, x.rssKB)
+	}
+	return row{name: name, rows: rows, runs: len(rs),
+		load: median(load), native: median(nat), sluice: median(slu), ratio: median(rat), rssMB: mb(rss),
+		minRatio: minOf(rat), maxRatio: maxOf(rat)}
 }
 
 func (r *report) largeOverLimit() bool {
@@ -72,9 +76,39 @@ func (x row) cells() []string {
 
 func (r *report) text() string {
 	var b strings.Builder
+	b.WriteString(textTable(r.rows()))
+	b.WriteString("\n")
+	for _, s := range r.notes() {
+		b.WriteString("- " + s + "\n")
+	}
+	b.WriteString("\nsettings:\n")
+	for _, s := range r.settings() {
+		b.WriteString("- " + s + "\n")
+	}
+	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", r.logSummary.path)
+	return b.String()
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	b.WriteString(mdTable(r.rows()))
+	b.WriteString("\n")
+	for _, s := range r.notes() {
+		b.WriteString("- " + s + "\n")
+	}
+	b.WriteString("\nSettings:\n\n")
+	for _, s := range r.settings() {
+		b.WriteString("- " + s + "\n")
+	}
+	return b.String()
+}
+
+// textTable renders rows as aligned text columns under header.
+func textTable(rows []row) string {
+	var b strings.Builder
 	widths := make([]int, len(header))
 	lines := [][]string{header}
-	for _, x := range r.rows() {
+	for _, x := range rows {
 		lines = append(lines, x.cells())
 	}
 	for _, l := range lines {
@@ -92,32 +126,16 @@ func (r *report) text() string {
 		}
 		b.WriteByte('\n')
 	}
-	b.WriteString("\n")
-	for _, s := range r.notes() {
-		b.WriteString("- " + s + "\n")
-	}
-	b.WriteString("\nsettings:\n")
-	for _, s := range r.settings() {
-		b.WriteString("- " + s + "\n")
-	}
-	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", r.logSummary.path)
 	return b.String()
 }
 
-func (r *report) markdown() string {
+// mdTable renders rows as a Markdown table under header.
+func mdTable(rows []row) string {
 	var b strings.Builder
 	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
 	b.WriteString("|:---|---:|---:|---:|---:|---:|---:|\n")
-	for _, x := range r.rows() {
+	for _, x := range rows {
 		b.WriteString("| " + strings.Join(x.cells(), " | ") + " |\n")
-	}
-	b.WriteString("\n")
-	for _, s := range r.notes() {
-		b.WriteString("- " + s + "\n")
-	}
-	b.WriteString("\nSettings:\n\n")
-	for _, s := range r.settings() {
-		b.WriteString("- " + s + "\n")
 	}
 	return b.String()
 }

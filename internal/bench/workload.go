@@ -76,6 +76,8 @@ type runResult struct {
 	// rest of a target's time is its receiving and applying).
 	sentNative, sentSluice time.Duration
 	cpu                    time.Duration // CPU time sluice used during the run
+	// CPU time the two target servers used during the run (MariaDB only).
+	natSrvCPU, sluSrvCPU time.Duration
 }
 
 // runAll runs every workload, checks the targets after every run and at

@@ -246,6 +246,16 @@ func (s *Server) ping(ctx context.Context) error {
 	return db.PingContext(pctx)
 }
 
+// Pid is the mariadbd process id, 0 when the server is not running.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop shuts the server down cleanly (SIGTERM) and waits for it.
 func (s *Server) Stop() error {
 	s.mu.Lock()
