@@ -27,7 +27,7 @@ func wantProblems(t *testing.T, problems []string, want ...string) {
 
 func TestCheckHealthy(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY); CREATE TABLE d.nokey (a int, b int)")
 	src := newSource(t, srv, Options{Tables: []string{"d.t"}})
 	wantProblems(t, src.Check(context.Background()))
@@ -53,7 +53,7 @@ func TestCheckHealthy(t *testing.T) {
 
 func TestCheckNoBinlog(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{NoBinlog: true})
+	srv := startServer(t, mytest.Options{NoBinlog: true})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY)")
 	src := newSource(t, srv, Options{})
 	wantProblems(t, src.Check(context.Background()), "log_bin is OFF", "log_bin = binlog")
@@ -67,7 +67,7 @@ func TestCheckNoBinlog(t *testing.T) {
 
 func TestCheckSettings(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{Args: []string{"--binlog-row-metadata=MINIMAL", "--binlog-format=MIXED",
+	srv := startServer(t, mytest.Options{Args: []string{"--binlog-row-metadata=MINIMAL", "--binlog-format=MIXED",
 		"--binlog-row-image=MINIMAL", "--binlog-expire-logs-seconds=3600"}})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY)")
 	src := newSource(t, srv, Options{})
@@ -84,7 +84,7 @@ func TestCheckSettings(t *testing.T) {
 
 func TestCheckPrivileges(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, `CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY);
 		CREATE USER 'weak'@'%' IDENTIFIED BY 'pw-s3cret'; GRANT SELECT ON mysql.* TO 'weak'@'%';
 		CREATE USER 'repl'@'%' IDENTIFIED BY 'pw'; GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'repl'@'%'`)

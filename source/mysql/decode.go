@@ -122,6 +122,12 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 		}
 	}
 	if st.begun {
+		switch kw := (&lexer{s: q}).word(); kw {
+		case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
+			// binlog_format=STATEMENT in some session: the rows are not in the binlog.
+			st.s.opts.Log.Warn().Str("schema", string(e.Schema)).Str("statement", shorten(q)).
+				Msg("source logged a change as a statement, not as rows (a session with binlog_format other than ROW); it is not replicated")
+		}
 		return nil // a statement inside a transaction
 	}
 	// A statement that is a transaction of its own: DDL.
@@ -142,11 +148,7 @@ func (st *stream) statement(ctx context.Context, e *replication.QueryEvent) erro
 	default:
 		return nil
 	}
-	short := q
-	if len(short) > 300 {
-		short = short[:300] + "..."
-	}
-	st.s.opts.Log.Info().Str("schema", string(e.Schema)).Str("statement", short).Msg("source DDL")
+	st.s.opts.Log.Info().Str("schema", string(e.Schema)).Str("statement", shorten(q)).Msg("source DDL")
 	schema, table, ok := parseTruncate(q)
 	if !ok {
 		return nil
@@ -323,6 +325,14 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 	}
 	txn.ID, txn.Commit, txn.Position = id, ts, st.resume()
 	return st.deliver(ctx, txn)
+}
+
+// shorten cuts a statement for the log.
+func shorten(q string) string {
+	if len(q) > 300 {
+		return q[:300] + "..."
+	}
+	return q
 }
 
 // lexer reads the words of a SQL statement, skipping spaces and comments.

@@ -106,3 +106,16 @@ func value(t *change.Table, r change.Row, col string) string {
 	}
 	return r[i].String()
 }
+
+// startServer starts a MariaDB server and shows the end of its log when
+// the test fails.
+func startServer(t *testing.T, opts mytest.Options) *mytest.Server {
+	t.Helper()
+	srv := mytest.Start(t, opts)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", srv.LogTail(60))
+		}
+	})
+	return srv
+}

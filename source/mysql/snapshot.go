@@ -80,6 +80,9 @@ func (s *Source) Snapshot(ctx context.Context) (pipeline.Snapshot, error) {
 		if err != nil {
 			return err
 		}
+		if len(ids) == 0 {
+			return s.errNoTables()
+		}
 		sn.tables, sn.descs, err = s.describeTables(ctx, lock, ids)
 		return err
 	}()
@@ -159,6 +162,9 @@ func (sn *snapshot) lockFree(ctx context.Context) error {
 	ids, err := s.selectTables(ctx, c)
 	if err != nil {
 		return err
+	}
+	if len(ids) == 0 {
+		return s.errNoTables()
 	}
 	if sn.tables, sn.descs, err = s.describeTables(ctx, c, ids); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
@@ -536,6 +542,11 @@ func readKeys(ctx context.Context, q querier, schema string) (map[string][]strin
 		}
 	}
 	return out, nil
+}
+
+func (s *Source) errNoTables() error {
+	return fmt.Errorf("source.tables %v (minus source.exclude %v) matches no table in the source; check the patterns (database.table, * and ? globs) "+
+		"and that the user may SELECT from the tables", s.opts.Tables, s.opts.Exclude)
 }
 
 // remember keeps shapes the snapshot read so the stream reuses the same

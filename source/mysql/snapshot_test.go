@@ -21,7 +21,7 @@ import (
 // from the snapshot position must reproduce the final table exactly.
 func TestSnapshotUnderWrites(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	src := newSource(t, srv, Options{SnapshotWorkers: 4})
 	snapshotUnderWrites(t, srv, src, 20000, 10)
 }
@@ -31,7 +31,7 @@ func TestSnapshotUnderWrites(t *testing.T) {
 // lock-free consistent snapshot and is just as exact.
 func TestSnapshotWithoutReload(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE USER 'snap'@'%' IDENTIFIED BY 's3cret'; GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO 'snap'@'%'")
 	src := newSource(t, srv, Options{DSN: fmt.Sprintf("mysql://snap:s3cret@127.0.0.1:%d/", srv.Port), SnapshotWorkers: 4})
 	snapshotUnderWrites(t, srv, src, 3000, 1)
@@ -86,9 +86,15 @@ func snapshotUnderWrites(t *testing.T, srv *mytest.Server, src *Source, rows, mi
 		}
 	}
 	defer stopWriters()
-	for ops.Load() < 100 {
-		time.Sleep(10 * time.Millisecond)
+	waitOps := func(n int64) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); ops.Load() < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("writers managed only %d of %d writes", ops.Load(), n)
+			}
+		}
 	}
+	waitOps(100)
 	snap, err := src.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -122,9 +128,7 @@ func snapshotUnderWrites(t *testing.T, srv *mytest.Server, src *Source, rows, mi
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	for ops.Load() < atStart+100 { // writes went on during the copy
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitOps(atStart + 100) // writes went on during the copy
 	stopWriters()
 	final := current(t, src)
 	pos := snap.Position()

@@ -62,6 +62,10 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	if err := st.setResume(start); err != nil {
 		return err
 	}
+	if ids, err := s.selectTables(ctx, s.db); err == nil && len(ids) == 0 {
+		s.opts.Log.Warn().Strs("tables", s.opts.Tables).Strs("exclude", s.opts.Exclude).
+			Msg("no source table matches the patterns yet; tables created later that match are streamed")
+	}
 	s.out = make(chan result, 16)
 	s.room = make(chan struct{}, 1)
 	ctx, s.stop = context.WithCancel(ctx)

@@ -17,7 +17,7 @@ import (
 // written with, not today's.
 func TestDDL(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE DATABASE d; CREATE DATABASE other; CREATE TABLE d.t (id int PRIMARY KEY, a varchar(10)); CREATE TABLE other.x (id int)")
 	src := newSource(t, srv, Options{Tables: []string{"d.*"}, Exclude: []string{"d.skip*"}})
 	from := current(t, src)
@@ -93,7 +93,7 @@ func TestDDL(t *testing.T) {
 // GTID and by file and offset.
 func TestResume(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE DATABASE d; CREATE DATABASE o; CREATE TABLE d.t (id int PRIMARY KEY); CREATE TABLE o.t (id int)")
 	first := newSource(t, srv, Options{})
 	from := current(t, first)
@@ -158,7 +158,7 @@ func TestResume(t *testing.T) {
 // transaction.
 func TestServerRestart(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{Durable: true})
+	srv := startServer(t, mytest.Options{Durable: true})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY)")
 	src := newSource(t, srv, Options{})
 	if err := src.Start(context.Background(), nil); err != nil {
@@ -214,7 +214,7 @@ func TestServerRestart(t *testing.T) {
 // error says so and names the fix.
 func TestPurgedBinlog(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY); INSERT INTO d.t VALUES (1)")
 	src := newSource(t, srv, Options{})
 	old := current(t, src)
@@ -253,7 +253,7 @@ func TestPurgedBinlog(t *testing.T) {
 // stream stops with an error naming the setting.
 func TestMetadataNotFull(t *testing.T) {
 	t.Parallel()
-	srv := mytest.Start(t, mytest.Options{})
+	srv := startServer(t, mytest.Options{})
 	exec(t, srv, "CREATE DATABASE d; CREATE TABLE d.t (id int PRIMARY KEY)")
 	src := newSource(t, srv, Options{})
 	if err := src.Start(context.Background(), nil); err != nil {

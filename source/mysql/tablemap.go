@@ -255,8 +255,14 @@ func errMetadata(id change.TableID) error {
 
 // fromTableMap builds the shape a table map describes. Only the table map is
 // used, never the live schema, so old events decode with their own shape.
-func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (*shape, error) {
+func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (_ *shape, err error) {
 	id := change.TableID{Schema: string(tm.Schema), Name: string(tm.Table)}
+	defer func() {
+		// go-mysql's metadata helpers index lists without checking them.
+		if r := recover(); r != nil {
+			err = permanentf("the binlog table map of %s has inconsistent metadata: %v", id, r)
+		}
+	}()
 	n := int(tm.ColumnCount)
 	if len(tm.ColumnName) != n || n == 0 {
 		return nil, errMetadata(id)
@@ -314,7 +320,6 @@ func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (*shape, error) {
 			}
 			return nil
 		}
-		var err error
 		switch typ {
 		case gomysql.MYSQL_TYPE_TINY:
 			c.kind = kTiny

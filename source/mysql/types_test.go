@@ -102,7 +102,7 @@ func TestTypes(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := mytest.Start(t, mytest.Options{Args: args})
+			srv := startServer(t, mytest.Options{Args: args})
 			testTypes(t, srv)
 			if events := binlogEventTypes(t, srv); (name == "compressed") != strings.Contains(events, "compressed") {
 				t.Errorf("%s: binlog event types %s", name, events)
