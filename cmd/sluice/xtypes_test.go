@@ -16,7 +16,7 @@ const mysqlTypesDDL = `CREATE TABLE app.types (
   vc varchar(20), tx text, bn binary(4), vb varbinary(10), bl blob,
   d date, dt datetime(6), ts timestamp(6) NULL DEFAULT NULL, tm time(6), yr year, js json)`
 
-// Rows of edge values, written with sql_mode '' so zero dates are allowed.
+// Rows of edge values, written with sql_mode ” so zero dates are allowed.
 // Half of them go in before sluice starts (snapshot), half after (stream).
 var mysqlTypeRows = []string{
 	`(1, -128, 255, 65535, -8388608, 4294967295, 18446744073709551615, -9223372036854775808,

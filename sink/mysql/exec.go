@@ -30,8 +30,14 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error 
 	switch a.Kind {
 	case plan.Insert, plan.Upsert:
 		cols := sentColumns(a.Rows[0])
+		if a.Kind == plan.Insert && len(cols) == len(tg.all) && s.bulk(ctx, a.Rows) {
+			return s.applyInfile(ctx, tg, a.Rows, true)
+		}
 		return s.insert(ctx, tg, cols, onDuplicate(tg, cols), a.Rows)
 	case plan.Append:
+		if s.bulk(ctx, a.Rows) {
+			return s.applyInfile(ctx, tg, a.Rows, false)
+		}
 		return s.insert(ctx, tg, tg.all, "", a.Rows)
 	case plan.Delete:
 		return s.deleteKeys(ctx, tg, a.Rows)

@@ -47,8 +47,10 @@ type Sink struct {
 	srv  server
 	conv *typemap.Converter // other dialects' tables and values into MySQL's
 
-	infileOnce sync.Once // LOAD DATA LOCAL tried
-	infileOK   bool
+	infileOnce  sync.Once // LOAD DATA LOCAL tried
+	infileOK    bool
+	infileBuf   []byte // reused by applyInfile
+	infileLoads int    // LOAD DATA statements applyInfile ran (for tests)
 
 	mu      sync.Mutex                       // guards targets and shapes (Load runs concurrently)
 	targets map[*change.Table]*target        // by (converted) source shape
@@ -362,13 +364,22 @@ func (s *Sink) revive(ctx context.Context) error {
 // exec runs one statement inside the open target transaction, beginning it
 // first if needed.
 func (s *Sink) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if !s.begun {
-		if _, err := s.conn.ExecContext(ctx, "BEGIN"); err != nil {
-			return nil, fmt.Errorf("begin target transaction: %w", err)
-		}
-		s.begun = true
+	if err := s.begin(ctx); err != nil {
+		return nil, err
 	}
 	return s.conn.ExecContext(ctx, q, args...)
+}
+
+// begin opens the target transaction unless it is open.
+func (s *Sink) begin(ctx context.Context) error {
+	if s.begun {
+		return nil
+	}
+	if _, err := s.conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin target transaction: %w", err)
+	}
+	s.begun = true
+	return nil
 }
 
 // fail marks the sink unusable: the open target transaction is lost, so the
