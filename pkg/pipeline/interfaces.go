@@ -106,3 +106,40 @@ type Durability interface {
 	// none yet); with wait, it waits until all flushed changes are.
 	Durable(ctx context.Context, wait bool) (change.Position, error)
 }
+
+// Estimator is a Snapshot that can tell about how many rows a table has
+// (from the catalog's statistics, not by counting), for progress displays.
+type Estimator interface {
+	// Estimate returns the approximate row count of t; -1 when unknown.
+	Estimate(ctx context.Context, t *change.Table) (int64, error)
+}
+
+// LogReporter is a Source that can tell how far its log has grown beyond a
+// position and how much log the server keeps for the pipeline. It queries
+// on a connection of its own, never the replication connection, and is
+// safe to call while the source streams.
+type LogReporter interface {
+	// LogStatus describes the server's log relative to applied (the last
+	// position committed in the target; nil when none yet).
+	LogStatus(ctx context.Context, applied change.Position) (LogStatus, error)
+}
+
+// LogStatus is what a LogReporter tells. Sizes are -1 when unknown.
+type LogStatus struct {
+	Head          string // the server's current log position
+	BehindBytes   int64  // log bytes from applied (or the reader's confirmed position, if later) to Head
+	RetainedBytes int64  // log the server keeps for the pipeline (PostgreSQL: from the slot's restart_lsn)
+	Confirmed     string // the position the server has from the reader (PostgreSQL: confirmed_flush_lsn)
+	Restart       string // the oldest position the server keeps for it (PostgreSQL: restart_lsn)
+	SlotStatus    string // PostgreSQL: the slot's wal_status (reserved, extended, unreserved, lost); "missing" when there is no slot
+	Reading       Reading
+}
+
+// Reading says whether the server sees the pipeline's log reader connected.
+type Reading uint8
+
+const (
+	ReadingUnknown Reading = iota // the source cannot tell
+	ReadingActive                 // connected (PostgreSQL: the slot is active)
+	ReadingIdle                   // not connected
+)

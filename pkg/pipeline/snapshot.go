@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,28 +43,37 @@ func (p *Pipeline) snapshot(ctx context.Context) (change.Position, error) {
 		return nil, err
 	}
 	start := time.Now()
-	prog := newProgress(p, chunks)
+	prog := newProgress(p, chunks, estimates(ctx, p, snap))
+	stopLog := prog.logEvery(p.opts.ProgressEvery)
+	defer stopLog()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.opts.SnapshotWorkers)
 	for _, c := range chunks {
 		g.Go(func() error {
-			var n int64
+			tp := prog.tables[c.Table]
+			tp.begin()
+			var n, unreported int64
 			err := loader.Load(gctx, c.Table, func(yield func(change.Row) error) error {
 				return snap.Read(gctx, c, func(r change.Row) error {
 					n++
+					if unreported++; unreported == progressStep {
+						prog.add(c.Table, unreported)
+						unreported = 0
+					}
 					return yield(r)
 				})
 			})
 			if err != nil {
 				return err
 			}
-			prog.done(c, n)
+			prog.done(c, unreported)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
+	stopLog()
 	pos := snap.Position()
 	if err := snap.Close(); err != nil {
 		return nil, err
@@ -77,30 +87,148 @@ func (p *Pipeline) snapshot(ctx context.Context) (change.Position, error) {
 	return pos, nil
 }
 
-// progress logs each table as its last chunk is copied.
-type progress struct {
-	p     *Pipeline
-	mu    sync.Mutex
-	left  map[*change.Table]int
-	rows  map[*change.Table]int64
-	total atomic.Int64
+// estimates asks the source how many rows each table has, for progress
+// displays; a source that cannot tell leaves them unknown (-1).
+func estimates(ctx context.Context, p *Pipeline, snap Snapshot) map[*change.Table]int64 {
+	est := map[*change.Table]int64{}
+	e, ok := snap.(Estimator)
+	for _, t := range snap.Tables() {
+		est[t] = -1
+		if !ok {
+			continue
+		}
+		n, err := e.Estimate(ctx, t)
+		if err != nil {
+			p.opts.Log.Debug().Err(err).Stringer("table", t.ID).Msg("no row estimate")
+			continue
+		}
+		est[t] = n
+	}
+	return est
 }
 
-func newProgress(p *Pipeline, chunks []Chunk) *progress {
-	pr := &progress{p: p, left: map[*change.Table]int{}, rows: map[*change.Table]int64{}}
+// progressStep is how many rows a snapshot reader copies between reports.
+const progressStep = 4096
+
+// progress tracks the rows copied per table; it tells the observer, logs
+// each table as its last chunk is copied, and every so often logs the
+// tables still being copied.
+type progress struct {
+	p      *Pipeline
+	tables map[*change.Table]*tableProgress
+	order  []*change.Table
+	total  atomic.Int64
+	mu     sync.Mutex
+}
+
+type tableProgress struct {
+	estimate int64
+	rows     atomic.Int64
+	started  atomic.Int64 // unix nanoseconds when its first chunk began; 0 = not yet
+	left     int          // chunks not yet copied; under progress.mu
+}
+
+func (tp *tableProgress) begin() {
+	tp.started.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+func newProgress(p *Pipeline, chunks []Chunk, est map[*change.Table]int64) *progress {
+	pr := &progress{p: p, tables: map[*change.Table]*tableProgress{}}
 	for _, c := range chunks {
-		pr.left[c.Table]++
+		tp := pr.tables[c.Table]
+		if tp == nil {
+			tp = &tableProgress{estimate: -1}
+			if n, ok := est[c.Table]; ok {
+				tp.estimate = n
+			}
+			pr.tables[c.Table] = tp
+			pr.order = append(pr.order, c.Table)
+		}
+		tp.left++
 	}
+	list := make([]SnapshotTable, 0, len(pr.order))
+	for _, t := range pr.order {
+		list = append(list, SnapshotTable{Table: t.ID, Estimate: pr.tables[t].estimate})
+	}
+	p.obs.SnapshotStarted(list)
 	return pr
 }
 
+func (pr *progress) add(t *change.Table, n int64) {
+	pr.tables[t].rows.Add(n)
+	pr.total.Add(n)
+	pr.p.obs.SnapshotRows(t.ID, n, false)
+}
+
 func (pr *progress) done(c Chunk, n int64) {
+	tp := pr.tables[c.Table]
+	tp.rows.Add(n)
 	pr.total.Add(n)
 	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	pr.rows[c.Table] += n
-	pr.left[c.Table]--
-	if pr.left[c.Table] == 0 {
-		pr.p.opts.Log.Info().Stringer("table", c.Table.ID).Int64("rows", pr.rows[c.Table]).Msg("table copied")
+	tp.left--
+	last := tp.left == 0
+	pr.mu.Unlock()
+	pr.p.obs.SnapshotRows(c.Table.ID, n, last)
+	if last {
+		rows := tp.rows.Load()
+		took := time.Since(time.Unix(0, tp.started.Load()))
+		pr.p.opts.Log.Info().Stringer("table", c.Table.ID).Int64("rows", rows).Dur("took", took).
+			Float64("rows_per_s", rate(rows, took)).Msg("table copied")
 	}
+}
+
+// logEvery logs the progress of every table being copied each interval
+// (never when interval < 0); the returned function stops it.
+func (pr *progress) logEvery(interval time.Duration) (stop func()) {
+	if interval < 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				pr.logRunning()
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// logRunning logs one line per table whose copy has begun and not ended:
+// rows copied, the estimate, the rate and the time left at that rate.
+func (pr *progress) logRunning() {
+	for _, t := range pr.order {
+		tp := pr.tables[t]
+		pr.mu.Lock()
+		left := tp.left
+		pr.mu.Unlock()
+		started := tp.started.Load()
+		if left == 0 || started == 0 {
+			continue
+		}
+		rows, took := tp.rows.Load(), time.Since(time.Unix(0, started))
+		r := rate(rows, took)
+		ev := pr.p.opts.Log.Info().Stringer("table", t.ID).Int64("rows", rows).Dur("elapsed", took).Float64("rows_per_s", r)
+		if tp.estimate >= 0 {
+			ev = ev.Int64("estimate", tp.estimate)
+			if tp.estimate > rows && r > 0 {
+				ev = ev.Dur("eta", time.Duration(float64(tp.estimate-rows)/r*float64(time.Second)).Round(time.Second))
+			}
+		}
+		ev.Msg("copying table")
+	}
+}
+
+// rate is rows per second, rounded to a whole number.
+func rate(rows int64, took time.Duration) float64 {
+	if took <= 0 {
+		return 0
+	}
+	return math.Round(float64(rows) / took.Seconds())
 }
