@@ -3,6 +3,7 @@ module github.com/sluicecdc/sluice
 go 1.26
 
 require (
+	github.com/expr-lang/expr v1.17.8
 	github.com/go-mysql-org/go-mysql v1.16.0
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/go-viper/mapstructure/v2 v2.4.0

@@ -23,6 +23,7 @@ type Config struct {
 	Sink       Sink
 	Checkpoint Checkpoint
 	Log        Log
+	Transforms []Transform `mapstructure:"-"` // read outside viper, see takeTransforms
 }
 
 // Source is the database whose change log is read.
@@ -100,6 +101,7 @@ func (c *Config) Redacted() Config {
 	r.Source.Exclude = append([]string(nil), c.Source.Exclude...)
 	r.Source.DSN = RedactDSN(c.Source.DSN)
 	r.Sink.DSN = RedactDSN(c.Sink.DSN)
+	r.Transforms = cloneTransforms(c.Transforms)
 	return r
 }
 
@@ -112,6 +114,9 @@ func (c *Config) String() string {
 	walk = func(v reflect.Value, prefix string) {
 		for i := range v.NumField() {
 			f, fv := v.Type().Field(i), v.Field(i)
+			if keyName(f) == "-" {
+				continue
+			}
 			key := prefix + keyName(f)
 			if isSection(f.Type) {
 				walk(fv, key+".")

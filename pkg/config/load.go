@@ -57,7 +57,7 @@ func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, e
 
 func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Config, error) {
 	p := &problems{bad: map[string]bool{}, from: map[string]string{}}
-	tree, ok := readTree(data, env, p)
+	tree, rules, ok := readTree(data, env, p)
 	if !ok {
 		return nil, &Error{File: file, Problems: p.list}
 	}
@@ -65,6 +65,7 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	if err != nil {
 		return nil, err
 	}
+	c.Transforms = rules
 	derive(c, dir, p.bad)
 	validate(c, p)
 	if len(p.list) > 0 {
@@ -74,8 +75,9 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 }
 
 // readTree parses the YAML and returns its known keys with ${VAR}
-// expanded; ok is false when there is nothing to go on.
-func readTree(data []byte, env func(string) (string, bool), p *problems) (tree map[string]any, ok bool) {
+// expanded, and the transforms rules; ok is false when there is nothing to
+// go on.
+func readTree(data []byte, env func(string) (string, bool), p *problems) (tree map[string]any, rules []Transform, ok bool) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// One problem per line; yaml lists several under a header line.
@@ -89,14 +91,15 @@ func readTree(data []byte, env func(string) (string, bool), p *problems) (tree m
 			}
 			p.add(yamlQuoted.ReplaceAllString(line, ""))
 		}
-		return nil, false
+		return nil, nil, false
 	}
 	root, isMap := asMap(doc)
 	if doc != nil && !isMap {
 		p.addf("must be a mapping of keys (%s)", schema.knownList())
-		return nil, false
+		return nil, nil, false
 	}
-	return walk(root, schema, env, p), true
+	rules = takeTransforms(root, env, p)
+	return walk(root, schema, env, p), rules, true
 }
 
 // decode layers the file's tree under the SLUICE_* overrides and over the

@@ -58,6 +58,7 @@ func validate(c *Config, p *problems) {
 	if k := at("log.format"); k != "" && !slices.Contains([]string{"json", "console"}, c.Log.Format) {
 		p.addf("%s: %q must be json or console", k, c.Log.Format)
 	}
+	validateTransforms(c.Transforms, p)
 }
 
 func validateSource(s *Source, at func(string) string, p *problems) {

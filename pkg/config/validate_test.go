@@ -18,13 +18,11 @@ func TestProblems(t *testing.T) {
 	}{
 		// structure
 		{"unknown top-level key", []byte("sourse: {kind: postgres}\n"), nil,
-			`unknown key "sourse"`, []string{"(known top-level keys: name, source, sink, checkpoint, log)"}},
+			`unknown key "sourse"`, []string{"(known top-level keys: name, source, sink, checkpoint, log, transforms)"}},
 		{"unknown nested key", doc(t, "source.postgres.slott", "x"), nil,
 			`unknown key "source.postgres.slott" (known keys under source.postgres: slot, publication, snapshot_workers)`, nil},
 		{"unknown key in a leaf section", doc(t, "sink.batch.size", 5), nil,
 			`unknown key "sink.batch.size"`, []string{"known keys under sink.batch: rows, bytes, wait"}},
-		{"transforms not yet", doc(t, "transforms", []any{map[string]any{"tables": []string{"public.x"}}}), nil,
-			`key "transforms" is not supported yet`, []string{"remove it"}},
 		{"http not yet", doc(t, "http", map[string]any{"listen": ":9187"}), nil,
 			`key "http" is not supported yet`, []string{"remove it"}},
 		{"key given twice", []byte("name: a\nName: b\n"), nil,
@@ -197,7 +195,7 @@ sink:
 `)
 	_, err := Parse(data, "", envOf())
 	want := []string{
-		`unknown key "sourse" (known top-level keys: name, source, sink, checkpoint, log)`,
+		`unknown key "sourse" (known top-level keys: name, source, sink, checkpoint, log, transforms)`,
 		`source.snapshot: must be text, not a boolean true (e.g. initial)`,
 		`sink.batch.rows: must be a whole number, not the text "abc" (e.g. 50000)`,
 		`name: required (a short identifier, e.g. crm-to-dwh; it names the slot, publication and checkpoint)`,
