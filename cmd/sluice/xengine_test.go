@@ -116,6 +116,31 @@ func TestCrashUnderSysbench(t *testing.T) {
 			}
 			x.from.exec(t, "CREATE TABLE app.audit (id int, k int, at_seq bigint)")
 			x.from.exec(t, "CREATE TRIGGER app.sbtest1_audit AFTER UPDATE ON app.sbtest1 FOR EACH ROW INSERT INTO app.audit VALUES (NEW.id, NEW.k, 1)")
+			// Large transactions arrive in parts while they are read: a kill
+			// in the middle of one must neither lose nor double any of it.
+			x.from.exec(t, "CREATE TABLE app.bulk (id int PRIMARY KEY, v int, pad varchar(100)); CREATE TABLE app.bulklog (n int, v int)")
+			bulkStop := make(chan struct{})
+			bulkDone := make(chan error, 1)
+			go func() {
+				ctx := context.Background()
+				for i := 0; ; i++ {
+					select {
+					case <-bulkStop:
+						bulkDone <- nil
+						return
+					case <-time.After(300 * time.Millisecond):
+					}
+					err := src.s.Exec(ctx, fmt.Sprintf(`BEGIN;
+						INSERT INTO app.bulk SELECT seq + %d, seq, REPEAT('b', 90) FROM app.seq_1_to_15000;
+						UPDATE app.bulk SET v = v + 1 WHERE id %% 3 = 0;
+						INSERT INTO app.bulklog SELECT %d, seq %% 10 FROM app.seq_1_to_12000;
+						COMMIT`, i*15000, i))
+					if err != nil {
+						bulkDone <- err
+						return
+					}
+				}
+			}()
 			load := sysbench("--threads=4", "--time=25", "--report-interval=0", "run")
 			out := &limitedBuffer{}
 			load.Stdout, load.Stderr = out, out
@@ -144,9 +169,14 @@ func TestCrashUnderSysbench(t *testing.T) {
 			if err := <-loadDone; err != nil {
 				t.Fatalf("sysbench: %v\n%s", err, out.String())
 			}
-			x.waitSame(180*time.Second, p, "app.sbtest1", "app.sbtest2", "app.sbtest3", "app.audit")
+			close(bulkStop)
+			if err := <-bulkDone; err != nil {
+				t.Fatalf("bulk transactions: %v", err)
+			}
+			x.waitSame(180*time.Second, p, "app.sbtest1", "app.sbtest2", "app.sbtest3", "app.audit", "app.bulk", "app.bulklog")
 			n, _ := src.s.QueryValue(context.Background(), "SELECT count(*) FROM app.audit")
-			t.Logf("target equals source row for row after %d kills; the keyless audit table has %s rows", len(kills), n)
+			b, _ := src.s.QueryValue(context.Background(), "SELECT count(DISTINCT n) FROM app.bulklog")
+			t.Logf("target equals source row for row after %d kills; the keyless audit table has %s rows; %s large transactions", len(kills), n, b)
 			p.stop(t)
 		})
 	}

@@ -36,20 +36,23 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 			st.file, st.pos = st.curFile, uint32(e.Position)
 		}
 	case *replication.MariadbGTIDEvent:
-		st.beginGroup()
+		st.beginGroup(ctx)
 		g := mariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
 		st.maGTID, st.groupGTID = &g, g.String()
 		st.begun = !e.IsStandalone()
 	case *replication.GTIDEvent:
-		st.mysqlGroup(e)
+		st.mysqlGroup(ctx, e)
 	case *replication.GtidTaggedLogEvent:
-		st.mysqlGroup(&e.GTIDEvent)
+		st.mysqlGroup(ctx, &e.GTIDEvent)
 	case *replication.QueryEvent:
 		return st.query(ctx, h, e)
 	case *replication.TableMapEvent:
 		return st.tableMap(e)
 	case *replication.RowsEvent:
-		return st.rows(h, e)
+		if err := st.rows(h, e); err != nil {
+			return err
+		}
+		return st.maybeSendPart(ctx)
 	case *replication.XIDEvent:
 		return st.commit(ctx, h)
 	case *replication.TransactionPayloadEvent: // MySQL binlog_transaction_compression
@@ -60,7 +63,7 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 		}
 	case *replication.GenericEvent:
 		if h.EventType == replication.XA_PREPARE_LOG_EVENT {
-			if st.cur != nil {
+			if st.cur != nil || st.partID != "" {
 				return permanentf("an XA transaction changed replicated tables (XA PREPARE at %s:%d); XA transactions are not supported", st.curFile, h.LogPos)
 			}
 			return st.commit(ctx, h)
@@ -70,8 +73,9 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 }
 
 // beginGroup starts an event group (a transaction) at its GTID event.
-func (st *stream) beginGroup() {
-	if st.cur != nil { // a group that never ended: nothing of it committed
+func (st *stream) beginGroup(ctx context.Context) {
+	st.abortParts(ctx) // a group that never ended: nothing of it committed
+	if st.cur != nil {
 		st.cur.Close()
 		st.cur = nil
 	}
@@ -79,8 +83,8 @@ func (st *stream) beginGroup() {
 	st.inGroup = true
 }
 
-func (st *stream) mysqlGroup(e *replication.GTIDEvent) {
-	st.beginGroup()
+func (st *stream) mysqlGroup(ctx context.Context, e *replication.GTIDEvent) {
+	st.beginGroup(ctx)
 	if e.ImmediateCommitTimestamp > 0 {
 		st.commitTS = time.UnixMicro(int64(e.ImmediateCommitTimestamp)).UTC()
 	}
@@ -311,10 +315,14 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 		}
 	}
 	st.file, st.pos = st.curFile, h.LogPos
-	txn, id, ts := st.cur, st.groupGTID, st.commitTS
-	st.cur = nil
+	txn, id, ts, parted := st.cur, st.groupGTID, st.commitTS, st.partID != ""
+	if parted {
+		txn = nil // endParts sends what is left
+	} else {
+		st.cur = nil
+	}
 	st.endGroupState()
-	if txn == nil {
+	if txn == nil && !parted {
 		return nil
 	}
 	if id == "" {
@@ -322,6 +330,9 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 	}
 	if ts.IsZero() {
 		ts = time.Unix(int64(h.Timestamp), 0).UTC()
+	}
+	if parted {
+		return st.endParts(ctx, &change.Txn{Commit: ts, Position: st.resume()})
 	}
 	txn.ID, txn.Commit, txn.Position = id, ts, st.resume()
 	return st.deliver(ctx, txn)

@@ -82,6 +82,8 @@ type Source struct {
 	mu    sync.Mutex
 	known map[change.TableID]*change.Table // shapes the snapshot read, reused by the stream
 
+	parts    bool // large transactions go in parts (DeliverParts)
+	partRows int  // changes per part (tests make it small)
 	out      chan result
 	inflight atomic.Int64  // bytes of delivered transactions not yet closed
 	room     chan struct{} // signalled when some were closed

@@ -105,7 +105,8 @@ type stream struct {
 	maGTID    *mariaGTID
 	myGTID    *replication.GTIDEvent
 	commitTS  time.Time
-	cur       *change.Txn // its changes to selected tables; nil while none
+	cur       *change.Txn // its changes to selected tables not yet handed on; nil while none
+	partID    string      // the ID its parts were sent with; "" while none were
 
 	byID    map[uint64]*shape         // table id → shape of the current table maps
 	last    map[change.TableID]*shape // the latest shape of each table
@@ -165,7 +166,7 @@ func (st *stream) run(ctx context.Context) {
 				failing, backoff = false, time.Second
 			}
 		})
-		st.reset()
+		st.reset(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -197,7 +198,8 @@ func (st *stream) fail(ctx context.Context, err error) {
 
 // reset forgets the partly read transaction: the next session starts at
 // the end of the last whole one.
-func (st *stream) reset() {
+func (st *stream) reset(ctx context.Context) {
+	st.abortParts(ctx)
 	if st.cur != nil {
 		st.cur.Close()
 		st.cur = nil
