@@ -23,6 +23,7 @@ type Config struct {
 	Sink       Sink
 	Checkpoint Checkpoint
 	Log        Log
+	HTTP       HTTP        // observability endpoints, see http.go
 	Transforms []Transform `mapstructure:"-"` // read outside viper, see takeTransforms
 }
 

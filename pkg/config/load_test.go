@@ -272,7 +272,7 @@ func TestKeys(t *testing.T) {
 	want := "name source.kind source.dsn source.tables source.exclude source.snapshot " +
 		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id source.mysql.snapshot_workers " +
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
-		"checkpoint.kind checkpoint.path log.level log.format"
+		"checkpoint.kind checkpoint.path log.level log.format http.listen"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %s\nwant   %s", got, want)
 	}

@@ -58,6 +58,7 @@ func validate(c *Config, p *problems) {
 	if k := at("log.format"); k != "" && !slices.Contains([]string{"json", "console"}, c.Log.Format) {
 		p.addf("%s: %q must be json or console", k, c.Log.Format)
 	}
+	validateHTTP(&c.HTTP, at, p)
 	validateTransforms(c.Transforms, p)
 }
 

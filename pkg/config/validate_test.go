@@ -18,13 +18,17 @@ func TestProblems(t *testing.T) {
 	}{
 		// structure
 		{"unknown top-level key", []byte("sourse: {kind: postgres}\n"), nil,
-			`unknown key "sourse"`, []string{"(known top-level keys: name, source, sink, checkpoint, log, transforms)"}},
+			`unknown key "sourse"`, []string{"(known top-level keys: name, source, sink, checkpoint, log, http, transforms)"}},
 		{"unknown nested key", doc(t, "source.postgres.slott", "x"), nil,
 			`unknown key "source.postgres.slott" (known keys under source.postgres: slot, publication, snapshot_workers)`, nil},
 		{"unknown key in a leaf section", doc(t, "sink.batch.size", 5), nil,
 			`unknown key "sink.batch.size"`, []string{"known keys under sink.batch: rows, bytes, wait"}},
-		{"http not yet", doc(t, "http", map[string]any{"listen": ":9187"}), nil,
-			`key "http" is not supported yet`, []string{"remove it"}},
+		{"http listen without port", doc(t, "http", map[string]any{"listen": "127.0.0.1"}), nil,
+			`http.listen: "127.0.0.1" must be host:port`, []string{"127.0.0.1:9187"}},
+		{"http listen bad port", doc(t, "http.listen", "localhost:http-alt"), nil,
+			`http.listen: "localhost:http-alt" has no valid port number`, nil},
+		{"http listen from env", doc(t, "http.listen", ":9187"), []string{"SLUICE_HTTP_LISTEN", "bad host:1"},
+			`http.listen (from SLUICE_HTTP_LISTEN): "bad host:1": "bad host" is not an IP address or host name`, nil},
 		{"key given twice", []byte("name: a\nName: b\n"), nil,
 			"name: given twice", []string{"not case-sensitive"}},
 		{"section not a mapping", doc(t, "sink", "postgres"), nil,
@@ -195,7 +199,7 @@ sink:
 `)
 	_, err := Parse(data, "", envOf())
 	want := []string{
-		`unknown key "sourse" (known top-level keys: name, source, sink, checkpoint, log, transforms)`,
+		`unknown key "sourse" (known top-level keys: name, source, sink, checkpoint, log, http, transforms)`,
 		`source.snapshot: must be text, not a boolean true (e.g. initial)`,
 		`sink.batch.rows: must be a whole number, not the text "abc" (e.g. 50000)`,
 		`name: required (a short identifier, e.g. crm-to-dwh; it names the slot, publication and checkpoint)`,
