@@ -225,7 +225,7 @@ func (st *stream) session(ctx context.Context, connected func()) error {
 		Password:                s.dsn.Password,
 		Localhost:               "sluice",
 		Charset:                 "utf8mb4",
-		ParseTime:               false,
+		ParseTime:               true, // time.Time values, formatted by binlogText (go-mysql's strings cost a Sprintf each)
 		TimestampStringLocation: time.UTC,
 		UseDecimal:              false,
 		RenderJSONAsMySQLText:   true,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 	"unsafe"
 
@@ -23,7 +24,7 @@ import (
 
 // This file turns values into the texts change.MySQL prescribes, from
 // either of their two origins: the binlog (as go-mysql decodes it, with
-// ParseTime=false and UseDecimal=false) and the snapshot's text protocol.
+// ParseTime=true and UseDecimal=false) and the snapshot's text protocol.
 
 // binlogText appends the text of one non-NULL binlog value of column c.
 func binlogText(c *colDesc, dst []byte, v any) ([]byte, error) {
@@ -31,8 +32,11 @@ func binlogText(c *colDesc, dst []byte, v any) ([]byte, error) {
 	case kTiny, kShort, kInt24, kLong, kLonglong:
 		return appendInteger(dst, v)
 	case kDecimal, kDate, kDatetime, kTimestamp:
-		if s, ok := v.(string); ok {
-			return append(dst, s...), nil
+		switch x := v.(type) {
+		case string: // decimals, dates, zero and pre-1970 datetimes
+			return append(dst, x...), nil
+		case time.Time: // ParseTime: other datetimes and timestamps, formatted here without fmt
+			return appendDatetime(dst, x.UTC(), c.fsp), nil
 		}
 	case kFloat:
 		if f, ok := v.(float32); ok {
@@ -428,4 +432,42 @@ func (a *arena) copy(b []byte) []byte {
 	copy(c, b)
 	a.slab = a.slab[len(b):]
 	return c
+}
+
+// appendDatetime appends t as YYYY-MM-DD hh:mm:ss with fsp fraction digits.
+func appendDatetime(dst []byte, t time.Time, fsp int) []byte {
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, ' ')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, s, 2)
+	if fsp > 0 {
+		frac := t.Nanosecond() / 1000
+		for i := fsp; i < 6; i++ {
+			frac /= 10
+		}
+		dst = append(dst, '.')
+		dst = appendDigits(dst, frac, fsp)
+	}
+	return dst
+}
+
+// appendDigits appends n (0 <= n) zero-padded to width digits.
+func appendDigits(dst []byte, n, width int) []byte {
+	var b [20]byte
+	i := len(b)
+	for n > 0 || i > len(b)-width {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(dst, b[i:]...)
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValueHelpers(t *testing.T) {
@@ -109,4 +110,23 @@ func FuzzParseTruncate(f *testing.F) {
 		parseTruncate(s)
 		(&lexer{s: s}).word()
 	})
+}
+
+// TestAppendDatetime matches time.Format for every fraction width.
+func TestAppendDatetime(t *testing.T) {
+	for _, s := range []string{"1970-01-01T00:00:00.000001Z", "2024-02-29T23:59:59.999999Z", "9999-12-31T23:59:59.5Z", "2038-01-19T03:14:07.120000Z"} {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for fsp := 0; fsp <= 6; fsp++ {
+			layout := "2006-01-02 15:04:05"
+			if fsp > 0 {
+				layout += "." + strings.Repeat("0", fsp)
+			}
+			if got, want := string(appendDatetime(nil, tm, fsp)), tm.Format(layout); got != want {
+				t.Errorf("%s fsp %d: %s, want %s", s, fsp, got, want)
+			}
+		}
+	}
 }
