@@ -72,6 +72,9 @@ func (e *Expr) Match(env map[string]any) (bool, error) {
 	out, err := expr.Run(e.prog, env)
 	if err != nil {
 		msg := oneLine(err)
+		if strings.HasPrefix(msg, "invalid operation: bool(") {
+			return false, fmt.Errorf("gave a value that is not true or false (%s; write a condition, e.g. amount > 0)", msg)
+		}
 		if strings.Contains(msg, "<nil>") {
 			msg += "; a column in it is NULL: guard it, e.g. age != nil && age < 30, or (age ?? 0) < 30"
 		}

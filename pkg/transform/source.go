@@ -1,0 +1,169 @@
+package transform
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+// Source is a pipeline.Source whose transactions and snapshot come out
+// transformed. It is also a Snapshotter, a PartSource and a checker; each
+// forwards to the wrapped source (and does nothing, or fails, when that
+// lacks the ability).
+type Source struct {
+	inner pipeline.Source
+	set   *Set
+}
+
+var (
+	_ pipeline.Source      = (*Source)(nil)
+	_ pipeline.Snapshotter = (*Source)(nil)
+	_ pipeline.PartSource  = (*Source)(nil)
+)
+
+// Wrap transforms what src yields with set.
+func Wrap(src pipeline.Source, set *Set) *Source { return &Source{inner: src, set: set} }
+
+// Unwrap returns the wrapped source, for callers looking for another
+// optional ability by type assertion.
+func (s *Source) Unwrap() pipeline.Source { return s.inner }
+
+func (s *Source) Start(ctx context.Context, from change.Position) error {
+	return s.inner.Start(ctx, from)
+}
+
+// Next returns the next transaction, transformed. A change a rule cannot
+// apply (a column the rule names is missing, a filter fails) is an error:
+// the pipeline stops rather than send a wrong row.
+func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
+	in, err := s.inner.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.set.Txn(in)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Source) Ack(ctx context.Context, pos change.Position) error { return s.inner.Ack(ctx, pos) }
+
+func (s *Source) ParsePosition(text string) (change.Position, error) {
+	return s.inner.ParsePosition(text)
+}
+
+func (s *Source) Close() error { return s.inner.Close() }
+
+// DeliverParts forwards to the wrapped source; parts keep their Part, Sub
+// and order, only their changes are transformed.
+func (s *Source) DeliverParts() {
+	if ps, ok := s.inner.(pipeline.PartSource); ok {
+		ps.DeliverParts()
+	}
+}
+
+// Check forwards the wrapped source's preflight checks.
+func (s *Source) Check(ctx context.Context) []string {
+	if c, ok := s.inner.(interface {
+		Check(ctx context.Context) []string
+	}); ok {
+		return c.Check(ctx)
+	}
+	return nil
+}
+
+// Snapshot starts the wrapped source's snapshot. Every table's rules are
+// checked against its shape here, before any row is copied.
+func (s *Source) Snapshot(ctx context.Context) (pipeline.Snapshot, error) {
+	sn, ok := s.inner.(pipeline.Snapshotter)
+	if !ok {
+		return nil, errors.New("source.snapshot: initial is not supported by this source; use never")
+	}
+	inner, err := sn.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{inner: inner, set: s.set, bySrc: map[*change.Table]*shape{}, byOut: map[*change.Table]outTable{}}
+	for _, t := range inner.Tables() {
+		sh, err := s.set.shape(t)
+		if err != nil {
+			inner.Close()
+			return nil, err
+		}
+		snap.bySrc[t] = sh
+		snap.byOut[sh.out] = outTable{src: t, sh: sh}
+		snap.tables = append(snap.tables, sh.out)
+	}
+	return snap, nil
+}
+
+// snapshot is a pipeline.Snapshot whose tables and rows are transformed.
+type snapshot struct {
+	inner  pipeline.Snapshot
+	set    *Set
+	tables []*change.Table
+	bySrc  map[*change.Table]*shape
+	byOut  map[*change.Table]outTable
+}
+
+type outTable struct {
+	src *change.Table // the wrapped snapshot's table
+	sh  *shape
+}
+
+func (sn *snapshot) Tables() []*change.Table { return sn.tables }
+
+func (sn *snapshot) Chunks(ctx context.Context) ([]pipeline.Chunk, error) {
+	chunks, err := sn.inner.Chunks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range chunks {
+		sh := sn.bySrc[chunks[i].Table]
+		if sh == nil {
+			return nil, errors.New("transform snapshot: a chunk of a table the snapshot did not list (a bug in the source)")
+		}
+		chunks[i].Table = sh.out
+	}
+	return chunks, nil
+}
+
+// Read passes on the chunk's rows that match the filters, reshaped.
+func (sn *snapshot) Read(ctx context.Context, c pipeline.Chunk, fn func(change.Row) error) error {
+	ot, ok := sn.byOut[c.Table]
+	if !ok {
+		return errors.New("transform snapshot: a chunk of a table the snapshot did not list")
+	}
+	c.Table = ot.src
+	sh := ot.sh
+	if sh.passThrough() {
+		return sn.inner.Read(ctx, c, fn)
+	}
+	var buf change.Row
+	return sn.inner.Read(ctx, c, func(r change.Row) error {
+		if len(sh.filters) > 0 {
+			v, lack, err := sh.test(r, nil)
+			switch {
+			case err != nil:
+				return err
+			case v == unknown:
+				return sh.lackError(lack)
+			case v == no:
+				return nil
+			}
+		}
+		if sh.cols == nil {
+			return fn(r)
+		}
+		buf = sh.projectInto(buf, r)
+		return fn(buf)
+	})
+}
+
+func (sn *snapshot) Position() change.Position { return sn.inner.Position() }
+
+func (sn *snapshot) Close() error { return sn.inner.Close() }
