@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/pkg/transform"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
@@ -21,22 +22,57 @@ type source interface {
 	Check(ctx context.Context) []string
 }
 
-// openSource connects the log reader cfg.Source.Kind names.
+// openSource connects the log reader cfg.Source.Kind names, with the
+// config's transforms applied to what it yields.
 func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (source, error) {
 	spill := os.Getenv("SLUICE_SPILL_DIR")
+	src, err := openLogReader(ctx, cfg, spill, log)
+	if err != nil || len(cfg.Transforms) == 0 {
+		return src, err
+	}
+	_, schema := splitSchema(cfg)
+	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SpillDir: spill})
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return transform.Wrap(src, set), nil
+}
+
+// splitSchema says who applies sink.schema: the sink, unless a transform
+// names a target schema; then the transforms apply it to every other
+// table, so that the rule's schema wins.
+func splitSchema(cfg *config.Config) (sink, transforms string) {
+	for _, t := range cfg.Transforms {
+		if t.Target.Schema != "" {
+			return "", cfg.Sink.Schema
+		}
+	}
+	return cfg.Sink.Schema, ""
+}
+
+func openLogReader(ctx context.Context, cfg *config.Config, spill string, log zerolog.Logger) (source, error) {
 	s := &cfg.Source
 	switch s.Kind {
 	case "postgres":
-		return pgsource.New(ctx, pgsource.Options{
+		src, err := pgsource.New(ctx, pgsource.Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
 			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication,
 			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: spill, Log: log,
 		})
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
 	case "mysql":
-		return mysource.New(ctx, mysource.Options{
+		src, err := mysource.New(ctx, mysource.Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
 			ServerID: s.MySQL.ServerID, SnapshotWorkers: s.MySQL.SnapshotWorkers, SpillDir: spill, Log: log,
 		})
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
 	}
 	return nil, fmt.Errorf("source.kind: %q is not supported (supported: postgres, mysql)", s.Kind)
 }
@@ -51,11 +87,12 @@ func snapshotWorkers(cfg *config.Config) int {
 
 // openSink connects the target cfg.Sink.Kind names.
 func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Sink, error) {
+	schema, _ := splitSchema(cfg)
 	switch cfg.Sink.Kind {
 	case "postgres":
-		return pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: cfg.Sink.Schema, Pipeline: cfg.Name, Log: log})
+		return pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log})
 	case "mysql":
-		return mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: cfg.Sink.Schema, Pipeline: cfg.Name, Log: log})
+		return mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log})
 	}
 	return nil, fmt.Errorf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)
 }

@@ -21,6 +21,8 @@ var (
 	_ pipeline.Source      = (*Source)(nil)
 	_ pipeline.Snapshotter = (*Source)(nil)
 	_ pipeline.PartSource  = (*Source)(nil)
+	_ pipeline.LogReporter = (*Source)(nil)
+	_ pipeline.Estimator   = (*snapshot)(nil)
 )
 
 // Wrap transforms what src yields with set.
@@ -74,6 +76,15 @@ func (s *Source) Check(ctx context.Context) []string {
 		return c.Check(ctx)
 	}
 	return nil
+}
+
+// LogStatus forwards to the wrapped source; errors.ErrUnsupported when it
+// cannot tell.
+func (s *Source) LogStatus(ctx context.Context, applied change.Position) (pipeline.LogStatus, error) {
+	if lr, ok := s.inner.(pipeline.LogReporter); ok {
+		return lr.LogStatus(ctx, applied)
+	}
+	return pipeline.LogStatus{}, errors.ErrUnsupported
 }
 
 // Snapshot starts the wrapped source's snapshot. Every table's rules are
@@ -162,6 +173,17 @@ func (sn *snapshot) Read(ctx context.Context, c pipeline.Chunk, fn func(change.R
 		buf = sh.projectInto(buf, r)
 		return fn(buf)
 	})
+}
+
+// Estimate forwards the source table's estimate (before the filter: an
+// upper bound); -1 when the wrapped snapshot cannot tell.
+func (sn *snapshot) Estimate(ctx context.Context, t *change.Table) (int64, error) {
+	e, ok := sn.inner.(pipeline.Estimator)
+	ot, known := sn.byOut[t]
+	if !ok || !known {
+		return -1, nil
+	}
+	return e.Estimate(ctx, ot.src)
 }
 
 func (sn *snapshot) Position() change.Position { return sn.inner.Position() }
