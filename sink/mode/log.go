@@ -105,3 +105,34 @@ func (l *Log) AuditRows() ([]change.Row, error) {
 	}
 	return rows, nil
 }
+
+// Replay tells a sink whether the target may hold some of the transactions
+// it is writing (a replay after a crash). Target transactions hold whole
+// source transactions in order, so once one that wrote a transaction the
+// target did not hold has committed, everything after is new: logs stop
+// asking the target which positions it holds.
+type Replay struct {
+	caughtUp bool // every transaction from here on is new to the target
+	fresh    bool // the open target transaction writes one the target did not hold
+}
+
+// Check tells whether a log must ask the target which of its positions it
+// holds before writing.
+func (r *Replay) Check() bool { return !r.caughtUp }
+
+// Found records the answer: of asked positions, the target held held.
+func (r *Replay) Found(asked, held int) {
+	if held < asked {
+		r.fresh = true
+	}
+}
+
+// Committed is called after each target commit.
+func (r *Replay) Committed() {
+	if r.fresh {
+		r.caughtUp = true
+	}
+}
+
+// New says everything from here on is new to the target (after a snapshot).
+func (r *Replay) New() { r.caughtUp = true }

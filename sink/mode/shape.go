@@ -60,6 +60,9 @@ func (o *Options) Shape(src *change.Table, types Types) (*Shape, error) {
 		t.Columns = append(t.Columns, change.Column{Name: c.Name, Type: types(c.Kind), NotNull: notNull(c.Kind)})
 	}
 	sh.Table = t
+	if o.Mode == Merge && len(sh.Extras) == 0 {
+		sh.Table = src // rows go in as they are
+	}
 	return sh, nil
 }
 
@@ -186,6 +189,9 @@ func (sh *Shape) MergeRow(r change.Row, m *Meta, deleted bool) change.Row {
 
 // Merge returns c as a change to the merge target's shape.
 func (sh *Shape) Merge(c *change.Change, m *Meta) *change.Change {
+	if sh.Table == sh.Source {
+		return c
+	}
 	out := &change.Change{Op: c.Op, Table: sh.Table, Before: sh.MergeRow(c.Before, m, true), After: sh.MergeRow(c.After, m, false)}
 	if c.Op == change.Truncate {
 		// The truncate's values: a soft delete sets them on every live row.
@@ -196,6 +202,9 @@ func (sh *Shape) Merge(c *change.Change, m *Meta) *change.Change {
 
 // SnapshotRow is snapshot row r as the target stores it, reusing dst.
 func (sh *Shape) SnapshotRow(dst, r change.Row, m *Meta) (change.Row, error) {
+	if sh.Table == sh.Source {
+		return r, nil
+	}
 	dst = dst[:0]
 	switch sh.Mode {
 	case Append:
@@ -207,6 +216,33 @@ func (sh *Shape) SnapshotRow(dst, r change.Row, m *Meta) (change.Row, error) {
 	}
 	dst = append(dst, r...)
 	return sh.extras(dst, m, change.Read, false), nil
+}
+
+// Layout is the mode's columns in table order (after the source's), both
+// those rows carry and those the target fills.
+func (sh *Shape) Layout() []Column { return sh.opts.Columns() }
+
+// GroupByExtras splits rows into groups that share the values of the mode's
+// columns (the changes of one transaction do), in first-seen order.
+func (sh *Shape) GroupByExtras(rows []change.Row) [][]change.Row {
+	var groups [][]change.Row
+	index := map[string]int{}
+	for _, r := range rows {
+		var b []byte
+		for _, v := range r[sh.N:] {
+			b = append(b, byte(v.State))
+			b = binary.AppendUvarint(b, uint64(len(v.Data)))
+			b = append(b, v.Data...)
+		}
+		i, ok := index[string(b)]
+		if !ok {
+			i = len(groups)
+			index[string(b)] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+	return groups
 }
 
 // KeyString encodes the key columns of r, to match rows by key.

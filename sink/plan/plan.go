@@ -29,7 +29,7 @@ type Action struct {
 	Kind   Kind
 	Rows   []change.Row // upsert/append: full rows; delete: key rows
 	Before change.Row   // move/row actions: the old row (key or full image)
-	After  change.Row   // move/row update: the new row
+	After  change.Row   // move/row update: the new row; truncate: the change's After, if any
 }
 
 // Plan reduces an ordered run of changes to one table shape into the fewest
@@ -39,8 +39,15 @@ type Action struct {
 // exactly one of the two sets. A keyless table keeps its order: appends are
 // grouped, updates and deletes run one by one.
 type Plan struct {
-	Table   *change.Table
-	Rows    int // changes added since the last Take
+	Table *change.Table
+	Rows  int // changes added since the last Take
+	// SoftFrom, when above 0, makes deletes soft (merge mode with soft
+	// deletes): a deleted row keeps its first SoftFrom columns (the
+	// source's) and takes the others (deleted-at time, metadata) from the
+	// delete's old row. A row written earlier in the plan is then upserted
+	// so marked instead of dropped; Delete actions carry the old rows.
+	SoftFrom int
+
 	pending map[string]*entry
 	actions []Action
 }
@@ -63,7 +70,9 @@ func (p *Plan) Add(c *change.Change) error {
 	if c.Op == change.Truncate {
 		p.pending = map[string]*entry{}
 		p.actions = p.actions[:0]
-		p.actions = append(p.actions, Action{Kind: Truncate})
+		// After carries the truncate's values for a sink that writes them
+		// (a soft delete's deleted-at and metadata columns).
+		p.actions = append(p.actions, Action{Kind: Truncate, After: c.After})
 		return nil
 	}
 	if !p.Table.HasKey() {
@@ -78,7 +87,7 @@ func (p *Plan) Add(c *change.Change) error {
 			return err
 		}
 		k := p.key(c.Before)
-		p.pending[k] = &entry{deleted: true, key: c.Before, fresh: p.freshness(k, false)}
+		p.pending[k] = p.deleted(k, c.Before)
 	case change.Update:
 		oldRow := c.After
 		if c.Before != nil && p.keyPresent(c.Before) {
@@ -99,7 +108,7 @@ func (p *Plan) Add(c *change.Change) error {
 				p.actions = append(p.actions, Action{Kind: MoveUpdate, Before: oldRow, After: after})
 				return nil
 			}
-			p.pending[oldKey] = &entry{deleted: true, key: oldRow, fresh: p.freshness(oldKey, false)}
+			p.pending[oldKey] = p.deleted(oldKey, oldRow)
 		}
 		// A key an update moves to did not exist before it.
 		p.pending[newKey] = &entry{row: after, fresh: p.freshness(newKey, oldKey != newKey)}
@@ -107,6 +116,18 @@ func (p *Plan) Add(c *change.Change) error {
 		return fmt.Errorf("apply %s to %s: unexpected operation", c.Op, p.Table.ID)
 	}
 	return nil
+}
+
+// deleted is the entry for deleting key k, whose old row is old.
+func (p *Plan) deleted(k string, old change.Row) *entry {
+	fresh := p.freshness(k, false)
+	if e := p.pending[k]; p.SoftFrom > 0 && e != nil && !e.deleted && len(e.row) == len(old) {
+		row := make(change.Row, len(old))
+		copy(row, e.row[:p.SoftFrom])
+		copy(row[p.SoftFrom:], old[p.SoftFrom:])
+		return &entry{row: row, fresh: fresh}
+	}
+	return &entry{deleted: true, key: old, fresh: fresh}
 }
 
 func (p *Plan) addKeyless(c *change.Change) error {

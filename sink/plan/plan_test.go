@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -207,5 +208,49 @@ func TestPlanKeylessKeepsOrder(t *testing.T) {
 	err := New(tbl2).Add(&change.Change{Op: change.Delete, Table: tbl2, Before: row("1")})
 	if err == nil || !strings.Contains(err.Error(), "REPLICA IDENTITY FULL") {
 		t.Fatalf("want an error naming the fix, got %v", err)
+	}
+}
+
+// TestPlanSoftDelete: with SoftFrom, a row inserted earlier in the plan and
+// then deleted is upserted marked deleted (its values kept, the delete's
+// mode columns taken), a row unknown to the plan is a Delete action
+// carrying the delete's old row, and a later insert wins again.
+func TestPlanSoftDelete(t *testing.T) {
+	tbl := &change.Table{ID: change.TableID{Schema: "s", Name: "t"}, Key: []int{0},
+		Columns: []change.Column{{Name: "id"}, {Name: "v"}, {Name: "_deleted_at"}}}
+	text := func(vals ...string) change.Row {
+		r := make(change.Row, len(vals))
+		for i, v := range vals {
+			r[i] = change.Text(v)
+			if v == "?" {
+				r[i] = change.Value{State: change.Missing}
+			}
+		}
+		return r
+	}
+	p := New(tbl)
+	p.SoftFrom = 2
+	for _, c := range []change.Change{
+		{Op: change.Insert, After: text("1", "a", "")},
+		{Op: change.Delete, Before: text("1", "?", "t1")},
+		{Op: change.Delete, Before: text("2", "?", "t1")},
+		{Op: change.Insert, After: text("3", "c", "")},
+		{Op: change.Delete, Before: text("3", "?", "t2")},
+		{Op: change.Insert, After: text("3", "C", "")},
+	} {
+		if err := p.Add(&c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, a := range p.Take() {
+		for _, r := range a.Rows {
+			got = append(got, fmt.Sprintf("%d:%v", a.Kind, r))
+		}
+	}
+	slices.Sort(got)
+	want := fmt.Sprintf("%d:[1 a t1] %d:[3 C ] %d:[2 <missing> t1]", Insert, Insert, Delete)
+	if strings.Join(got, " ") != want {
+		t.Errorf("actions %s, want %s", strings.Join(got, " "), want)
 	}
 }

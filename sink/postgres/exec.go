@@ -28,6 +28,12 @@ func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
 }
 
 func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
+	if tg.softDel >= 0 {
+		switch a.Kind {
+		case plan.Delete, plan.RowDelete, plan.Truncate:
+			return s.softDelete(ctx, tg, a)
+		}
+	}
 	small := len(a.Rows) <= smallSet
 	switch {
 	case small && (a.Kind == plan.Insert || a.Kind == plan.Upsert):
@@ -149,12 +155,20 @@ func (s *Sink) deleteValues(ctx context.Context, tg *target, keys []change.Row) 
 }
 
 // onConflict is the upsert clause: the key decides, present columns win.
+// History and append rows are never overwritten: a row there already is
+// the same change written before.
 func onConflict(tg *target, cols []int) string {
+	if tg.conflict != "" {
+		return tg.conflict
+	}
 	var set []string
 	for _, c := range cols {
 		if !contains(tg.key, c) {
 			set = append(set, fmt.Sprintf("%s = EXCLUDED.%s", tg.cols[c], tg.cols[c]))
 		}
+	}
+	if len(set) > 0 && tg.set != "" {
+		set = append(set, tg.set)
 	}
 	conflict := " ON CONFLICT (" + strings.Join(pick(tg.cols, tg.key), ", ") + ") DO NOTHING"
 	if len(set) > 0 {
@@ -254,6 +268,9 @@ func (s *Sink) updateWhere(ctx context.Context, tg *target, after change.Row, pr
 		}
 		set = append(set, tg.cols[i]+" = "+param(&args, v, tg.types[i]))
 	}
+	if tg.set != "" {
+		set = append(set, tg.set)
+	}
 	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, strings.Join(set, ", "), pred)
 	tag, err := s.conn.Exec(ctx, sql, args...)
 	if err != nil {
@@ -275,12 +292,16 @@ func keyPredicate(tg *target, before change.Row) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// firstMatch matches the first row equal to before in every sent column
-// (keyless tables: duplicates are legal, and one change touches one row).
+// firstMatch matches the first row equal to before in every sent source
+// column (keyless tables: duplicates are legal, and one change touches one
+// row); with soft deletes, only live rows.
 func firstMatch(tg *target, before change.Row) (string, []any) {
 	var conds []string
 	var args []any
-	for i, v := range before {
+	if tg.softDel >= 0 {
+		conds = append(conds, tg.cols[tg.softDel]+" IS NULL")
+	}
+	for i, v := range before[:min(len(before), tg.nsrc)] {
 		switch v.State {
 		case change.Null:
 			conds = append(conds, tg.cols[i]+" IS NULL")

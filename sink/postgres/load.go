@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/sink/mode"
 )
 
 // PrepareSnapshot creates the target tables, empties them and forgets the
@@ -25,14 +28,18 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 		return fmt.Errorf("prepare snapshot: %w", err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	s.snapAt = time.Now()
 	var idents []string
 	for _, t := range tables {
-		t, err := s.conv.Table(t)
+		sh, err := s.snapshotShape(t, true)
 		if err != nil {
 			return err
 		}
-		tg, err := s.targetFor(ctx, tx.Conn(), t)
+		tg, err := s.targetFor(ctx, tx.Conn(), sh)
 		if err != nil {
+			return err
+		}
+		if err := keepsNoHistory(ctx, tx.Conn(), tg); err != nil {
 			return err
 		}
 		idents = append(idents, tg.ident)
@@ -48,20 +55,61 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("prepare snapshot: %w", err)
 	}
+	s.replay.New() // streaming starts after the snapshot: all new
+	return nil
+}
+
+// snapshotShape is the target shape of snapshot table src; only
+// PrepareSnapshot (create) may lay out a new one, Load runs concurrently.
+func (s *Sink) snapshotShape(src *change.Table, create bool) (*mode.Shape, error) {
+	t := src
+	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
+		var err error
+		if t, err = s.conv.Table(src); err != nil {
+			return nil, err
+		}
+	}
+	if sh := s.shapes[t]; sh != nil || !create {
+		if sh == nil {
+			return nil, fmt.Errorf("load %s: PrepareSnapshot did not cover this table", t.ID)
+		}
+		return sh, nil
+	}
+	return s.shapeFor(t)
+}
+
+// keepsNoHistory refuses to empty a history or append table that holds
+// more than an earlier snapshot: a new snapshot would throw its history
+// away.
+func keepsNoHistory(ctx context.Context, conn *pgx.Conn, tg *target) error {
+	if tg.sh.Mode == mode.Merge {
+		return nil
+	}
+	var streamed bool
+	op := pgx.Identifier{mode.OpColumn}.Sanitize()
+	if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s <> 'snapshot')", tg.ident, op)).Scan(&streamed); err != nil {
+		return fmt.Errorf("prepare snapshot of %s: %w", tg.id, err)
+	}
+	if streamed {
+		return fmt.Errorf("prepare snapshot: target table %s holds changes written in sink.mode %s, which a new snapshot would throw away; rename it (ALTER TABLE %s RENAME TO ...), or point sink.schema elsewhere, and start again",
+			tg.id, tg.sh.Mode, tg.ident)
+	}
 	return nil
 }
 
 // Load streams rows into t's target table with one COPY, committed when it
 // returns. Safe for concurrent use: each call takes its own connection.
 func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func(change.Row) error) error) error {
-	t, err := s.conv.Table(src)
+	sh, err := s.snapshotShape(src, false)
 	if err != nil {
 		return err
 	}
-	tg := s.targets[t]
+	tg := s.targets[sh.Table]
 	if tg == nil {
-		return fmt.Errorf("load %s: PrepareSnapshot did not cover this table", t.ID)
+		return fmt.Errorf("load %s: PrepareSnapshot did not cover this table", src.ID)
 	}
+	t := sh.Table
+	m := mode.SnapshotMeta(s.snapAt)
 	pool, err := s.loadPool(ctx)
 	if err != nil {
 		return err
@@ -75,11 +123,18 @@ func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func
 	go func() {
 		w := bufio.NewWriterSize(pw, 256<<10)
 		var line bytes.Buffer
+		var wide change.Row
 		err := rows(func(r change.Row) error {
-			r, err := s.conv.Row(src, r)
-			if err != nil {
+			var err error
+			if sh.Mode != mode.Append {
+				if r, err = s.conv.Row(src, r); err != nil {
+					return err
+				}
+			}
+			if wide, err = sh.SnapshotRow(wide, r, &m); err != nil {
 				return err
 			}
+			r = wide
 			line.Reset()
 			appendCopyRow(&line, r, tg.all)
 			_, err = w.Write(line.Bytes())

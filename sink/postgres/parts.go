@@ -8,10 +8,31 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 var _ pipeline.PartSink = (*Sink)(nil)
+
+// ForPipeline returns the sink as the pipeline should see it. When rows
+// record their transaction's commit (history and append modes, soft
+// deletes, the position and commit-time columns) it is no PartSink: the
+// parts of a running transaction arrive before its commit is known, so the
+// pipeline must deliver whole transactions only.
+func (s *Sink) ForPipeline() pipeline.Sink {
+	if !s.opts.Mode.NeedsCommit() {
+		return s
+	}
+	return wholeOnly{s, s, s, s}
+}
+
+// wholeOnly is the sink without its PartSink methods.
+type wholeOnly struct {
+	pipeline.Sink
+	pipeline.Loader
+	pipeline.PositionKeeper
+	pipeline.Durability
+}
 
 // Savepoint executes what is pending and sets a savepoint.
 func (s *Sink) Savepoint(ctx context.Context, name string) error {
@@ -41,6 +62,7 @@ func (s *Sink) RollbackTo(ctx context.Context, name string) error {
 		return s.broken
 	}
 	s.plans = map[change.TableID]*plan.Plan{}
+	s.logs = map[change.TableID]*mode.Log{}
 	s.pending, s.pendSize = 0, 0
 	s.targets = map[*change.Table]*target{}
 	if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/typemap"
+	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
@@ -33,9 +34,12 @@ type Options struct {
 	// executed against the target (inside the open transaction).
 	ChunkRows  int
 	ChunkBytes int
+	// Mode says how changes are written (merge, the zero value, history or
+	// append) and which metadata columns rows get.
+	Mode mode.Options
 }
 
-// Sink is the PostgreSQL merge sink.
+// Sink is the PostgreSQL sink.
 type Sink struct {
 	opts Options
 	cfg  *pgx.ConnConfig
@@ -51,7 +55,11 @@ type Sink struct {
 	needBegin  bool // in a transaction whose BEGIN is not sent yet
 	broken     error
 	plans      map[change.TableID]*plan.Plan
-	targets    map[*change.Table]*target // by source shape
+	logs       map[change.TableID]*mode.Log // history and append modes
+	shapes     map[*change.Table]*mode.Shape
+	targets    map[*change.Table]*target // by target shape
+	snapAt     time.Time                 // when the snapshot was taken, for its rows' times
+	replay     mode.Replay
 	pending    int
 	pendSize   int
 	lastPos    change.Position
@@ -87,6 +95,9 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if opts.ChunkBytes <= 0 {
 		opts.ChunkBytes = 16 << 20
 	}
+	if problems := opts.Mode.Validate(); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
 	cfg, err := pgx.ParseConfig(opts.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("parse sink.dsn: %w", redactErr(err))
@@ -99,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
 	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log), plans: map[change.TableID]*plan.Plan{},
-		targets: map[*change.Table]*target{}}
+		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{}}
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -135,19 +146,20 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if s.broken != nil {
 		return s.broken
 	}
+	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
+		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
+	}
 	if !s.inTx { // BEGIN goes out with the first statement
 		s.inTx, s.needBegin = true, true
 	}
+	m := mode.Meta{TxID: txn.ID, Commit: txn.Commit}
+	if txn.Position != nil {
+		m.Position = txn.Position.String()
+	}
 	err := txn.Each(func(c *change.Change) error {
-		c, err := s.conv.Change(c)
+		err := s.add(ctx, c, &m)
+		m.Index++
 		if err != nil {
-			return err
-		}
-		p, err := s.planFor(ctx, c.Table)
-		if err != nil {
-			return err
-		}
-		if err := p.Add(c); err != nil {
 			return err
 		}
 		s.pending++
@@ -166,9 +178,59 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	return nil
 }
 
-// planFor returns the plan collecting changes of t's table, executing the
+// add folds one change into its table's plan (merge) or log (history,
+// append).
+func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
+	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
+		var err error
+		if c, err = s.conv.Change(c); err != nil {
+			return err
+		}
+	}
+	sh, err := s.shapeFor(c.Table)
+	if err != nil {
+		return err
+	}
+	if s.opts.Mode.Mode != mode.Merge {
+		l, err := s.logFor(ctx, sh)
+		if err != nil {
+			return err
+		}
+		return l.Add(c, *m)
+	}
+	if err := sh.CheckMeta(m); err != nil {
+		return err
+	}
+	p, err := s.planFor(ctx, sh)
+	if err != nil {
+		return err
+	}
+	if c.Op == change.Truncate && sh.Extra(mode.KindDeletedAt) >= 0 {
+		// A soft truncate marks the rows written before it too: write them.
+		if err := s.execPlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	return p.Add(sh.Merge(c, m))
+}
+
+// shapeFor lays out the target of source shape t for the mode.
+func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
+	if sh := s.shapes[t]; sh != nil {
+		return sh, nil
+	}
+	sh, err := s.opts.Mode.Shape(t, columnType)
+	if err != nil {
+		return nil, err
+	}
+	s.shapes[t] = sh
+	return sh, nil
+}
+
+// planFor returns the plan collecting changes of sh's table, executing the
 // previous plan first when the table's shape changed.
-func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan.Plan, error) {
+func (s *Sink) planFor(ctx context.Context, sh *mode.Shape) (*plan.Plan, error) {
+	t := sh.Table
 	p := s.plans[t.ID]
 	if p != nil && p.Table == t {
 		return p, nil
@@ -186,10 +248,13 @@ func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan.Plan, error)
 	if err := s.begin(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := s.targetFor(ctx, s.conn, t); err != nil {
+	if _, err := s.targetFor(ctx, s.conn, sh); err != nil {
 		return nil, err
 	}
 	p = plan.New(t)
+	if sh.Extra(mode.KindDeletedAt) >= 0 {
+		p.SoftFrom = sh.N
+	}
 	s.plans[t.ID] = p
 	return p, nil
 }
@@ -222,6 +287,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
 	s.inTx, s.needBegin = false, false
+	s.replay.Committed()
 	if s.lastPos != nil {
 		return s.noteCommit(res[len(res)-1], s.lastPos)
 	}
@@ -231,6 +297,11 @@ func (s *Sink) Flush(ctx context.Context) error {
 func (s *Sink) execAll(ctx context.Context) error {
 	for _, p := range s.plans {
 		if err := s.execPlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, l := range s.logs {
+		if err := s.execLog(ctx, l); err != nil {
 			return err
 		}
 	}

@@ -3,24 +3,33 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/sink/mode"
 )
 
 // target is a target table prepared for one source table shape.
 type target struct {
 	id     change.TableID
 	ident  string   // quoted schema.name
-	cols   []string // quoted column names, in source column order
-	types  []string // source SQL types, in source column order
+	cols   []string // quoted names of the value columns: the source's, then the mode's
+	types  []string // their SQL types
 	key    []int    // source column indexes of the key
 	all    []int    // 0..n-1
 	stage  string   // temp table for upserts (created lazily)
 	kstage string   // temp table for delete keys (created lazily)
+
+	sh       *mode.Shape
+	nsrc     int    // cols[:nsrc] are the source's columns
+	set      string // appended to every SET list (the synced-at column), "" for none
+	softDel  int    // index of the deleted-at column, -1 without soft deletes
+	conflict string // history and append: the clause that skips rows written already
 }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
@@ -31,44 +40,59 @@ func (s *Sink) targetID(t *change.Table) change.TableID {
 	return id
 }
 
-// targetFor makes sure the target table for shape t exists with every column
-// of t (creating schema, enum types and table, or adding missing columns).
-func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, t *change.Table) (*target, error) {
-	if tg := s.targets[t]; tg != nil {
-		return tg, nil
-	}
+func (s *Sink) newTarget(sh *mode.Shape) *target {
+	t := sh.Table
 	id := s.targetID(t)
-	tg := &target{id: id, ident: pgx.Identifier{id.Schema, id.Name}.Sanitize(), key: t.Key}
+	tg := &target{id: id, ident: pgx.Identifier{id.Schema, id.Name}.Sanitize(), key: t.Key, sh: sh, nsrc: sh.N,
+		softDel: sh.Extra(mode.KindDeletedAt)}
 	for i, c := range t.Columns {
 		tg.cols = append(tg.cols, pgx.Identifier{c.Name}.Sanitize())
 		tg.types = append(tg.types, c.Type)
 		tg.all = append(tg.all, i)
 	}
+	for _, c := range sh.Managed {
+		if c.Kind == mode.KindSyncedAt {
+			tg.set = pgx.Identifier{c.Name}.Sanitize() + " = now()"
+		}
+	}
+	if sh.Mode != mode.Merge {
+		tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize())
+	}
+	return tg
+}
+
+// targetFor makes sure the target table for shape sh exists with every
+// column (creating schema, enum types and table, or adding missing
+// columns), made by the configured mode.
+func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*target, error) {
+	t := sh.Table
+	if tg := s.targets[t]; tg != nil {
+		return tg, nil
+	}
+	tg := s.newTarget(sh)
+	id := tg.id
 	if err := s.ensureEnums(ctx, t); err != nil {
 		return nil, err
 	}
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{id.Schema}.Sanitize()); err != nil {
 		return nil, fmt.Errorf("create target schema %s: %w", id.Schema, err)
 	}
-	if _, err := conn.Exec(ctx, createTableSQL(tg, t)); err != nil {
-		return nil, fmt.Errorf("create target table %s: %w", id, err)
-	}
-	have := map[string]bool{}
-	rows, err := conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, tg.ident)
+	have, err := columnsOf(ctx, conn, tg)
 	if err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+		return nil, err
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+	if len(have) == 0 {
+		for _, q := range createTableSQL(tg, sh) {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				return nil, fmt.Errorf("create target table %s: %w", id, err)
+			}
 		}
-		have[n] = true
+		if have, err = columnsOf(ctx, conn, tg); err != nil {
+			return nil, err
+		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read columns of target table %s: %w", id, err)
+	if err := s.opts.Mode.CheckExisting(id.String(), func(n string) bool { return have[n] }); err != nil {
+		return nil, err
 	}
 	for i, c := range t.Columns {
 		if have[c.Name] {
@@ -78,24 +102,65 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, t *change.Table) (
 			return nil, fmt.Errorf("add column %s to target table %s: %w", c.Name, id, err)
 		}
 	}
-	if err := checkUnique(ctx, conn, tg, t); err != nil {
+	for _, c := range sh.Managed {
+		if !have[c.Name] && c.Kind == mode.KindSyncedAt {
+			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", tg.ident, managedDef(c))); err != nil {
+				return nil, fmt.Errorf("add column %s to target table %s: %w", c.Name, id, err)
+			}
+		}
+	}
+	if err := checkUnique(ctx, conn, tg, uniqueColumns(sh)); err != nil {
 		return nil, err
 	}
 	s.targets[t] = tg
 	return tg, nil
 }
 
-// checkUnique makes sure a keyed target table has a primary key or unique
-// index on exactly the key columns: merging relies on it, and without it a
-// replayed insert would silently double a row.
-func checkUnique(ctx context.Context, conn *pgx.Conn, tg *target, t *change.Table) error {
-	if len(t.Key) == 0 {
+// columnsOf returns the names of the target table's columns, none when it
+// does not exist.
+func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]bool, error) {
+	have := map[string]bool{}
+	rows, err := conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, tg.ident)
+	if err != nil {
+		return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
+	}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
+		}
+		have[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
+	}
+	return have, nil
+}
+
+// uniqueColumns are the columns whose unique index makes writes idempotent:
+// the source's key when merging, the change's position and index otherwise.
+func uniqueColumns(sh *mode.Shape) []string {
+	if sh.Mode != mode.Merge {
+		return []string{mode.Position, mode.ChangeIndex}
+	}
+	keys := make([]string, len(sh.Table.Key))
+	for i, k := range sh.Table.Key {
+		keys[i] = sh.Table.Columns[k].Name
+	}
+	return keys
+}
+
+// checkUnique makes sure the target table has a primary key or unique
+// index on exactly the given columns: merging relies on it (without it a
+// replayed insert would silently double a row), and so do the history and
+// append modes.
+func checkUnique(ctx context.Context, conn *pgx.Conn, tg *target, cols []string) error {
+	if len(cols) == 0 {
 		return nil
 	}
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = t.Columns[k].Name
-	}
+	keys := slices.Clone(cols)
 	sort.Strings(keys)
 	var ok bool
 	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
@@ -106,36 +171,99 @@ func checkUnique(ctx context.Context, conn *pgx.Conn, tg *target, t *change.Tabl
 		return fmt.Errorf("check key of target table %s: %w", tg.id, err)
 	}
 	if !ok {
-		return fmt.Errorf("target table %s has no primary key or unique index on (%s), the source's key; add one (e.g. ALTER TABLE %s ADD PRIMARY KEY (%s)) or drop the table so Sluice creates it",
-			tg.id, strings.Join(keys, ", "), tg.ident, strings.Join(pick(tg.cols, t.Key), ", "))
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = pgx.Identifier{c}.Sanitize()
+		}
+		what, fix := "PRIMARY KEY", "ADD PRIMARY KEY"
+		if tg.sh.Mode != mode.Merge {
+			what, fix = "UNIQUE", "ADD UNIQUE"
+		}
+		return fmt.Errorf("target table %s has no %s or unique index on (%s), which Sluice relies on; add one (e.g. ALTER TABLE %s %s (%s)) or drop the table so Sluice creates it",
+			tg.id, strings.ToLower(what), strings.Join(keys, ", "), tg.ident, fix, strings.Join(quoted, ", "))
 	}
 	return nil
 }
 
-func createTableSQL(tg *target, t *change.Table) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", tg.ident)
-	for i, c := range t.Columns {
-		if i > 0 {
-			b.WriteString(", ")
+// createTableSQL creates the target table: the source's columns, the mode's,
+// and the key (merge) or the unique position and index of each change
+// (history, append, with an index per key for history).
+func createTableSQL(tg *target, sh *mode.Shape) []string {
+	t := sh.Table
+	var defs []string
+	for i := range sh.N {
+		def := tg.cols[i] + " " + t.Columns[i].Type
+		if t.Columns[i].NotNull {
+			def += " NOT NULL"
 		}
-		fmt.Fprintf(&b, "%s %s", tg.cols[i], c.Type)
-		if c.NotNull {
-			b.WriteString(" NOT NULL")
-		}
+		defs = append(defs, def)
 	}
-	if len(t.Key) > 0 {
-		b.WriteString(", PRIMARY KEY (")
-		for i, k := range t.Key {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(tg.cols[k])
+	for _, c := range sh.Layout() {
+		if c.Kind.Managed() {
+			defs = append(defs, managedDef(c))
+			continue
 		}
-		b.WriteString(")")
+		i := t.ColumnIndex(c.Name)
+		def := tg.cols[i] + " " + t.Columns[i].Type
+		if t.Columns[i].NotNull {
+			def += " NOT NULL"
+		}
+		defs = append(defs, def)
 	}
-	b.WriteString(")")
-	return b.String()
+	keys := pick(tg.cols, t.Key)
+	switch {
+	case sh.Mode != mode.Merge:
+		defs = append(defs, fmt.Sprintf("UNIQUE (%s, %s)", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize()))
+	case len(keys) > 0:
+		defs = append(defs, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
+	}
+	stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", tg.ident, strings.Join(defs, ", "))}
+	if sh.Mode == mode.History {
+		// At most one current version per key, found fast; versions by time.
+		name := indexName(tg.id)
+		stmts = append(stmts,
+			fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (%s) WHERE %s", pgx.Identifier{name + "_current"}.Sanitize(), tg.ident,
+				strings.Join(keys, ", "), pgx.Identifier{mode.Current}.Sanitize()),
+			fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s, %s)", pgx.Identifier{name + "_versions"}.Sanitize(), tg.ident,
+				strings.Join(keys, ", "), pgx.Identifier{mode.ValidFrom}.Sanitize()))
+	}
+	return stmts
+}
+
+// indexName is a prefix for the target table's index names: unique per
+// table and short enough for PostgreSQL's 63 bytes with a suffix.
+func indexName(id change.TableID) string {
+	h := fnv.New32a()
+	h.Write([]byte(id.String()))
+	name := id.Name
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("%s_%08x", name, h.Sum32())
+}
+
+// managedDef defines a column the target fills itself.
+func managedDef(c mode.Column) string {
+	n := pgx.Identifier{c.Name}.Sanitize()
+	if c.Kind == mode.KindSeq {
+		return n + " bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
+	}
+	return n + " timestamptz NOT NULL DEFAULT now()"
+}
+
+// columnType is the PostgreSQL type of a mode column.
+func columnType(k mode.Kind) string {
+	switch k {
+	case mode.KindCommitTime, mode.KindSyncedAt, mode.KindDeletedAt, mode.KindValidFrom, mode.KindValidTo:
+		return "timestamptz"
+	case mode.KindCurrent:
+		return "boolean"
+	case mode.KindChangeIndex, mode.KindSeq:
+		return "bigint"
+	case mode.KindBefore, mode.KindAfter:
+		return "jsonb"
+	}
+	return "text"
 }
 
 // ensureEnums creates the enum types t's columns use, and adds labels the

@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/sink/mode"
+)
+
+// logFor returns the log collecting changes of sh's table (history and
+// append modes), writing the previous one first when the source table's
+// shape changed.
+func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
+	l := s.logs[sh.Table.ID]
+	if l != nil && l.Shape == sh {
+		return l, nil
+	}
+	if l != nil && l.Shape.Source.SameShape(sh.Source) {
+		s.targets[sh.Table] = s.targets[l.Shape.Table]
+		l.Shape = sh
+		return l, nil
+	}
+	if l != nil {
+		if err := s.execLog(ctx, l); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := s.targetFor(ctx, s.conn, sh); err != nil {
+		return nil, err
+	}
+	l = sh.NewLog()
+	s.logs[sh.Table.ID] = l
+	return l, nil
+}
+
+// execLog writes a log's changes inside the open target transaction: first
+// it drops the transactions the target holds already (a replay), then
+// appends one row per change, or writes the history steps.
+func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
+	if l.Len() == 0 {
+		return nil
+	}
+	defer l.Reset()
+	tg := s.targets[l.Shape.Table]
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	if s.replay.Check() {
+		if err := s.dropHeld(ctx, tg, l); err != nil {
+			return fmt.Errorf("write changes to %s: %w", tg.id, err)
+		}
+	}
+	if l.Shape.Mode == mode.Append {
+		rows, err := l.AuditRows()
+		if err == nil {
+			err = s.insertRows(ctx, tg, rows)
+		}
+		if err != nil {
+			return fmt.Errorf("append changes to %s: %w", tg.id, err)
+		}
+		return nil
+	}
+	for _, st := range l.Steps() {
+		if err := s.execStep(ctx, tg, st); err != nil {
+			return fmt.Errorf("write versions to %s: %w", tg.id, err)
+		}
+	}
+	return nil
+}
+
+// dropHeld removes from l the transactions whose rows the target holds.
+func (s *Sink) dropHeld(ctx context.Context, tg *target, l *mode.Log) error {
+	positions := l.Positions()
+	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s = ANY($1::text[])",
+		pgx.Identifier{mode.Position}.Sanitize(), tg.ident, pgx.Identifier{mode.Position}.Sanitize()), positions)
+	if err != nil {
+		return fmt.Errorf("look for replayed transactions: %w", err)
+	}
+	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("look for replayed transactions: %w", err)
+	}
+	s.replay.Found(len(positions), len(held))
+	if len(held) > 0 {
+		set := map[string]bool{}
+		for _, p := range held {
+			set[p] = true
+		}
+		n := l.Drop(set)
+		s.opts.Log.Info().Stringer("table", tg.id).Int("changes", n).Msg("skipped changes the target holds already (replay after a restart)")
+	}
+	return nil
+}
+
+// insertRows inserts rows, skipping any the target holds already.
+func (s *Sink) insertRows(ctx context.Context, tg *target, rows []change.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if len(rows) <= smallSet {
+		return s.upsertValues(ctx, tg, rows)
+	}
+	return s.insertFast(ctx, tg, rows)
+}
+
+// execStep runs one history step (see mode.Step).
+func (s *Sink) execStep(ctx context.Context, tg *target, st *mode.Step) error {
+	var cur map[string]change.Row
+	if need := st.NeedCurrent(); len(need) > 0 {
+		var err error
+		if cur, err = s.currentVersions(ctx, tg, need); err != nil {
+			return err
+		}
+	}
+	st.Fill(cur)
+	if st.Truncate.State == change.Present {
+		var args []any
+		sql := fmt.Sprintf("UPDATE %s SET %s = %s, %s = false%s WHERE %s", tg.ident, pgx.Identifier{mode.ValidTo}.Sanitize(),
+			param(&args, st.Truncate, "timestamptz"), pgx.Identifier{mode.Current}.Sanitize(), setTail(tg), pgx.Identifier{mode.Current}.Sanitize())
+		if _, err := s.conn.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("end every version for a truncate: %w", err)
+		}
+	}
+	for len(st.Closes) > 0 {
+		n := min(len(st.Closes), 1000)
+		if err := s.closeVersions(ctx, tg, st.Closes[:n]); err != nil {
+			return err
+		}
+		st.Closes = st.Closes[n:]
+	}
+	return s.insertRows(ctx, tg, st.Rows)
+}
+
+// closeVersions ends the current versions of the given keys, each at its
+// time, with one statement.
+func (s *Sink) closeVersions(ctx context.Context, tg *target, closes []mode.Close) error {
+	var b strings.Builder
+	var args []any
+	b.WriteString("UPDATE " + tg.ident + " t SET ")
+	fmt.Fprintf(&b, "%s = v.at_, %s = false%s FROM (VALUES ", pgx.Identifier{mode.ValidTo}.Sanitize(), pgx.Identifier{mode.Current}.Sanitize(), setTail(tg))
+	for i, c := range closes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for _, k := range tg.key {
+			b.WriteString(param(&args, c.Key[k], tg.types[k]) + ", ")
+		}
+		b.WriteString(param(&args, c.At, "timestamptz") + ")")
+	}
+	b.WriteString(") AS v(")
+	var on []string
+	for i, k := range tg.key {
+		fmt.Fprintf(&b, "k%d_, ", i)
+		on = append(on, fmt.Sprintf("t.%s = v.k%d_", tg.cols[k], i))
+	}
+	fmt.Fprintf(&b, "at_) WHERE %s AND t.%s", strings.Join(on, " AND "), pgx.Identifier{mode.Current}.Sanitize())
+	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("end current versions: %w", err)
+	}
+	return nil
+}
+
+// currentVersions reads the current versions of the given keys, as rows of
+// the source's columns in PostgreSQL's text form, by mode.Shape.KeyString.
+func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Row) (map[string]change.Row, error) {
+	out := map[string]change.Row{}
+	cols := make([]string, tg.nsrc)
+	for i := range cols {
+		cols[i] = tg.cols[i] + "::text"
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		var args []any
+		var tuples []string
+		for _, key := range keys[:n] {
+			var vals []string
+			for _, k := range tg.key {
+				vals = append(vals, param(&args, key[k], tg.types[k]))
+			}
+			tuples = append(tuples, "("+strings.Join(vals, ", ")+")")
+		}
+		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND (%s) IN (%s)", strings.Join(cols, ", "), tg.ident,
+			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
+		rows, err := s.conn.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read current versions: %w", err)
+		}
+		for rows.Next() {
+			raw := rows.RawValues() // text: the same bytes in either wire format
+			r := make(change.Row, len(raw))
+			for i, v := range raw {
+				if v == nil {
+					r[i] = change.NullValue
+				} else {
+					r[i] = change.Value{State: change.Present, Data: append([]byte{}, v...)}
+				}
+			}
+			out[tg.sh.KeyString(r)] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read current versions: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
+// setTail is tg.set as the tail of a SET list.
+func setTail(tg *target) string {
+	if tg.set == "" {
+		return ""
+	}
+	return ", " + tg.set
+}
