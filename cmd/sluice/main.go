@@ -2,6 +2,7 @@
 //
 //	sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM
 //	sluice check --config FILE [--offline]    preflight: every problem with its fix
+//	sluice status --config FILE [--json]      state, position, lag, per-table counts
 //	sluice version
 package main
 
@@ -46,6 +47,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = parseFlags(fs, args, cfgPath); err == nil {
 			err = check(ctx, *cfgPath, *offline, stdout)
 		}
+	case "status":
+		asJSON := fs.Bool("json", false, "print JSON instead of text")
+		if err = parseFlags(fs, args, cfgPath); err == nil {
+			err = status(ctx, *cfgPath, *asJSON, stdout)
+		}
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -83,6 +89,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM, then flush, checkpoint and exit
   sluice check --config FILE [--offline]    check the config, source and target; print each problem with its fix
+  sluice status --config FILE [--json]      print state, positions, lag, per-table counts and snapshot progress
+                                            (from the running process via http.listen, else from the checkpoint and the source)
   sluice version                            print the version
 `)
 }

@@ -4,25 +4,38 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"sync"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/checkpoint/file"
 	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/metrics"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
 
-func newLogger(c config.Log, w io.Writer) zerolog.Logger {
+// newLogger makes the process log: JSON lines with RFC3339Nano timestamps,
+// or zerolog's human console format with log.format: console, or when
+// log.format is not set and w is an interactive terminal.
+func newLogger(c config.Log, w io.Writer, tty bool) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339Nano}
+	if c.Format == "console" || c.Format == "" && tty {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339Nano, NoColor: !tty}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// isTerminal tells whether w is an interactive terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Writer) error {
@@ -30,33 +43,70 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, stderr).With().Str("pipeline", cfg.Name).Logger()
+	tty := isTerminal(stderr)
+	secret := secrets(cfg)
+	logOut := &switchWriter{w: stderr}
+	log := newLogger(cfg.Log, newRedactor(logOut, secret), tty).With().Str("pipeline", cfg.Name).Logger()
 	fail := func(err error) error {
 		log.Error().Err(err).Msg("pipeline stopped")
 		return errReported
 	}
 	log.Info().Str("version", version).Str("source", config.RedactDSN(cfg.Source.DSN)).Str("sink", config.RedactDSN(cfg.Sink.DSN)).Msg("starting")
-	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger())
+	m := metrics.New(info(cfg))
+	if cfg.HTTP.Listen != "" {
+		srv, err := startHTTP(cfg.HTTP.Listen, m, secret, log.With().Str("component", "http").Logger())
+		if err != nil {
+			return fail(err)
+		}
+		defer srv.close()
+	}
+	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger().Hook(reconnectHook(m)))
 	if err != nil {
+		m.Error("source", err)
+		m.State(pipeline.StateFailed, err)
 		return fail(err)
 	}
 	defer src.Close()
 	sink, err := openSink(ctx, cfg, log.With().Str("component", "sink").Logger())
 	if err != nil {
+		m.Error("apply", err)
+		m.State(pipeline.StateFailed, err)
 		return fail(err)
 	}
 	defer sink.Close()
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopBG(); wg.Wait() }()
+	if cfg.HTTP.Listen != "" {
+		wg.Go(func() { probe(bg, src, cfg, m, secret) })
+	}
+	progressEvery := time.Duration(0) // the pipeline's default: a log line per table every 10 s
+	if tty {
+		progressEvery = -1 // bars instead
+		wg.Go(func() { showProgress(bg, m, stderr, logOut) })
+	}
 	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
-		Log: log,
+		Log: log, Observer: m, ProgressEvery: progressEvery,
 	})
 	if err := p.Run(ctx); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// info describes the pipeline for /status, without secrets.
+func info(cfg *config.Config) metrics.Info {
+	i := metrics.Info{Pipeline: cfg.Name, Version: version,
+		SourceKind: cfg.Source.Kind, Source: config.RedactDSN(cfg.Source.DSN),
+		SinkKind: cfg.Sink.Kind, Sink: config.RedactDSN(cfg.Sink.DSN)}
+	if cfg.Source.Kind == "postgres" {
+		i.Slot = cfg.Source.Postgres.Slot
+	}
+	return i
 }
 
 // check prints every problem with its fix; any problem fails the command.

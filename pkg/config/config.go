@@ -77,7 +77,7 @@ type Checkpoint struct {
 // Log configures the process log.
 type Log struct {
 	Level  string // debug | info (default) | warn | error
-	Format string // json (default) | console
+	Format string // json | console; "" (default): console on an interactive terminal, else json
 }
 
 // Error is every problem found in one configuration, one per line.

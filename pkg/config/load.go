@@ -29,7 +29,6 @@ var defaults = map[string]any{
 	"sink.batch.wait":                  500 * time.Millisecond,
 	"checkpoint.kind":                  "file",
 	"log.level":                        "info",
-	"log.format":                       "json",
 }
 
 // Load reads the YAML file at path, expands ${VAR} from the environment,

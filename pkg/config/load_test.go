@@ -113,7 +113,7 @@ func TestDefaults(t *testing.T) {
 			Batch: Batch{Rows: 50000, Bytes: 64 << 20, Wait: 500 * time.Millisecond},
 		},
 		Checkpoint: Checkpoint{Kind: "file", Path: "/etc/sluice/crm-to-dwh.checkpoint"},
-		Log:        Log{Level: "info", Format: "json"},
+		Log:        Log{Level: "info"}, // Format "": console on a terminal, else json
 	}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", *got, want)

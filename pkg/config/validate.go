@@ -55,7 +55,7 @@ func validate(c *Config, p *problems) {
 	if k := at("log.level"); k != "" && !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		p.addf("%s: %q must be debug, info, warn or error", k, c.Log.Level)
 	}
-	if k := at("log.format"); k != "" && !slices.Contains([]string{"json", "console"}, c.Log.Format) {
+	if k := at("log.format"); k != "" && !slices.Contains([]string{"", "json", "console"}, c.Log.Format) {
 		p.addf("%s: %q must be json or console", k, c.Log.Format)
 	}
 	validateHTTP(&c.HTTP, at, p)

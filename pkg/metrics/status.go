@@ -50,6 +50,8 @@ type errorAt struct {
 // Status is what /status reports, and what `sluice status` prints.
 type Status struct {
 	Pipeline   string         `json:"pipeline"`
+	Origin     string         `json:"origin"`         // "process" (the running pipeline) or "checkpoint" (read offline)
+	Note       string         `json:"note,omitempty"` // e.g. why the running process could not be asked
 	Version    string         `json:"version,omitempty"`
 	State      string         `json:"state"`
 	StateError string         `json:"state_error,omitempty"`
@@ -80,18 +82,19 @@ type Endpoint struct {
 
 // Position says how far the pipeline got.
 type Position struct {
-	Applied       string     `json:"applied,omitempty"`        // last batch committed in the target
-	AppliedCommit *time.Time `json:"applied_commit,omitempty"` // its source commit time
-	Acked         string     `json:"acked,omitempty"`          // durable in the target and acked to the source
-	Checkpoint    string     `json:"checkpoint,omitempty"`     // in the checkpoint store
+	Applied       string     `json:"applied,omitempty"`          // last batch committed in the target
+	AppliedCommit *time.Time `json:"applied_commit,omitempty"`   // its source commit time
+	Acked         string     `json:"acked,omitempty"`            // durable in the target and acked to the source
+	Checkpoint    string     `json:"checkpoint,omitempty"`       // in the checkpoint store
+	Phase         string     `json:"checkpoint_phase,omitempty"` // offline: snapshot (a copy started and did not finish) or streaming
 	SavedAt       *time.Time `json:"checkpoint_saved_at,omitempty"`
 	SourceHead    string     `json:"source_head,omitempty"` // the source log's current end
 }
 
 // Lag says how far behind the target is.
 type Lag struct {
-	Seconds float64 `json:"seconds"`         // age of the oldest change read but not applied; 0 when caught up
-	Bytes   *int64  `json:"bytes,omitempty"` // log bytes not yet applied, where the source can tell
+	Seconds *float64 `json:"seconds,omitempty"` // age of the oldest change read but not applied; 0 when caught up; unknown offline
+	Bytes   *int64   `json:"bytes,omitempty"`   // log bytes not yet applied, where the source can tell
 }
 
 // Slot is a PostgreSQL replication slot.
@@ -186,7 +189,8 @@ func (m *Metrics) Status() Status {
 		Uptime: now.Sub(m.start).Seconds(),
 		Source: Endpoint{Kind: m.info.SourceKind, Address: m.info.Source, Error: st.sourceErr},
 		Sink:   Endpoint{Kind: m.info.SinkKind, Address: m.info.Sink, Error: st.sinkErr},
-		Lag:    Lag{Seconds: lag.Seconds()},
+		Origin: "process",
+		Lag:    Lag{Seconds: ptr(lag.Seconds())},
 		Totals: Totals{Transactions: st.txns, Batches: st.batches},
 	}
 	s.Ready, s.Reason = m.readyLocked(now)

@@ -50,8 +50,7 @@ func (p *Pipeline) snapshot(ctx context.Context) (change.Position, error) {
 	g.SetLimit(p.opts.SnapshotWorkers)
 	for _, c := range chunks {
 		g.Go(func() error {
-			tp := prog.tables[c.Table]
-			tp.begin()
+			prog.begin(c.Table)
 			var n, unreported int64
 			err := loader.Load(gctx, c.Table, func(yield func(change.Row) error) error {
 				return snap.Read(gctx, c, func(r change.Row) error {
@@ -128,8 +127,12 @@ type tableProgress struct {
 	left     int          // chunks not yet copied; under progress.mu
 }
 
-func (tp *tableProgress) begin() {
-	tp.started.CompareAndSwap(0, time.Now().UnixNano())
+// begin notes that a chunk of t is being copied; the first one starts the
+// table's clock (for its rate) and tells the observer.
+func (pr *progress) begin(t *change.Table) {
+	if pr.tables[t].started.CompareAndSwap(0, time.Now().UnixNano()) {
+		pr.p.obs.SnapshotRows(t.ID, 0, false)
+	}
 }
 
 func newProgress(p *Pipeline, chunks []Chunk, est map[*change.Table]int64) *progress {

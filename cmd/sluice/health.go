@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rs/zerolog"
+
+	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/metrics"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+// probeEvery is how often the source's log position and the target's
+// reachability are checked: at most one short query on a connection of its
+// own per interval, never on the replication connection.
+const probeEvery = 5 * time.Second
+
+// probeTimeout bounds one probe.
+const probeTimeout = 4 * time.Second
+
+// probe checks the source's log (lag in bytes, slot) and whether the target
+// accepts connections, now and every probeEvery until ctx ends.
+func probe(ctx context.Context, src pipeline.Source, cfg *config.Config, m *metrics.Metrics, secrets []string) {
+	lr, _ := src.(pipeline.LogReporter)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		if lr != nil {
+			ls, err := lr.LogStatus(pctx, m.Applied())
+			if ctx.Err() != nil {
+				cancel()
+				return
+			}
+			m.SetLogStatus(ls, redactErr(err, secrets))
+		}
+		err := pingSink(pctx, cfg)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		m.SetSinkProbe(redactErr(err, secrets))
+		t.Reset(probeEvery)
+	}
+}
+
+// pingSink opens and closes a connection to the target.
+func pingSink(ctx context.Context, cfg *config.Config) error {
+	switch cfg.Sink.Kind {
+	case "postgres":
+		conn, err := pgconn.Connect(ctx, cfg.Sink.DSN)
+		if err != nil {
+			return err
+		}
+		return conn.Close(ctx)
+	case "mysql":
+		db, _, err := mysqlconn.Open(cfg.Sink.DSN)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.PingContext(ctx)
+	}
+	return nil // a sink without a server to ping
+}
+
+// redactErr hides secrets in an error's text.
+func redactErr(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := redactString(err.Error(), secrets)
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
+
+// reconnectHook tells the metrics when the source logs that it lost its
+// connection and retries, and when it is back. The sources retry inside
+// their stream loops and report it only through these log events (one per
+// episode), so their messages are the signal: "... reconnecting with
+// backoff" and "source reconnected".
+func reconnectHook(m *metrics.Metrics) zerolog.Hook {
+	return zerolog.HookFunc(func(_ *zerolog.Event, level zerolog.Level, msg string) {
+		switch {
+		case level == zerolog.WarnLevel && strings.Contains(msg, "reconnecting"):
+			m.SourceReconnecting(true)
+		case strings.Contains(msg, "source reconnected"):
+			m.SourceReconnecting(false)
+		}
+	})
+}
+
+// localURL turns a listen address into a URL for this machine: an
+// unspecified host (":9187", "0.0.0.0:9187", "[::]:9187") is reached on
+// the loopback address.
+func localURL(listen, path string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen + path
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("http://%s:%s%s", host, port, path)
+}
