@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
@@ -27,6 +29,12 @@ func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
 }
 
 func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
+	if tg.softDel >= 0 {
+		switch a.Kind {
+		case plan.Delete, plan.RowDelete, plan.Truncate:
+			return s.softDelete(ctx, tg, a)
+		}
+	}
 	switch a.Kind {
 	case plan.Insert, plan.Upsert:
 		cols := sentColumns(a.Rows[0])
@@ -98,53 +106,75 @@ func (s *Sink) insert(ctx context.Context, tg *target, cols []int, tail string, 
 
 // deleteKeys deletes the rows with the given keys, many per statement.
 func (s *Sink) deleteKeys(ctx context.Context, tg *target, keys []change.Row) error {
-	single := len(tg.key) == 1
+	if err := s.byKeys(ctx, tg, "DELETE FROM "+tg.ident+" WHERE ", nil, keys); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
+}
+
+// byKeys runs head (a statement ending in WHERE or AND, with parameters
+// headArgs) with the condition that the key is one of keys, many per
+// statement.
+func (s *Sink) byKeys(ctx context.Context, tg *target, head string, headArgs []any, keys []change.Row) error {
 	per := 1000
-	if single {
+	if len(tg.key) == 1 {
 		per = 5000
 	}
-	var b strings.Builder
 	for len(keys) > 0 {
-		b.Reset()
-		fmt.Fprintf(&b, "DELETE FROM %s WHERE ", tg.ident)
-		if single {
-			fmt.Fprintf(&b, "%s IN (", tg.cols[tg.key[0]])
-		} else {
-			fmt.Fprintf(&b, "(%s) IN (", strings.Join(pick(tg.cols, tg.key), ", "))
-		}
-		var args []any
-		size := 0
-		n := 0
+		n, size := 0, 0
 		for ; n < len(keys) && n < per && size < s.srv.maxStmt/2; n++ {
-			if n > 0 {
-				b.WriteString(", ")
-			}
-			if !single {
-				b.WriteByte('(')
-			}
-			for i, k := range tg.key {
-				if i > 0 {
-					b.WriteString(", ")
-				}
-				a, err := tg.arg(k, keys[n][k], false)
-				if err != nil {
-					return fmt.Errorf("delete: %w", err)
-				}
-				args = append(args, a)
-				b.WriteString(tg.match[k])
+			for _, k := range tg.key {
 				size += len(keys[n][k].Data) + 10
 			}
-			if !single {
-				b.WriteByte(')')
-			}
 		}
-		b.WriteByte(')')
-		if _, err := s.exec(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("delete: %w", err)
+		q, args, err := tg.keysIn(head, headArgs, keys[:n])
+		if err != nil {
+			return err
+		}
+		if _, err := s.exec(ctx, q, args...); err != nil {
+			return err
 		}
 		keys = keys[n:]
 	}
 	return nil
+}
+
+// keysIn is head followed by the condition that the key is one of keys,
+// with the parameters.
+func (tg *target) keysIn(head string, headArgs []any, keys []change.Row) (string, []any, error) {
+	single := len(tg.key) == 1
+	var b strings.Builder
+	b.WriteString(head)
+	if single {
+		fmt.Fprintf(&b, "%s IN (", tg.cols[tg.key[0]])
+	} else {
+		fmt.Fprintf(&b, "(%s) IN (", strings.Join(pick(tg.cols, tg.key), ", "))
+	}
+	args := append([]any(nil), headArgs...)
+	for n, key := range keys {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		if !single {
+			b.WriteByte('(')
+		}
+		for i, k := range tg.key {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			a, err := tg.arg(k, key[k], false)
+			if err != nil {
+				return "", nil, err
+			}
+			args = append(args, a)
+			b.WriteString(tg.match[k])
+		}
+		if !single {
+			b.WriteByte(')')
+		}
+	}
+	b.WriteByte(')')
+	return b.String(), args, nil
 }
 
 // updateWhere sets every sent column of after on the row pred selects, which
@@ -192,12 +222,16 @@ func (tg *target) keyPredicate(before change.Row) (string, []any, error) {
 	return strings.Join(conds, " AND "), args, nil
 }
 
-// rowPredicate matches rows equal to before in every column it carries
-// (keyless tables: duplicates are legal, and one change touches one row).
+// rowPredicate matches rows equal to before in every source column it
+// carries (keyless tables: duplicates are legal, and one change touches one
+// row); with soft deletes, only live rows.
 func (tg *target) rowPredicate(before change.Row) (string, []any, error) {
 	var conds []string
 	var args []any
-	for i, v := range before {
+	if tg.softDel >= 0 {
+		conds = append(conds, tg.cols[tg.softDel]+" IS NULL")
+	}
+	for i, v := range before[:min(len(before), tg.nsrc)] {
 		switch v.State {
 		case change.Null:
 			conds = append(conds, tg.cols[i]+" IS NULL")
@@ -217,7 +251,13 @@ func (tg *target) rowPredicate(before change.Row) (string, []any, error) {
 }
 
 // onDuplicate is the upsert clause: the key decides, sent columns win.
+// History and append rows are never overwritten: a row there already is
+// the same change written before.
 func onDuplicate(tg *target, cols []int) string {
+	if tg.sh.Mode != mode.Merge {
+		c := mysqlconn.QuoteIdent(mode.ChangeIndex)
+		return " ON DUPLICATE KEY UPDATE " + c + " = " + c
+	}
 	var set []string
 	for _, c := range cols {
 		if !slices.Contains(tg.key, c) {

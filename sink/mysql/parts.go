@@ -7,10 +7,30 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 var _ pipeline.PartSink = (*Sink)(nil)
+
+// ForPipeline returns the sink as the pipeline should see it. When rows
+// record their transaction's commit (history and append modes, soft
+// deletes, the position and commit-time columns) it is no PartSink: the
+// parts of a running transaction arrive before its commit is known, so the
+// pipeline must deliver whole transactions only.
+func (s *Sink) ForPipeline() pipeline.Sink {
+	if !s.opts.Mode.NeedsCommit() {
+		return s
+	}
+	return wholeOnly{s, s, s}
+}
+
+// wholeOnly is the sink without its PartSink methods.
+type wholeOnly struct {
+	pipeline.Sink
+	pipeline.Loader
+	pipeline.PositionKeeper
+}
 
 // Savepoint executes what is pending and sets a savepoint. From here until
 // the running source transaction ends, nothing may commit early.
@@ -39,6 +59,7 @@ func (s *Sink) RollbackTo(ctx context.Context, name string) error {
 		return s.broken
 	}
 	s.plans = map[change.TableID]*plan.Plan{}
+	s.logs = map[change.TableID]*mode.Log{}
 	s.pending, s.pendSize = 0, 0
 	if _, err := s.exec(ctx, "ROLLBACK TO SAVEPOINT "+mysqlconn.QuoteIdent(name)); err != nil {
 		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))

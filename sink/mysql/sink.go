@@ -24,6 +24,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/typemap"
+	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 )
 
@@ -37,9 +38,12 @@ type Options struct {
 	// executed against the target (inside the open transaction).
 	ChunkRows  int
 	ChunkBytes int
+	// Mode says how changes are written (merge, the zero value, history or
+	// append) and which metadata columns rows get.
+	Mode mode.Options
 }
 
-// Sink is the MySQL/MariaDB merge sink.
+// Sink is the MySQL/MariaDB sink.
 type Sink struct {
 	opts Options
 	db   *sql.DB   // pool: the apply connection, loads, DDL while parts are open
@@ -52,9 +56,13 @@ type Sink struct {
 	infileBuf   []byte // reused by applyInfile
 	infileLoads int    // LOAD DATA statements applyInfile ran (for tests)
 
-	mu      sync.Mutex                       // guards targets and shapes (Load runs concurrently)
-	targets map[*change.Table]*target        // by (converted) source shape
-	shapes  map[change.TableID]*change.Table // the last shape prepared per table
+	mu      sync.Mutex                       // guards targets, shapes and layouts (Load runs concurrently)
+	targets map[*change.Table]*target        // by target shape (mode.Shape.Table)
+	shapes  map[change.TableID]*change.Table // the last target shape prepared per table
+	layouts map[*change.Table]*mode.Shape    // by (converted) source shape
+	snapAt  time.Time                        // when the snapshot was taken, for its rows' times
+	replay  mode.Replay
+	logs    map[change.TableID]*mode.Log // history and append modes
 
 	plans    map[change.TableID]*plan.Plan
 	inTx     bool // changes applied since the last commit
@@ -129,12 +137,16 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if opts.ChunkBytes <= 0 {
 		opts.ChunkBytes = 16 << 20
 	}
+	if problems := opts.Mode.Validate(); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
 	db, p, err := open(opts.DSN, opts.Log)
 	if err != nil {
 		return nil, err
 	}
 	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log), targets: map[*change.Table]*target{},
-		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{}}
+		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
+		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{}}
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
 		return nil, err
@@ -205,6 +217,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if s.broken != nil {
 		return s.broken
 	}
+	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
+		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
+	}
 	switch txn.Part {
 	case change.Open:
 		s.partOpen = true
@@ -219,19 +234,14 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return s.fail(err)
 	}
 	s.inTx = true
+	m := mode.Meta{TxID: txn.ID, Commit: txn.Commit}
+	if txn.Position != nil {
+		m.Position = txn.Position.String()
+	}
 	err := txn.Each(func(c *change.Change) error {
-		c, err := s.change(c)
+		err := s.add(ctx, c, &m)
+		m.Index++
 		if err != nil {
-			return err
-		}
-		if err := checkRows(c); err != nil {
-			return err
-		}
-		p, err := s.planFor(ctx, c.Table)
-		if err != nil {
-			return err
-		}
-		if err := p.Add(c); err != nil {
 			return err
 		}
 		s.pending++
@@ -261,6 +271,63 @@ func checkRows(c *change.Change) error {
 		return fmt.Errorf("apply %s to %s: the change has no new row", c.Op, c.Table.ID)
 	}
 	return nil
+}
+
+// add folds one change into its table's plan (merge) or log (history,
+// append).
+func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
+	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
+		var err error
+		if c, err = s.change(c); err != nil {
+			return err
+		}
+	}
+	if err := checkRows(c); err != nil {
+		return err
+	}
+	sh, err := s.shapeFor(c.Table)
+	if err != nil {
+		return err
+	}
+	if s.opts.Mode.Mode != mode.Merge {
+		l, err := s.logFor(ctx, sh)
+		if err != nil {
+			return err
+		}
+		return l.Add(c, *m)
+	}
+	if err := sh.CheckMeta(m); err != nil {
+		return err
+	}
+	p, err := s.planFor(ctx, sh.Table)
+	if err != nil {
+		return err
+	}
+	if c.Op == change.Truncate && sh.Extra(mode.KindDeletedAt) >= 0 {
+		// A soft truncate marks the rows written before it too: write them.
+		if err := s.execPlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	if sh.Extra(mode.KindDeletedAt) >= 0 {
+		p.SoftFrom = sh.N
+	}
+	return p.Add(sh.Merge(c, m))
+}
+
+// shapeFor lays out the target of (converted) source shape t for the mode.
+func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sh := s.layouts[t]; sh != nil {
+		return sh, nil
+	}
+	sh, err := s.opts.Mode.Shape(t, columnTypeOf)
+	if err != nil {
+		return nil, err
+	}
+	s.layouts[t] = sh
+	return sh, nil
 }
 
 // planFor returns the plan collecting changes of t's table, executing the
@@ -322,12 +389,18 @@ func (s *Sink) commit(ctx context.Context) error {
 		return fmt.Errorf("commit target transaction: %w", err)
 	}
 	s.begun = false
+	s.replay.Committed()
 	return nil
 }
 
 func (s *Sink) execAll(ctx context.Context) error {
 	for _, p := range s.plans {
 		if err := s.execPlan(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, l := range s.logs {
+		if err := s.execLog(ctx, l); err != nil {
 			return err
 		}
 	}

@@ -9,17 +9,22 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/sink/mode"
 )
 
 // target is a target table prepared for one source table shape.
 type target struct {
 	id    change.TableID
 	ident string   // quoted db.name
-	cols  []string // quoted column names, in source column order
+	cols  []string // quoted names of the value columns: the source's, then the mode's
 	kinds []kind   // how each column's values travel
 	match []string // per column, the placeholder that compares exactly with it
 	key   []int    // source column indexes of the key
 	all   []int    // 0..n-1
+
+	sh      *mode.Shape
+	nsrc    int // cols[:nsrc] are the source's columns
+	softDel int // index of the deleted-at column, -1 without soft deletes
 }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
@@ -30,9 +35,11 @@ func (s *Sink) targetID(t *change.Table) change.TableID {
 	return id
 }
 
-func (s *Sink) newTarget(t *change.Table) *target {
+func (s *Sink) newTarget(sh *mode.Shape) *target {
+	t := sh.Table
 	id := s.targetID(t)
-	tg := &target{id: id, ident: mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name), key: t.Key}
+	tg := &target{id: id, ident: mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name), key: t.Key,
+		sh: sh, nsrc: sh.N, softDel: sh.Extra(mode.KindDeletedAt)}
 	for i, c := range t.Columns {
 		k := kindOf(c)
 		tg.cols = append(tg.cols, mysqlconn.QuoteIdent(c.Name))
@@ -55,37 +62,52 @@ func (s *Sink) target(t *change.Table) *target {
 // may only run between whole source transactions (see runDDL).
 func (s *Sink) prepare(ctx context.Context, txn *change.Txn) error {
 	var last *change.Table
-	var fresh []*change.Table
+	var fresh []*mode.Shape
 	err := txn.Each(func(c *change.Change) error {
 		if c.Table == last {
 			return nil
 		}
 		last = c.Table
-		t, err := s.table(c.Table)
+		sh, err := s.sourceShape(c.Table)
 		if err != nil {
 			return err
 		}
-		if s.target(t) == nil && !slices.Contains(fresh, t) {
-			fresh = append(fresh, t)
+		if s.target(sh.Table) == nil && !slices.Contains(fresh, sh) {
+			fresh = append(fresh, sh)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, t := range fresh {
-		if err := s.ensure(ctx, t); err != nil {
+	for _, sh := range fresh {
+		if err := s.ensure(ctx, sh); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// sourceShape is the target shape of source table src: converted to
+// MySQL's types, except in append mode, whose rows hold the source's own
+// texts.
+func (s *Sink) sourceShape(src *change.Table) (*mode.Shape, error) {
+	t := src
+	if s.opts.Mode.Mode != mode.Append {
+		var err error
+		if t, err = s.table(src); err != nil {
+			return nil, err
+		}
+	}
+	return s.shapeFor(t)
+}
+
 // ensure makes sure the target table for shape t exists with every column of
 // t (creating database and table, or adding missing columns), and that an
 // existing table has the key merging relies on.
-func (s *Sink) ensure(ctx context.Context, t *change.Table) error {
-	if t.Dialect != change.MySQL {
+func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
+	t := sh.Table
+	if t.Dialect != change.MySQL && sh.Mode != mode.Append {
 		return fmt.Errorf("prepare target table for %s: its types are %s's, not MySQL's", t.ID, t.Dialect)
 	}
 	for _, k := range t.Key {
@@ -102,19 +124,23 @@ func (s *Sink) ensure(ctx context.Context, t *change.Table) error {
 		return nil
 	}
 	s.mu.Unlock()
-	tg := s.newTarget(t)
+	tg := s.newTarget(sh)
 	have, err := s.columns(ctx, tg.id)
 	if err != nil {
 		return err
 	}
+	if have != nil {
+		err = s.opts.Mode.CheckExisting(tg.id.String(), func(n string) bool { return have[strings.ToLower(n)] })
+	}
 	switch missing := missingColumns(t, have); {
+	case err != nil:
 	case have == nil:
-		err = s.createTable(ctx, tg, t)
-	case len(missing) > 0:
-		err = s.addColumns(ctx, tg, t, missing)
+		err = s.createTable(ctx, tg, sh)
+	case len(missing) > 0 || missingSynced(sh, have) != nil:
+		err = s.addColumns(ctx, tg, sh, missing, have)
 	}
 	if err == nil && have != nil {
-		err = s.checkUnique(ctx, tg, t)
+		err = s.checkUnique(ctx, tg, uniqueColumns(sh))
 	}
 	if err != nil {
 		return err
@@ -126,23 +152,28 @@ func (s *Sink) ensure(ctx context.Context, t *change.Table) error {
 	return nil
 }
 
-func (s *Sink) createTable(ctx context.Context, tg *target, t *change.Table) error {
+func (s *Sink) createTable(ctx context.Context, tg *target, sh *mode.Shape) error {
 	err := s.runDDL(ctx, "create target table "+tg.id.String(),
 		fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s DEFAULT CHARACTER SET utf8mb4 COLLATE %s", mysqlconn.QuoteIdent(tg.id.Schema), s.srv.collation),
-		s.createTableSQL(tg, t))
+		s.createTableSQL(tg, sh))
 	if err == nil {
 		s.opts.Log.Info().Stringer("table", tg.id).Msg("created target table")
 	}
 	return err
 }
 
-// addColumns adds the source's new columns, nullable: existing rows have no
-// value for them.
-func (s *Sink) addColumns(ctx context.Context, tg *target, t *change.Table, missing []int) error {
+// addColumns adds the source's new columns (and the mode's), nullable:
+// existing rows have no value for them.
+func (s *Sink) addColumns(ctx context.Context, tg *target, sh *mode.Shape, missing []int, have map[string]bool) error {
+	t := sh.Table
 	var add, names []string
 	for _, i := range missing {
 		add = append(add, "ADD COLUMN "+tg.cols[i]+" "+s.columnType(t.Columns[i], false))
 		names = append(names, t.Columns[i].Name)
+	}
+	if c := missingSynced(sh, have); c != nil {
+		add = append(add, "ADD COLUMN "+managedDef(*c))
+		names = append(names, c.Name)
 	}
 	err := s.runDDL(ctx, fmt.Sprintf("add columns %s to target table %s", strings.Join(names, ", "), tg.id),
 		"ALTER TABLE "+tg.ident+" "+strings.Join(add, ", "))
@@ -230,16 +261,17 @@ func missingColumns(t *change.Table, have map[string]bool) []int {
 	return out
 }
 
-// checkUnique makes sure a keyed target table has a primary key or unique
-// index on exactly the key columns: merging relies on it, and without it a
-// replayed insert would silently double a row.
-func (s *Sink) checkUnique(ctx context.Context, tg *target, t *change.Table) error {
-	if len(t.Key) == 0 {
+// checkUnique makes sure the target table has a primary key or unique
+// index on exactly the given columns: merging relies on one on the key
+// (without it a replayed insert would silently double a row), history and
+// append on one on each change's position and index.
+func (s *Sink) checkUnique(ctx context.Context, tg *target, cols []string) error {
+	if len(cols) == 0 {
 		return nil
 	}
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = strings.ToLower(t.Columns[k].Name)
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = strings.ToLower(c)
 	}
 	sort.Strings(keys)
 	rows, err := s.conn.QueryContext(ctx, `SELECT INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL FROM information_schema.STATISTICS
@@ -271,24 +303,97 @@ func (s *Sink) checkUnique(ctx context.Context, tg *target, t *change.Table) err
 			return nil
 		}
 	}
-	return fmt.Errorf("target table %s has no primary key or unique index on (%s), the source's key; add one (e.g. ALTER TABLE %s ADD PRIMARY KEY (%s)) or drop the table so Sluice creates it",
-		tg.id, strings.Join(keys, ", "), tg.ident, strings.Join(pick(tg.cols, t.Key), ", "))
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = mysqlconn.QuoteIdent(c)
+	}
+	fix := "ADD PRIMARY KEY"
+	if tg.sh.Mode != mode.Merge {
+		fix = "ADD UNIQUE KEY"
+	}
+	return fmt.Errorf("target table %s has no primary key or unique index on (%s), which Sluice relies on; add one (e.g. ALTER TABLE %s %s (%s)) or drop the table so Sluice creates it",
+		tg.id, strings.Join(keys, ", "), tg.ident, fix, strings.Join(quoted, ", "))
 }
 
-func (s *Sink) createTableSQL(tg *target, t *change.Table) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s (", tg.ident)
-	for i, c := range t.Columns {
-		if i > 0 {
-			b.WriteString(", ")
+func (s *Sink) createTableSQL(tg *target, sh *mode.Shape) string {
+	t := sh.Table
+	var defs []string
+	for i := range sh.N {
+		defs = append(defs, tg.cols[i]+" "+s.columnType(t.Columns[i], t.Columns[i].NotNull))
+	}
+	for _, c := range sh.Layout() {
+		if c.Kind.Managed() {
+			defs = append(defs, managedDef(c))
+			continue
 		}
-		fmt.Fprintf(&b, "%s %s", tg.cols[i], s.columnType(c, c.NotNull))
+		i := t.ColumnIndex(c.Name)
+		defs = append(defs, tg.cols[i]+" "+s.columnType(t.Columns[i], t.Columns[i].NotNull))
 	}
-	if len(t.Key) > 0 {
-		fmt.Fprintf(&b, ", PRIMARY KEY (%s)", strings.Join(pick(tg.cols, t.Key), ", "))
+	keys := strings.Join(pick(tg.cols, t.Key), ", ")
+	switch {
+	case sh.Mode != mode.Merge:
+		defs = append(defs, "PRIMARY KEY ("+mysqlconn.QuoteIdent(mode.Seq)+")",
+			fmt.Sprintf("UNIQUE KEY `sluice_change` (%s, %s)", mysqlconn.QuoteIdent(mode.Position), mysqlconn.QuoteIdent(mode.ChangeIndex)))
+		if sh.Mode == mode.History {
+			defs = append(defs, "KEY `sluice_key` ("+keys+")")
+		}
+	case len(t.Key) > 0:
+		defs = append(defs, "PRIMARY KEY ("+keys+")")
 	}
-	fmt.Fprintf(&b, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", s.srv.collation)
-	return b.String()
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", tg.ident, strings.Join(defs, ", "), s.srv.collation)
+}
+
+// uniqueColumns are the columns whose unique index makes writes idempotent:
+// the source's key when merging, the change's position and index otherwise.
+func uniqueColumns(sh *mode.Shape) []string {
+	if sh.Mode != mode.Merge {
+		return []string{mode.Position, mode.ChangeIndex}
+	}
+	keys := make([]string, len(sh.Table.Key))
+	for i, k := range sh.Table.Key {
+		keys[i] = sh.Table.Columns[k].Name
+	}
+	return keys
+}
+
+// missingSynced is the synced-at column when the existing table lacks it.
+func missingSynced(sh *mode.Shape, have map[string]bool) *mode.Column {
+	for _, c := range sh.Managed {
+		if c.Kind == mode.KindSyncedAt && have != nil && !have[strings.ToLower(c.Name)] {
+			return &c
+		}
+	}
+	return nil
+}
+
+// managedDef defines a column the target fills itself: the sequence, or
+// the time of the last write (MySQL sets it on every insert and update).
+func managedDef(c mode.Column) string {
+	n := mysqlconn.QuoteIdent(c.Name)
+	if c.Kind == mode.KindSeq {
+		return n + " bigint NOT NULL AUTO_INCREMENT"
+	}
+	return n + " datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
+}
+
+// columnTypeOf is the MySQL type of a mode column. Positions are ASCII so
+// that the unique index on position and change index fits InnoDB's limit.
+func columnTypeOf(k mode.Kind) string {
+	switch k {
+	case mode.KindCommitTime, mode.KindSyncedAt, mode.KindDeletedAt, mode.KindValidFrom, mode.KindValidTo:
+		return "datetime(6)"
+	case mode.KindCurrent:
+		return "tinyint(1)"
+	case mode.KindChangeIndex, mode.KindSeq:
+		return "bigint"
+	case mode.KindBefore, mode.KindAfter:
+		return "json"
+	case mode.KindOp:
+		return "varchar(8)"
+	case mode.KindPosition:
+		return "varchar(3000) CHARACTER SET ascii COLLATE ascii_bin"
+	}
+	return "varchar(255)"
 }
 
 // columnType is the column's type verbatim with its nullability. A server

@@ -1,0 +1,238 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/sink/mode"
+)
+
+// logFor returns the log collecting changes of sh's table (history and
+// append modes), writing the previous one first when the source table's
+// shape changed. prepare made the target table already.
+func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
+	l := s.logs[sh.Table.ID]
+	if l != nil && l.Shape == sh {
+		return l, nil
+	}
+	if l != nil && l.Shape.Source.SameShape(sh.Source) {
+		l.Shape = sh
+		return l, nil
+	}
+	if l != nil {
+		if err := s.execLog(ctx, l); err != nil {
+			return nil, err
+		}
+	}
+	if s.target(sh.Table) == nil {
+		return nil, fmt.Errorf("write changes to %s: no target table prepared for its shape", sh.Table.ID)
+	}
+	l = sh.NewLog()
+	s.logs[sh.Table.ID] = l
+	return l, nil
+}
+
+// execLog writes a log's changes inside the open target transaction: first
+// it drops the transactions the target holds already (a replay), then
+// appends one row per change, or writes the history steps.
+func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
+	if l.Len() == 0 {
+		return nil
+	}
+	defer l.Reset()
+	tg := s.target(l.Shape.Table)
+	if s.replay.Check() {
+		if err := s.dropHeld(ctx, tg, l); err != nil {
+			return fmt.Errorf("write changes to %s: %w", tg.id, err)
+		}
+	}
+	if l.Shape.Mode == mode.Append {
+		rows, err := l.AuditRows()
+		if err == nil {
+			err = s.insertRows(ctx, tg, rows)
+		}
+		if err != nil {
+			return fmt.Errorf("append changes to %s: %w", tg.id, err)
+		}
+		return nil
+	}
+	for _, st := range l.Steps() {
+		if err := s.execStep(ctx, tg, st); err != nil {
+			return fmt.Errorf("write versions to %s: %w", tg.id, err)
+		}
+	}
+	return nil
+}
+
+// dropHeld removes from l the transactions whose rows the target holds.
+func (s *Sink) dropHeld(ctx context.Context, tg *target, l *mode.Log) error {
+	positions := l.Positions()
+	held := map[string]bool{}
+	col := mysqlconn.QuoteIdent(mode.Position)
+	for rest := positions; len(rest) > 0; {
+		n := min(len(rest), 1000)
+		args := make([]any, n)
+		for i, p := range rest[:n] {
+			args[i] = p
+		}
+		q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", col, tg.ident, col, strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
+		if err := s.begin(ctx); err != nil {
+			return err
+		}
+		rows, err := s.conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("look for replayed transactions: %w", err)
+		}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				rows.Close()
+				return fmt.Errorf("look for replayed transactions: %w", err)
+			}
+			held[p] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("look for replayed transactions: %w", err)
+		}
+		rest = rest[n:]
+	}
+	s.replay.Found(len(positions), len(held))
+	if len(held) > 0 {
+		n := l.Drop(held)
+		s.opts.Log.Info().Stringer("table", tg.id).Int("changes", n).Msg("skipped changes the target holds already (replay after a restart)")
+	}
+	return nil
+}
+
+// insertRows inserts full rows, skipping any the target holds already (a
+// LOAD DATA of many fails on one instead, which dropHeld rules out).
+func (s *Sink) insertRows(ctx context.Context, tg *target, rows []change.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if s.bulk(ctx, rows) {
+		return s.applyInfile(ctx, tg, rows, false)
+	}
+	return s.insert(ctx, tg, tg.all, onDuplicate(tg, tg.all), rows)
+}
+
+// execStep runs one history step (see mode.Step).
+func (s *Sink) execStep(ctx context.Context, tg *target, st *mode.Step) error {
+	var cur map[string]change.Row
+	if need := st.NeedCurrent(); len(need) > 0 {
+		var err error
+		if cur, err = s.currentVersions(ctx, tg, need); err != nil {
+			return err
+		}
+	}
+	st.Fill(cur)
+	end := fmt.Sprintf("UPDATE %s SET %s = ?, %s = 0 WHERE %s = 1", tg.ident, mysqlconn.QuoteIdent(mode.ValidTo),
+		mysqlconn.QuoteIdent(mode.Current), mysqlconn.QuoteIdent(mode.Current))
+	if st.Truncate.State == change.Present {
+		if _, err := s.exec(ctx, end, string(st.Truncate.Data)); err != nil {
+			return fmt.Errorf("end every version for a truncate: %w", err)
+		}
+	}
+	// One statement per commit time: MySQL's are whole seconds, so many
+	// transactions share one.
+	var order []string
+	byTime := map[string][]change.Row{}
+	for _, c := range st.Closes {
+		at := string(c.At.Data)
+		if byTime[at] == nil {
+			order = append(order, at)
+		}
+		byTime[at] = append(byTime[at], c.Key)
+	}
+	for _, at := range order {
+		if err := s.byKeys(ctx, tg, end+" AND ", []any{at}, byTime[at]); err != nil {
+			return fmt.Errorf("end current versions: %w", err)
+		}
+	}
+	return s.insertRows(ctx, tg, st.Rows)
+}
+
+// currentVersions reads the current versions of the given keys, as rows of
+// the source's columns in MySQL's text form, by mode.Shape.KeyString.
+func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Row) (map[string]change.Row, error) {
+	exprs := make([]string, tg.nsrc)
+	for i := range exprs {
+		exprs[i] = tg.cols[i]
+		switch tg.kinds[i] {
+		case kindBit: // the binary digits, as the source sends them
+			exprs[i] = fmt.Sprintf("LPAD(BIN(%s), %d, '0')", tg.cols[i], bitWidth(tg.sh.Table.Columns[i].Type))
+		case kindFloat: // a FLOAT prints with 6 digits, as a double exactly
+			exprs[i] = tg.cols[i] + " + 0e0"
+		}
+	}
+	head := fmt.Sprintf("SELECT %s FROM %s WHERE %s = 1 AND ", strings.Join(exprs, ", "), tg.ident, mysqlconn.QuoteIdent(mode.Current))
+	out := map[string]change.Row{}
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		q, args, err := tg.keysIn(head, nil, keys[:n])
+		if err != nil {
+			return nil, err
+		}
+		if err := s.begin(ctx); err != nil {
+			return nil, err
+		}
+		rows, err := s.conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read current versions: %w", err)
+		}
+		vals := make([]sql.RawBytes, tg.nsrc)
+		ptrs := make([]any, tg.nsrc)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read current versions: %w", err)
+			}
+			r := make(change.Row, tg.nsrc)
+			for i, v := range vals {
+				r[i] = readValue(tg.kinds[i], v)
+			}
+			out[tg.sh.KeyString(r)] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read current versions: %w", err)
+		}
+		keys = keys[n:]
+	}
+	return out, nil
+}
+
+// bitWidth is n of a bit(n) type (1 when absent).
+func bitWidth(typ string) int {
+	if i := strings.IndexByte(typ, '('); i >= 0 {
+		if j := strings.IndexByte(typ[i:], ')'); j > 0 {
+			if n, err := strconv.Atoi(typ[i+1 : i+j]); err == nil {
+				return n
+			}
+		}
+	}
+	return 1
+}
+
+// readValue is a value read back from the target in the MySQL dialect's
+// text form.
+func readValue(k kind, v sql.RawBytes) change.Value {
+	if v == nil {
+		return change.NullValue
+	}
+	if k == kindFloat {
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return change.Text(strconv.FormatFloat(float64(float32(f)), 'g', -1, 32))
+		}
+	}
+	return change.Value{State: change.Present, Data: append([]byte{}, v...)}
+}
