@@ -118,23 +118,24 @@ func (sh *shape) update(c *change.Change, emit func(change.Change) error) error 
 	if old == nil {
 		old = sh.keyOnly(c.After)
 	}
+	keyed := sh.src.HasKey()
+	if after == no && keyed {
+		return emit(sh.reshaped(change.Delete, old, nil))
+	}
 	before, _, err := sh.test(old, nil)
 	if err != nil {
 		return err
 	}
-	keyed := sh.src.HasKey()
 	if !keyed && before == unknown {
 		return fmt.Errorf("transform update of %s: the table has no primary key and the source sent no full old row, so whether the row is in the target is unknown; "+
 			"add a primary key or run ALTER TABLE %s REPLICA IDENTITY FULL on the source", sh.src.ID, sh.src.ID)
 	}
 	switch {
-	case after == no && !keyed:
+	case after == no: // a table without a key
 		if before == no {
 			return nil
 		}
 		return emit(sh.reshaped(change.Delete, c.Before, nil))
-	case after == no:
-		return emit(sh.reshaped(change.Delete, old, nil))
 	case before == yes:
 		return emit(sh.reshaped(change.Update, c.Before, c.After))
 	}

@@ -174,3 +174,14 @@ func TestFiltersCombine(t *testing.T) {
 		}
 	}
 }
+
+// TestLeavingNeedsNoOldVerdict: a row whose new image fails the filter
+// leaves, whatever its old image would give (even an error there).
+func TestLeavingNeedsNoOldVerdict(t *testing.T) {
+	s := mustCompile(t, config.Transform{Tables: []string{"public.customers"}, Where: "age < 30"})
+	c := change.Change{Op: change.Update, Table: customers(),
+		Before: row("1", "ann", "NL", "NULL", "x", "555"), After: row("1", "ann", "NL", "40", "x", "555")}
+	if got, want := run(s, c), "delete [1 ann NL NULL x 555] -"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}
