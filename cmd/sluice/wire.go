@@ -88,11 +88,22 @@ func snapshotWorkers(cfg *config.Config) int {
 // openSink connects the target cfg.Sink.Kind names.
 func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Sink, error) {
 	schema, _ := splitSchema(cfg)
+	// ForPipeline: in modes whose rows record their commit the sink takes
+	// whole transactions only, not the parts of running ones.
+	modes := cfg.Sink.ModeOptions()
 	switch cfg.Sink.Kind {
 	case "postgres":
-		return pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log})
+		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		if err != nil {
+			return nil, err
+		}
+		return s.ForPipeline(), nil
 	case "mysql":
-		return mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log})
+		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		if err != nil {
+			return nil, err
+		}
+		return s.ForPipeline(), nil
 	}
 	return nil, fmt.Errorf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)
 }

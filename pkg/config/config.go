@@ -58,6 +58,10 @@ type Sink struct {
 	Mode   string // "merge" (default)
 	Schema string // target schema; "" = same as the source schema
 	Batch  Batch
+	// SQL sinks: see sinkmode.go and the README's "Sink modes and metadata columns".
+	SoftDelete       bool   `mapstructure:"soft_delete"`        // merge: a delete sets SoftDeleteColumn instead of removing the row
+	SoftDeleteColumn string `mapstructure:"soft_delete_column"` // default "_deleted_at"
+	Metadata         Metadata
 }
 
 // Batch bounds one target transaction; whichever limit is reached first

@@ -16,6 +16,7 @@ const (
 	kUint32        // uint32
 	kSize          // int64 byte count; also "64MiB", "16MB", "512KiB"
 	kDuration      // time.Duration written with a unit: "500ms", "2s"
+	kBool          // bool; also the text "true" or "false" (from an override)
 )
 
 // leaf is one settable key, e.g. "sink.batch.rows".
@@ -64,6 +65,13 @@ var examples = map[string]string{
 	"log.level":                        "info",
 	"log.format":                       "json",
 	"http.listen":                      "127.0.0.1:9187",
+	"sink.soft_delete":                 "true",
+	"sink.soft_delete_column":          "_deleted_at",
+	"sink.metadata.source_code.value":  "crm",
+	"sink.metadata.source_code.column": "_source",
+	"sink.metadata.position.column":    "_source_position",
+	"sink.metadata.commit_time.column": "_source_commit_time",
+	"sink.metadata.synced_at.column":   "_synced_at",
 }
 
 // secret keys never have their value quoted in a message.
@@ -128,6 +136,8 @@ func kindOf(t reflect.Type) kind {
 		return kSize
 	case t.Kind() == reflect.Uint32:
 		return kUint32
+	case t.Kind() == reflect.Bool:
+		return kBool
 	}
 	panic("config: no kind for field type " + t.String())
 }

@@ -66,6 +66,7 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	}
 	c.Transforms = rules
 	derive(c, dir, p.bad)
+	deriveSinkMode(c, tree, p.bad)
 	validate(c, p)
 	if len(p.list) > 0 {
 		return nil, &Error{File: file, Problems: p.list}
@@ -165,6 +166,8 @@ func zeroOf(l leaf) any {
 		return int64(0)
 	case kDuration:
 		return time.Duration(0)
+	case kBool:
+		return false
 	}
 	return ""
 }

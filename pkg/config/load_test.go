@@ -272,6 +272,8 @@ func TestKeys(t *testing.T) {
 	want := "name source.kind source.dsn source.tables source.exclude source.snapshot " +
 		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id source.mysql.snapshot_workers " +
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
+		"sink.soft_delete sink.soft_delete_column sink.metadata.source_code.value sink.metadata.source_code.column " +
+		"sink.metadata.position.column sink.metadata.commit_time.column sink.metadata.synced_at.column " +
 		"checkpoint.kind checkpoint.path log.level log.format http.listen"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %s\nwant   %s", got, want)

@@ -51,6 +51,16 @@ func normalize(l leaf, v any, from string) (any, error) {
 		return nil, bad("text")
 	case kList:
 		return normalizeList(l, v, from)
+	case kBool:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string: // from an override or ${VAR}
+			if b, err := strconv.ParseBool(strings.TrimSpace(x)); err == nil {
+				return b, nil
+			}
+		}
+		return nil, bad("true or false")
 	case kInt, kUint32:
 		lo, hi := int64(math.MinInt), int64(math.MaxInt)
 		if l.kind == kUint32 {

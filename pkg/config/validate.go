@@ -20,7 +20,6 @@ var (
 // get "not supported yet" rather than "not known".
 var (
 	laterSinks = []string{"kafka", "nats", "jsonl"}
-	laterModes = []string{"history", "append"}
 )
 
 // validate reports every semantic problem of c, skipping keys that were
@@ -125,15 +124,7 @@ func validateSink(c *Config, at func(string) string, p *problems) {
 			p.addf("%s: is the source database and sink.schema is empty, so the target tables would be the source tables (set sink.schema, or point sink.dsn elsewhere)", k)
 		}
 	}
-	if k := at("sink.mode"); k != "" {
-		switch {
-		case s.Mode == "merge":
-		case slices.Contains(laterModes, s.Mode):
-			p.addf("%s: %q is not supported yet (supported: merge)", k, s.Mode)
-		default:
-			p.addf("%s: %q is not a known mode (supported: merge)", k, s.Mode)
-		}
-	}
+	validateSinkMode(c, at, p)
 	if k := at("sink.schema"); k != "" && len(s.Schema) > 63 {
 		p.addf("%s: %q is longer than 63 bytes, PostgreSQL's limit for a name", k, s.Schema)
 	}

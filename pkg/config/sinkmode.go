@@ -1,0 +1,95 @@
+package config
+
+import (
+	"strings"
+
+	"github.com/sluicecdc/sluice/sink/mode"
+)
+
+// Metadata are optional columns the SQL sinks add to every target row. An
+// entry is on when it is present in the file (`position: {}` takes the
+// default column name) or when its column (or value) is set, e.g. by an
+// override.
+type Metadata struct {
+	SourceCode SourceCode `mapstructure:"source_code"` // a configured text naming the source system
+	Position   MetaColumn // the commit position of the change's source transaction
+	CommitTime MetaColumn `mapstructure:"commit_time"` // the source commit time (snapshot rows: the snapshot's time)
+	SyncedAt   MetaColumn `mapstructure:"synced_at"`   // when the target wrote the row, by the target's clock
+}
+
+// SourceCode is the source_code metadata column and its value.
+type SourceCode struct {
+	Value  string // required when the entry is on, e.g. "crm"
+	Column string // default "_source"
+}
+
+// MetaColumn names one metadata column.
+type MetaColumn struct {
+	Column string
+}
+
+// ModeOptions returns the sink.mode, sink.soft_delete and sink.metadata
+// settings as the SQL sinks take them (after Load: defaults filled in).
+func (s *Sink) ModeOptions() mode.Options {
+	m, _ := mode.Parse(s.Mode)
+	o := mode.Options{Mode: m,
+		SourceCode: s.Metadata.SourceCode.Value, SourceCodeColumn: s.Metadata.SourceCode.Column,
+		PositionColumn: s.Metadata.Position.Column, CommitTimeColumn: s.Metadata.CommitTime.Column,
+		SyncedAtColumn: s.Metadata.SyncedAt.Column}
+	if s.SoftDelete {
+		o.SoftDelete = s.SoftDeleteColumn
+	}
+	return o
+}
+
+// deriveSinkMode fills in the default column names: of soft deletes when
+// they are on, and of each metadata entry present in the file.
+func deriveSinkMode(c *Config, tree map[string]any, bad map[string]bool) {
+	s := &c.Sink
+	if s.SoftDelete && s.SoftDeleteColumn == "" && !bad["sink.soft_delete_column"] {
+		s.SoftDeleteColumn = mode.DefaultDeletedAt
+	}
+	present := func(name string) bool {
+		sink, _ := tree["sink"].(map[string]any)
+		meta, _ := sink["metadata"].(map[string]any)
+		_, ok := meta[name]
+		return ok || bad["sink.metadata."+name+".column"]
+	}
+	md := &s.Metadata
+	for _, e := range []struct {
+		name, def string
+		col       *string
+		on        bool
+	}{
+		{"source_code", mode.DefaultSourceCode, &md.SourceCode.Column, md.SourceCode.Value != ""},
+		{"position", mode.DefaultPosition, &md.Position.Column, false},
+		{"commit_time", mode.DefaultCommitTime, &md.CommitTime.Column, false},
+		{"synced_at", mode.DefaultSyncedAt, &md.SyncedAt.Column, false},
+	} {
+		if *e.col == "" && (e.on || present(e.name)) && !bad["sink.metadata."+e.name+".column"] {
+			*e.col = e.def
+		}
+	}
+}
+
+// validateSinkMode checks sink.mode, the soft delete and metadata keys
+// against each other and against the columns each mode adds.
+func validateSinkMode(c *Config, at func(string) string, p *problems) {
+	s := &c.Sink
+	if k := at("sink.mode"); k != "" {
+		if _, err := mode.Parse(s.Mode); err != nil {
+			p.addf("%s: %q is not a known mode (supported: merge, history, append)", k, s.Mode)
+			return
+		}
+	}
+	if k := at("sink.soft_delete_column"); k != "" && !s.SoftDelete && s.SoftDeleteColumn != "" {
+		p.addf("%s: has no effect without sink.soft_delete: true (set that, or remove this key)", k)
+	}
+	o := s.ModeOptions()
+	for _, problem := range o.Validate() {
+		key, rest, _ := strings.Cut(problem, ":")
+		if k := at(key); k != "" {
+			p.add(k + ":" + rest)
+		}
+	}
+}
