@@ -3,6 +3,7 @@
 //	sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM
 //	sluice check --config FILE [--offline]    preflight: every problem with its fix
 //	sluice status --config FILE [--json]      state, position, lag, per-table counts
+//	sluice teardown --config FILE [--yes]     drop the slot, publication, applied position and checkpoint
 //	sluice version
 package main
 
@@ -52,6 +53,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = parseFlags(fs, args, cfgPath); err == nil {
 			err = status(ctx, *cfgPath, *asJSON, stdout)
 		}
+	case "teardown":
+		yes := fs.Bool("yes", false, "do not ask for confirmation")
+		if err = parseFlags(fs, args, cfgPath); err == nil {
+			err = teardown(ctx, *cfgPath, *yes, os.Stdin, stdout)
+		}
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -91,6 +97,8 @@ func usage(w io.Writer) {
   sluice check --config FILE [--offline]    check the config, source and target; print each problem with its fix
   sluice status --config FILE [--json]      print state, positions, lag, per-table counts and snapshot progress
                                             (from the running process via http.listen, else from the checkpoint and the source)
+  sluice teardown --config FILE [--yes]     drop the pipeline's slot and publication (PostgreSQL source), its applied
+                                            position in the target and its checkpoint; the target tables stay
   sluice version                            print the version
 `)
 }
