@@ -65,7 +65,7 @@ type progressBars struct {
 }
 
 func newProgressBars(ctx context.Context, out io.Writer, width int) *progressBars {
-	opts := []mpb.ContainerOption{mpb.WithOutput(out), mpb.WithRefreshRate(progressPoll)}
+	opts := []mpb.ContainerOption{mpb.WithOutput(out), mpb.WithRefreshRate(progressPoll), mpb.WithAutoRefresh()}
 	if width > 0 {
 		opts = append(opts, mpb.WithWidth(width))
 	}

@@ -24,17 +24,23 @@ var kvPassword = regexp.MustCompile(`(?i)(?:^|[\s?&])(?:ssl)?password\s*=\s*('(?
 // and JSON-escaped.
 func secrets(cfg *config.Config) []string {
 	var out []string
+	seen := map[string]bool{}
 	add := func(s string) {
 		s = strings.Trim(s, "'")
 		if len(s) < minSecret {
 			return
 		}
-		out = append(out, s)
-		if q, err := json.Marshal(s); err == nil && string(q[1:len(q)-1]) != s {
-			out = append(out, string(q[1:len(q)-1]))
+		forms := []string{s}
+		if d, err := url.PathUnescape(s); err == nil {
+			forms = append(forms, d)
 		}
-		if d, err := url.PathUnescape(s); err == nil && d != s {
-			out = append(out, d)
+		for _, f := range forms {
+			for _, x := range []string{f, jsonText(f, true), jsonText(f, false)} {
+				if !seen[x] {
+					seen[x] = true
+					out = append(out, x)
+				}
+			}
 		}
 	}
 	for _, dsn := range []string{cfg.Source.DSN, cfg.Sink.DSN} {
@@ -56,6 +62,19 @@ func secrets(cfg *config.Config) []string {
 		}
 	}
 	return out
+}
+
+// jsonText is s as it appears inside a JSON string (zerolog does not
+// escape HTML characters, encoding/json does by default).
+func jsonText(s string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	if enc.Encode(s) != nil {
+		return s
+	}
+	q := bytes.TrimSpace(b.Bytes())
+	return string(q[1 : len(q)-1])
 }
 
 // redactor replaces secrets with xxxxx in everything written through it
