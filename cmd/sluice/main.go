@@ -4,6 +4,7 @@
 //	sluice check --config FILE [--offline]    preflight: every problem with its fix
 //	sluice status --config FILE [--json]      state, position, lag, per-table counts
 //	sluice teardown --config FILE [--yes]     drop the slot, publication, applied position and checkpoint
+//	sluice health [--config FILE | --url URL] [--ready]   exit 0 when the running process answers 200
 //	sluice version
 package main
 
@@ -58,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = parseFlags(fs, args, cfgPath); err == nil {
 			err = teardown(ctx, *cfgPath, *yes, os.Stdin, stdout)
 		}
+	case "health":
+		err = healthCommand(ctx, fs, cfgPath, args, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "sluice", version)
 		return 0
@@ -99,6 +102,9 @@ func usage(w io.Writer) {
                                             (from the running process via http.listen, else from the checkpoint and the source)
   sluice teardown --config FILE [--yes]     drop the pipeline's slot and publication (PostgreSQL source), its applied
                                             position in the target and its checkpoint; the target tables stay
+  sluice health [--config FILE | --url URL] [--ready] [--timeout 3s]
+                                            exit 0 when a running sluice answers 200 on /healthz (with --ready: /readyz),
+                                            else 1 saying why; at http.listen of FILE, else http://127.0.0.1:9187
   sluice version                            print the version
 `)
 }
