@@ -35,14 +35,14 @@ func healthCommand(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args 
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+		return fmt.Errorf("health: unexpected argument %q", fs.Arg(0))
 	}
 	if *timeout <= 0 {
-		return fmt.Errorf("%s: --timeout %v: want a positive duration such as 3s", fs.Name(), *timeout)
+		return fmt.Errorf("health: --timeout %v: want a positive duration such as 3s", *timeout)
 	}
 	target, err := healthURL(*rawURL, *cfgPath, *ready)
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Name(), err)
+		return fmt.Errorf("health: %w", err)
 	}
 	return checkHealth(ctx, target, *timeout, stdout)
 }
@@ -71,8 +71,8 @@ func healthURL(rawURL, cfgPath string, ready bool) (string, error) {
 		return "http://" + defaultHealthAddr + path, nil
 	}
 	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "", fmt.Errorf("--url: %v", err)
+	if err != nil { // not echoed: it might hold a password
+		return "", fmt.Errorf("--url is not a URL: want http://host:port[/path] (e.g. http://%s)", defaultHealthAddr)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("--url %q: want http://host:port[/path]", u.Redacted())
