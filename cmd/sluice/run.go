@@ -60,18 +60,52 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		}
 		defer srv.close()
 	}
+	bg, stopBG := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { stopBG(); wg.Wait() }()
+	progressEvery := time.Duration(0) // the pipeline's default: a log line per table every 10 s
+	if tty {
+		progressEvery = -1 // bars instead
+		wg.Go(func() { showProgress(bg, m, stderr, logOut) })
+	}
+	r := &retrier{log: log, retried: m.Retry}
+	for {
+		began := time.Now()
+		streamed := false
+		obs := attemptObserver{Observer: m, streaming: func() { streamed = true }, flushed: r.flushed}
+		err := runAttempt(ctx, cfg, resnapshot, log, m, obs, secret, progressEvery)
+		if err == nil {
+			return nil
+		}
+		if streamed {
+			resnapshot = false // it was done; a retry goes on from the checkpoint
+		}
+		if !r.again(ctx, err, time.Since(began)) {
+			if ctx.Err() != nil && transient(err) {
+				log.Info().Msg("stopped while retrying; everything applied is checkpointed")
+				return nil
+			}
+			return fail(err)
+		}
+	}
+}
+
+// runAttempt connects to the source and the target and runs the pipeline
+// until ctx ends (nil) or it fails.
+func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log zerolog.Logger, m *metrics.Metrics,
+	obs pipeline.Observer, secret []string, progressEvery time.Duration) error {
 	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger().Hook(reconnectHook(m)))
 	if err != nil {
 		m.Error("source", err)
 		m.State(pipeline.StateFailed, err)
-		return fail(err)
+		return err
 	}
 	defer src.Close()
 	sink, err := openSink(ctx, cfg, log.With().Str("component", "sink").Logger())
 	if err != nil {
 		m.Error("apply", err)
 		m.State(pipeline.StateFailed, err)
-		return fail(err)
+		return err
 	}
 	defer sink.Close()
 	bg, stopBG := context.WithCancel(ctx)
@@ -80,22 +114,14 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 	if cfg.HTTP.Listen != "" {
 		wg.Go(func() { probe(bg, src, cfg, m, secret) })
 	}
-	progressEvery := time.Duration(0) // the pipeline's default: a log line per table every 10 s
-	if tty {
-		progressEvery = -1 // bars instead
-		wg.Go(func() { showProgress(bg, m, stderr, logOut) })
-	}
 	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
-		Log: log, Observer: m, ProgressEvery: progressEvery,
+		Log: log, Observer: obs, ProgressEvery: progressEvery,
 	})
-	if err := p.Run(ctx); err != nil {
-		return fail(err)
-	}
-	return nil
+	return p.Run(ctx)
 }
 
 // info describes the pipeline for /status, without secrets.
