@@ -281,3 +281,49 @@ func TestHTTPEndpointsAndStatus(t *testing.T) {
 		t.Errorf("status with nothing reachable should fail clearly (%v):\n%s", err, out)
 	}
 }
+
+// TestHTTPMySQLSource checks the counters, lag and snapshot metrics of a
+// MariaDB source, and the offline status against SHOW MASTER STATUS.
+func TestHTTPMySQLSource(t *testing.T) {
+	x := newXEnv(t, "mysql", "postgres", "")
+	base := x.withHTTP()
+	x.from.exec(t, `CREATE TABLE app.t (id int PRIMARY KEY, v text)`)
+	x.from.exec(t, `INSERT INTO app.t SELECT seq, 'r' FROM app.seq_1_to_500`)
+	p := x.start()
+	waitHTTP(t, p, base+"/readyz", 200, 60*time.Second)
+	x.waitSame(60*time.Second, p, "app.t")
+	for i := range 30 {
+		x.from.exec(t, fmt.Sprintf(`INSERT INTO app.t VALUES (%d, 'n')`, 1000+i))
+	}
+	for i := range 10 {
+		x.from.exec(t, fmt.Sprintf(`UPDATE app.t SET v = 'u' WHERE id = %d`, 1+i))
+	}
+	x.waitSame(60*time.Second, p, "app.t")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mfs := scrape(t, base)
+		ins, _ := value(mfs, "sluice_changes_applied_total", map[string]string{"table": "app.t", "op": "insert"})
+		upd, _ := value(mfs, "sluice_changes_applied_total", map[string]string{"table": "app.t", "op": "update"})
+		lag, _ := value(mfs, "sluice_lag_seconds", nil)
+		lagBytes, probed := value(mfs, "sluice_lag_bytes", nil)
+		snap, _ := value(mfs, "sluice_snapshot_rows_copied", map[string]string{"table": "app.t"})
+		_, estimated := value(mfs, "sluice_snapshot_rows_estimated", map[string]string{"table": "app.t"})
+		if ins == 30 && upd == 10 && lag == 0 && probed && lagBytes < 1<<20 && snap == 500 && estimated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: inserts %v updates %v lag %v lag bytes %v (%v) snapshot %v estimated %v", ins, upd, lag, lagBytes, probed, snap, estimated)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	p.stop(t)
+	out, err := exec.Command(binary, "status", "--config", x.cfg, "--json").Output()
+	var off metrics.Status
+	if err != nil || json.Unmarshal(out, &off) != nil {
+		t.Fatalf("offline status (%v):\n%s", err, out)
+	}
+	if off.Origin != "checkpoint" || !strings.HasPrefix(off.Position.Checkpoint, "file=") || !strings.HasPrefix(off.Position.SourceHead, "file=") ||
+		off.Lag.Bytes == nil || off.Source.Reachable == nil || !*off.Source.Reachable {
+		t.Fatalf("offline status of a MariaDB source:\n%s", out)
+	}
+}
