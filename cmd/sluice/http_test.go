@@ -327,3 +327,31 @@ func TestHTTPMySQLSource(t *testing.T) {
 		t.Fatalf("offline status of a MariaDB source:\n%s", out)
 	}
 }
+
+// TestReadyzSourceRestart stops the source server: /readyz says the source
+// is lost, a retry is counted, and once the server is back sluice is ready
+// again.
+func TestReadyzSourceRestart(t *testing.T) {
+	e := newEnv(t, "")
+	base := e.withHTTP()
+	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY)`)
+	p := e.start()
+	waitHTTP(t, p, base+"/readyz", 200, 30*time.Second)
+	if err := e.src.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	body := waitHTTP(t, p, base+"/readyz", 503, 20*time.Second)
+	if !strings.Contains(body, "source") {
+		t.Errorf("/readyz should blame the source: %s", body)
+	}
+	if err := e.src.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitHTTP(t, p, base+"/readyz", 200, 60*time.Second)
+	e.srcExec(`INSERT INTO t VALUES (1)`)
+	e.waitEqual(30*time.Second, p, "t")
+	if v, ok := value(scrape(t, base), "sluice_retries_total", map[string]string{"kind": "source_reconnect"}); !ok || v < 1 {
+		t.Errorf("sluice_retries_total{kind=source_reconnect} = %v", v)
+	}
+	p.stop(t)
+}

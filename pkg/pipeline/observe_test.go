@@ -276,3 +276,24 @@ func TestSnapshotProgress(t *testing.T) {
 		t.Fatalf("states %v", rec.states)
 	}
 }
+
+// BenchmarkCountChanges is the per-change cost of counting by table and
+// operation (paid in the reader goroutine, only when observed).
+func BenchmarkCountChanges(b *testing.B) {
+	t := change.NewTxn("", 0)
+	row := change.Row{change.Text("1")}
+	for i := range 1000 {
+		tbl := tblA
+		if i%10 == 0 {
+			tbl = tblB
+		}
+		t.Add(change.Change{Op: change.Insert, Table: tbl, After: row})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := countChanges(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/change")
+}
