@@ -29,6 +29,7 @@ type composeService struct {
 	Command     any            `yaml:"command"`
 	Environment any            `yaml:"environment"`
 	Volumes     []any          `yaml:"volumes"`
+	Ports       []any          `yaml:"ports"`
 	DependsOn   any            `yaml:"depends_on"`
 	Healthcheck map[string]any `yaml:"healthcheck"`
 }
