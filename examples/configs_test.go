@@ -188,6 +188,9 @@ func configKeys(typ reflect.Type, prefix string) []string {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name := f.Tag.Get("mapstructure")
+		if name == "-" {
+			continue // a list of rules read outside the key schema (transforms), optional
+		}
 		if name == "" {
 			name = strings.ToLower(f.Name)
 		}
