@@ -4,14 +4,20 @@ package examples_test
 // sluice services' configs, which must load with what compose gives them.
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -130,7 +136,7 @@ func words(v any) []string {
 
 func TestCompose(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"source", "target", "sluice", "mariadb", "sluice-mariadb"} {
+	for _, name := range []string{"source", "target", "sluice", "mariadb", "sluice-mariadb", "prometheus", "grafana"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("docker-compose.yml: service %q missing (have %v)", name, keys(c.Services))
 		}
@@ -166,11 +172,25 @@ func TestCompose(t *testing.T) {
 				}
 				continue
 			}
-			if _, err := os.Stat(filepath.Join(root, m.source)); err != nil {
-				t.Errorf("service %s mounts %s, which does not exist in the repository: %v", name, m.source, err)
+			fi, err := os.Stat(filepath.Join(root, m.source))
+			if err != nil {
+				t.Errorf("service %s mounts %s, which does not exist in the repository (Docker would mount an empty directory): %v", name, m.source, err)
+				continue
+			}
+			if ext := path.Ext(m.target); (ext == ".sql" || ext == ".yml" || ext == ".yaml" || ext == ".json") && !fi.Mode().IsRegular() {
+				t.Errorf("service %s mounts %s at %s: a file is expected there, %s is not one", name, m.source, m.target, m.source)
 			}
 			if strings.HasPrefix(m.target, "/docker-entrypoint-initdb.d/") && !strings.HasSuffix(m.target, ".sql") {
 				t.Errorf("%s init script mounted as %s: the image runs only *.sql, *.sql.gz and *.sh (and this one is SQL)", name, m.target)
+			}
+		}
+	}
+	// Published ports are for this machine only: the demo's passwords are
+	// no secret.
+	for name, s := range c.Services {
+		for container, host := range publishedPorts(t, s) {
+			if ip, _, _ := strings.Cut(host, ":"); ip != "127.0.0.1" {
+				t.Errorf("service %s publishes port %s on %q: bind it to 127.0.0.1 (\"127.0.0.1:HOST:%s\")", name, container, host, container)
 			}
 		}
 	}
@@ -294,7 +314,105 @@ func checkSluiceService(t *testing.T, c composeFile, name string, deps ...string
 	if !strings.HasPrefix(cfg.Checkpoint.Path, stateDir+"/") {
 		t.Errorf("checkpoint.path %s is not on the state volume %s: progress is lost with the container", cfg.Checkpoint.Path, stateDir)
 	}
+	checkSluiceHTTP(t, c, name, cfgHost, cfg)
 	return cfg, stateVolume
+}
+
+// checkSluiceHTTP: the config serves http on every interface of the
+// container (Prometheus scrapes it from another), the service publishes
+// that port, and its health check is `sluice health` in exec form (the
+// image has no shell) finding the port through the mounted config.
+func checkSluiceHTTP(t *testing.T, c composeFile, name, cfgHost string, cfg *config.Config) {
+	t.Helper()
+	sl := c.Services[name]
+	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	switch {
+	case cfg.HTTP.Listen == "":
+		t.Errorf("%s sets no http.listen: no health check, no metrics (want http: {listen: 0.0.0.0:9187})", cfgHost)
+		return
+	case err != nil:
+		t.Errorf("%s http.listen %q: %v", cfgHost, cfg.HTTP.Listen, err)
+		return
+	case host != "" && host != "0.0.0.0" && host != "::":
+		t.Errorf("%s http.listen %q: other containers (Prometheus) and the published port reach only 0.0.0.0", cfgHost, cfg.HTTP.Listen)
+	}
+	if _, ok := publishedPorts(t, sl)[port]; !ok {
+		t.Errorf("the %s service does not publish its http.listen port %s (have %v)", name, port, sl.Ports)
+	}
+	test := words(sl.Healthcheck["test"])
+	if len(test) < 3 || test[0] != "CMD" || test[1] != "/sluice" || test[2] != "health" {
+		t.Errorf("%s healthcheck %q: want [\"CMD\", \"/sluice\", \"health\", ...] (exec form: the image has no shell)", name, test)
+		return
+	}
+	args := test[3:]
+	if i := slices.Index(args, "--config"); i < 0 || i+1 >= len(args) || args[i+1] != configMount {
+		if !slices.Contains(args, "--url") {
+			t.Errorf("%s healthcheck %q: want --config %s (or --url)", name, test, configMount)
+		}
+	}
+	for _, key := range []string{"interval", "timeout", "start_period"} {
+		if v, ok := sl.Healthcheck[key]; ok {
+			if _, err := time.ParseDuration(fmt.Sprint(v)); err != nil {
+				t.Errorf("%s healthcheck %s %v: %v", name, key, v, err)
+			}
+		}
+	}
+}
+
+// healthcheckArgs is a sluice service's health check as arguments for the
+// local binary: the image's /sluice is bin, and the config mount path the
+// repository file compose mounts there.
+func healthcheckArgs(t *testing.T, c composeFile, service string) []string {
+	t.Helper()
+	test := words(c.Services[service].Healthcheck["test"])
+	if len(test) < 3 || test[0] != "CMD" || test[1] != "/sluice" {
+		t.Fatalf("%s healthcheck %q: want [CMD /sluice health ...]", service, test)
+	}
+	return localArgs(t, c, service, test[2:])
+}
+
+// localArgs replaces the config mount path in args with the repository
+// file the service mounts there.
+func localArgs(t *testing.T, c composeFile, service string, args []string) []string {
+	t.Helper()
+	_, host := composeConfig(t, c, service)
+	out := slices.Clone(args)
+	for i, a := range out {
+		if a == configMount {
+			out[i] = host
+		}
+	}
+	return out
+}
+
+// TestComposeConfigsCheckOffline: `sluice check --offline` accepts each
+// config a sluice service mounts, with exactly the environment compose
+// gives the service (and nothing from the caller's, such as SLUICE_*).
+func TestComposeConfigsCheckOffline(t *testing.T) {
+	t.Parallel()
+	bin := buildSluice(t)
+	c := readCompose(t)
+	services := sluiceServices(c)
+	if len(services) < 2 {
+		t.Fatalf("sluice services in docker-compose.yml: %v; want sluice and sluice-mariadb", services)
+	}
+	for _, name := range services {
+		args := localArgs(t, c, name, []string{"check", "--offline", "--config", configMount})
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+		for k, v := range c.Services[name].env(t) {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), ": ok") {
+			t.Errorf("service %s: sluice %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+		for k, v := range c.Services[name].env(t) {
+			if strings.Contains(k, "PASSWORD") && strings.Contains(string(out), v) {
+				t.Errorf("service %s: sluice check --offline shows %s's value:\n%s", name, k, out)
+			}
+		}
+	}
 }
 
 // checkPostgresDSN: dsn points at the compose service with its
@@ -488,4 +606,31 @@ func composeConfig(t *testing.T, c composeFile, service string) (*config.Config,
 		t.Fatalf("%s: %v", host, err)
 	}
 	return cfg, filepath.Join(root, host)
+}
+
+// runHealthchecks runs the service's compose health check and the image's
+// HEALTHCHECK, as Docker would in the container, against the sluice running
+// locally with env, until both exit 0.
+func runHealthchecks(t *testing.T, ctx context.Context, bin string, c composeFile, service string, env []string) {
+	t.Helper()
+	checks := map[string][]string{
+		"the " + service + " service's healthcheck": healthcheckArgs(t, c, service),
+		"the Dockerfile's HEALTHCHECK":              localArgs(t, c, service, dockerHealthcheck(t)),
+	}
+	for what, args := range checks {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				t.Errorf("%s (sluice %s) fails against the running sluice: %v\n%s", what, strings.Join(args, " "), err, out)
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
 }

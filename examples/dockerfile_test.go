@@ -6,11 +6,14 @@ package examples_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // instruction is one Dockerfile instruction, continuation lines joined.
@@ -141,6 +144,11 @@ func TestDockerfile(t *testing.T) {
 	if v, ok := last("VOLUME"); !ok || !strings.Contains(v.args, stateDir) {
 		t.Errorf("the final stage declares no VOLUME %s (the checkpoint's place)", stateDir)
 	}
+	if hc, ok := last("HEALTHCHECK"); !ok {
+		t.Errorf("the final stage has no HEALTHCHECK (want CMD [\"/sluice\", \"health\", \"--config\", %q])", configMount)
+	} else {
+		checkDockerHealthcheck(t, hc, args[len(args)-1])
+	}
 
 	// .dockerignore must not hide what the build needs.
 	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
@@ -158,4 +166,91 @@ func TestDockerfile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkDockerHealthcheck: HEALTHCHECK [options] CMD ["/sluice", cmd, ...]
+// in exec form (distroless has no shell), cmd one the binary's usage
+// lists, reading the config the image's CMD runs, its probe timeout within
+// the check's; and run locally with that config (http.listen pointed at a
+// closed port) it parses its flags and fails saying nothing answers.
+func checkDockerHealthcheck(t *testing.T, hc instruction, cmdConfig string) {
+	t.Helper()
+	opts, exec0, ok := strings.Cut(hc.args, "CMD ")
+	if !ok {
+		t.Errorf("HEALTHCHECK %s: want HEALTHCHECK [options] CMD [...]", hc.args)
+		return
+	}
+	probe := execForm(t, instruction{cmd: "HEALTHCHECK CMD", args: strings.TrimSpace(exec0)})
+	checkTimeout := 30 * time.Second // Docker's default
+	for _, o := range strings.Fields(opts) {
+		k, v, _ := strings.Cut(strings.TrimPrefix(o, "--"), "=")
+		switch k {
+		case "interval", "timeout", "start-period", "start-interval":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				t.Errorf("HEALTHCHECK --%s=%s: want a duration", k, v)
+			}
+			if k == "timeout" {
+				checkTimeout = d
+			}
+		case "retries":
+			if n, err := strconv.Atoi(v); err != nil || n < 1 {
+				t.Errorf("HEALTHCHECK --retries=%s: want a positive number", v)
+			}
+		default:
+			t.Errorf("HEALTHCHECK option %s: unknown", o)
+		}
+	}
+	if len(probe) < 2 || probe[0] != "/sluice" {
+		t.Fatalf("HEALTHCHECK CMD %q: want [\"/sluice\", \"health\", ...] (the image has only the binary)", probe)
+	}
+	bin := buildSluice(t)
+	usage, _ := exec.Command(bin, "help").CombinedOutput()
+	if !strings.Contains(string(usage), "\n  sluice "+probe[1]+" ") {
+		t.Errorf("HEALTHCHECK runs `sluice %s`, which sluice's usage does not list:\n%s", probe[1], usage)
+	}
+	args := probe[1:]
+	if i := slices.Index(args, "--config"); i < 0 || i+1 >= len(args) || args[i+1] != cmdConfig {
+		t.Errorf("HEALTHCHECK %q does not read the config CMD runs (--config %s): it would not find http.listen", probe, cmdConfig)
+	}
+	probeTimeout := 3 * time.Second // sluice health's default
+	if i := slices.Index(args, "--timeout"); i >= 0 && i+1 < len(args) {
+		probeTimeout, _ = time.ParseDuration(args[i+1])
+	}
+	if probeTimeout >= checkTimeout {
+		t.Errorf("sluice health --timeout %v is not within HEALTHCHECK --timeout %v: Docker would kill the probe before it says why", probeTimeout, checkTimeout)
+	}
+
+	c := readCompose(t)
+	cmd := exec.Command(bin, localArgs(t, c, "sluice", args)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SLUICE_HTTP_LISTEN=" + freeAddr(t)}
+	for k, v := range c.Services["sluice"].env(t) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(string(out), "not reachable") {
+		t.Errorf("the HEALTHCHECK command with nothing listening: exit %d (%v), want 1 saying it is not reachable:\n%s", code, err, out)
+	}
+}
+
+// dockerHealthcheck is the final stage's HEALTHCHECK command without the
+// leading /sluice.
+func dockerHealthcheck(t *testing.T) []string {
+	t.Helper()
+	var hc *instruction
+	ins := readDockerfile(t)
+	for i := range ins {
+		if ins[i].cmd == "HEALTHCHECK" {
+			hc = &ins[i]
+		}
+	}
+	if hc == nil {
+		t.Fatal("the Dockerfile has no HEALTHCHECK")
+	}
+	_, probe, _ := strings.Cut(hc.args, "CMD ")
+	args := execForm(t, instruction{cmd: "HEALTHCHECK CMD", args: strings.TrimSpace(probe)})
+	if len(args) < 2 || args[0] != "/sluice" {
+		t.Fatalf("HEALTHCHECK CMD %q: want [\"/sluice\", ...]", args)
+	}
+	return args[1:]
 }

@@ -162,7 +162,8 @@ func TestComposeMariaDBSetupLocally(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"MARIADB_SLUICE_PASSWORD="+env["MARIADB_SLUICE_PASSWORD"], "TARGET_PASSWORD=unused",
 		"SLUICE_SOURCE_DSN="+u.String(), "SLUICE_SINK_DSN="+dst.DSN("dwh"),
-		"SLUICE_CHECKPOINT_PATH="+filepath.Join(t.TempDir(), "shop-to-dwh.checkpoint"))
+		"SLUICE_CHECKPOINT_PATH="+filepath.Join(t.TempDir(), "shop-to-dwh.checkpoint"),
+		"SLUICE_HTTP_LISTEN="+freeAddr(t))
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -184,6 +185,7 @@ func TestComposeMariaDBSetupLocally(t *testing.T) {
 		countCheck{"cheap articles", "SELECT count(*) FROM shop.articles WHERE price < 100", "SELECT count(*) FROM " + pgx.Identifier{schema, "articles"}.Sanitize() + " WHERE price::numeric < 100"},
 	)
 	waitCounts(t, ctx, srv, dst, checks, done, &out)
+	runHealthchecks(t, ctx, bin, c, "sluice-mariadb", cmd.Env)
 	if err := srv.Exec(ctx, `
 		INSERT INTO shop.customers (name, email, country, profile) VALUES ('New Customer', 'new@example.com', 'NL', '{"newsletter": true}');
 		INSERT INTO shop.orders (customer_id, ordered_at, status) VALUES (LAST_INSERT_ID(), now(6), 'new');

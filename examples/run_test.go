@@ -53,7 +53,8 @@ func TestComposeSetupLocally(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"SOURCE_PASSWORD=unused", "TARGET_PASSWORD=unused",
 		"SLUICE_SOURCE_DSN="+src.DSN("crm"), "SLUICE_SINK_DSN="+dst.DSN("dwh"),
-		"SLUICE_CHECKPOINT_PATH="+filepath.Join(dir, "crm-to-dwh.checkpoint"))
+		"SLUICE_CHECKPOINT_PATH="+filepath.Join(dir, "crm-to-dwh.checkpoint"),
+		"SLUICE_HTTP_LISTEN="+freeAddr(t))
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -64,6 +65,7 @@ func TestComposeSetupLocally(t *testing.T) {
 
 	tables := []string{"customers", "articles", "orders", "order_lines", "phone_numbers"}
 	waitEqual(t, ctx, src.DSN("crm"), dst.DSN("dwh"), tables, done, &out)
+	runHealthchecks(t, ctx, bin, readCompose(t), "sluice", cmd.Env)
 	if err := src.Exec(ctx, "crm", `
 		INSERT INTO customers (name, email, country) VALUES ('New Customer', 'new@example.com', 'NL');
 		UPDATE articles SET price = price * 1.10 WHERE id <= 10;
