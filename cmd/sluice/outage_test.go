@@ -25,6 +25,7 @@ func TestTargetOutage(t *testing.T) {
 		t.Run(c.src+"_to_"+c.dst, func(t *testing.T) {
 			t.Parallel()
 			x := newXEnv(t, c.src, c.dst, "")
+			base := x.withHTTP()
 			if c.src == "mysql" {
 				x.from.exec(t, "CREATE TABLE app.ticks (id bigint AUTO_INCREMENT PRIMARY KEY, n int, at datetime(6)); CREATE TABLE app.log (n int, at datetime(6))")
 			} else {
@@ -56,6 +57,15 @@ func TestTargetOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("target stopped for %v after %d write rounds", c.outage, written.Load())
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+				code, body := get(t, base+"/readyz")
+				if code == 503 && strings.Contains(body, `"retrying"`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("/readyz during the outage: %d %s", code, body)
+				}
+			}
 			time.Sleep(c.outage)
 			if err := startTarget(); err != nil {
 				t.Fatal(err)
@@ -76,6 +86,7 @@ func TestTargetOutage(t *testing.T) {
 			if !strings.Contains(log, "recovered from the transient failure") {
 				t.Errorf("no recovery in the log")
 			}
+			waitHTTP(t, p, base+"/readyz", 200, 20*time.Second)
 			t.Logf("target equals source after a %v outage and %d write rounds", c.outage, written.Load())
 			p.stop(t)
 		})

@@ -33,6 +33,7 @@ const (
 type retrier struct {
 	log     zerolog.Logger
 	retried func(kind string)
+	state   func(s pipeline.State, err error)
 	wait    time.Duration
 	since   time.Time // the episode began; zero while none
 	n       int
@@ -50,6 +51,7 @@ func (r *retrier) again(ctx context.Context, err error, ran time.Duration) bool 
 	}
 	r.n++
 	r.retried("pipeline_restart")
+	r.state(pipeline.StateRetrying, err)
 	r.log.Debug().Err(err).Int("attempt", r.n).Dur("wait", r.wait).Msg("retrying")
 	select {
 	case <-ctx.Done():

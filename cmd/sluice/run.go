@@ -68,7 +68,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		progressEvery = -1 // bars instead
 		wg.Go(func() { showProgress(bg, m, stderr, logOut) })
 	}
-	r := &retrier{log: log, retried: m.Retry}
+	r := &retrier{log: log, retried: m.Retry, state: m.State}
 	for {
 		began := time.Now()
 		streamed := false

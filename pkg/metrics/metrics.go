@@ -96,7 +96,7 @@ func New(info Info) *Metrics {
 	m.snapEstimate = f.gaugeVec("sluice_snapshot_rows_estimated", "Rows the source estimates each table of the snapshot has (absent when it cannot tell).", "table")
 	m.errors = f.counterVec("sluice_errors_total", "Failures by kind: source, apply, flush, checkpoint, ack, snapshot, source_probe, sink_probe.", "kind")
 	m.retries = f.counterVec("sluice_retries_total", "Retries by kind: source_reconnect (the source lost its connection and reconnects with backoff).", "kind")
-	m.state = f.gaugeVec("sluice_state", "1 for the pipeline's current state (starting, snapshot, streaming, stopping, stopped, failed).", "state")
+	m.state = f.gaugeVec("sluice_state", "1 for the pipeline's current state (starting, snapshot, streaming, stopping, stopped, failed, retrying).", "state")
 	m.state.WithLabelValues(string(pipeline.StateStarting)).Set(1)
 	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_lag_seconds",
 		Help: "Age of the oldest change read from the source and not yet committed in the target (0 when caught up)."},

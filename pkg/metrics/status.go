@@ -151,6 +151,8 @@ func (m *Metrics) readyLocked(now time.Time) (bool, string) {
 	case pipeline.StateSnapshot, pipeline.StateStreaming:
 	case pipeline.StateFailed:
 		why = append(why, "pipeline failed: "+st.stateErr)
+	case pipeline.StateRetrying:
+		why = append(why, "pipeline retrying after: "+st.stateErr)
 	default:
 		why = append(why, "pipeline is "+string(st.state))
 	}

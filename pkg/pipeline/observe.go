@@ -44,6 +44,7 @@ const (
 	StateStopping  State = "stopping"  // shutting down: flushing and checkpointing
 	StateStopped   State = "stopped"   // shut down cleanly
 	StateFailed    State = "failed"    // stopped by an error
+	StateRetrying  State = "retrying"  // failed transiently; restarting from the checkpoint after a backoff
 )
 
 // Count is how many changes of one kind one table had.
