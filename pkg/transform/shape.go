@@ -36,7 +36,7 @@ func (s *Set) build(t *change.Table) (*shape, error) {
 	schemaSet := false
 	for i := range s.rules {
 		r := &s.rules[i]
-		if !matchAny(r.tables, t.ID) {
+		if !t.ID.MatchesAny(r.tables) {
 			continue
 		}
 		if r.where != nil {

@@ -17,8 +17,6 @@ package transform
 
 import (
 	"fmt"
-	"path"
-	"strings"
 	"sync"
 
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -112,21 +110,4 @@ func (s *Set) shape(t *change.Table) (*shape, error) {
 	s.targets[sh.out.ID] = t.ID
 	s.last[t.ID] = sh
 	return sh, nil
-}
-
-// matchAny tells whether a schema.table pattern picks id; the same rule as
-// source.tables: path.Match globs on the schema and on the table name.
-func matchAny(patterns []string, id change.TableID) bool {
-	for _, p := range patterns {
-		ps, pt, ok := strings.Cut(p, ".")
-		if !ok {
-			continue
-		}
-		ms, _ := path.Match(ps, id.Schema)
-		mt, _ := path.Match(pt, id.Name)
-		if ms && mt {
-			return true
-		}
-	}
-	return false
 }

@@ -100,7 +100,7 @@ func (s *Source) Check(ctx context.Context) []string {
 	for _, p := range s.opts.Tables {
 		found := false
 		for _, id := range all {
-			if matchAny([]string{p}, id) {
+			if id.MatchesAny([]string{p}) {
 				found = true
 				break
 			}

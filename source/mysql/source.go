@@ -169,24 +169,9 @@ func (s *Source) selected(schema, table string) bool {
 		return v.(bool)
 	}
 	id := change.TableID{Schema: schema, Name: table}
-	ok := !slices.Contains(systemSchemas, schema) && matchAny(s.opts.Tables, id) && !matchAny(s.opts.Exclude, id)
+	ok := !slices.Contains(systemSchemas, schema) && id.MatchesAny(s.opts.Tables) && !id.MatchesAny(s.opts.Exclude)
 	s.selCache.Store(key, ok)
 	return ok
-}
-
-func matchAny(patterns []string, id change.TableID) bool {
-	for _, p := range patterns {
-		ps, pt, ok := strings.Cut(p, ".")
-		if !ok {
-			continue
-		}
-		ms, _ := path.Match(ps, id.Schema)
-		mt, _ := path.Match(pt, id.Name)
-		if ms && mt {
-			return true
-		}
-	}
-	return false
 }
 
 // selectTables lists the base tables the patterns pick, sorted.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -34,26 +33,11 @@ func SelectTables(ctx context.Context, conn *pgx.Conn, include, exclude []string
 		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
 			return nil, fmt.Errorf("list source tables: %w", err)
 		}
-		if matchAny(include, id) && !matchAny(exclude, id) {
+		if id.MatchesAny(include) && !id.MatchesAny(exclude) {
 			out = append(out, id)
 		}
 	}
 	return out, rows.Err()
-}
-
-func matchAny(patterns []string, id change.TableID) bool {
-	for _, p := range patterns {
-		ps, pt, ok := strings.Cut(p, ".")
-		if !ok {
-			continue
-		}
-		ms, _ := path.Match(ps, id.Schema)
-		mt, _ := path.Match(pt, id.Name)
-		if ms && mt {
-			return true
-		}
-	}
-	return false
 }
 
 // ensurePublication creates the publication for exactly the selected tables,
