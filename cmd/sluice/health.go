@@ -22,13 +22,25 @@ import (
 // own per interval, never on the replication connection.
 const probeEvery = 5 * time.Second
 
+// probeQuiet is the probe interval without http.listen.
+const probeQuiet = 30 * time.Second
+
 // probeTimeout bounds one probe.
 const probeTimeout = 4 * time.Second
 
 // probe checks the source's log (lag in bytes, slot) and whether the target
-// accepts connections, now and every probeEvery until ctx ends.
-func probe(ctx context.Context, src pipeline.Source, cfg *config.Config, m *metrics.Metrics, secrets []string) {
-	lr, _ := src.(pipeline.LogReporter)
+// accepts connections, now and every interval until ctx ends. It keeps a
+// log reader of its own (opened when the source is reachable), so it goes on
+// while the pipeline restarts after a failure; each look at the log is a
+// short query on a connection of its own.
+func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets []string, every time.Duration, log zerolog.Logger) {
+	var lr pipeline.LogReporter
+	defer func() {
+		if c, ok := lr.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}()
+	slot := ""
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -38,6 +50,15 @@ func probe(ctx context.Context, src pipeline.Source, cfg *config.Config, m *metr
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		if lr == nil {
+			if src, err := openLogReader(pctx, cfg, "", zerolog.Nop()); err == nil {
+				if lr, _ = src.(pipeline.LogReporter); lr == nil {
+					src.Close()
+				}
+			} else {
+				m.SetLogStatus(pipeline.LogStatus{BehindBytes: -1, RetainedBytes: -1}, redactErr(err, secrets))
+			}
+		}
 		if lr != nil {
 			ls, err := lr.LogStatus(pctx, m.Applied())
 			if ctx.Err() != nil {
@@ -45,6 +66,9 @@ func probe(ctx context.Context, src pipeline.Source, cfg *config.Config, m *metr
 				return
 			}
 			m.SetLogStatus(ls, redactErr(err, secrets))
+			if err == nil {
+				slot = warnSlot(log, slot, ls)
+			}
 		}
 		err := pingSink(pctx, cfg)
 		cancel()
@@ -52,8 +76,37 @@ func probe(ctx context.Context, src pipeline.Source, cfg *config.Config, m *metr
 			return
 		}
 		m.SetSinkProbe(redactErr(err, secrets))
-		t.Reset(probeEvery)
+		t.Reset(every)
 	}
+}
+
+// warnSlot logs when the slot's wal_status changes for the worse (WAL the
+// slot holds beyond max_wal_size: extended, then unreserved — removed at
+// the next checkpoint — then lost) or back to normal; it returns the
+// status to compare the next one with.
+func warnSlot(log zerolog.Logger, last string, ls pipeline.LogStatus) string {
+	st := ls.SlotStatus
+	if st == last || st == "" || st == "missing" {
+		return last
+	}
+	ev := log.Warn()
+	switch st {
+	case "reserved":
+		if last == "" {
+			return st
+		}
+		ev = log.Info()
+	case "lost":
+		ev = log.Error()
+	}
+	ev.Str("wal_status", st).Int64("retained_wal_bytes", ls.RetainedBytes).Str("confirmed", ls.Confirmed).
+		Msg(map[string]string{
+			"reserved":   "the replication slot's retained WAL is back within max_wal_size",
+			"extended":   "the replication slot retains WAL beyond max_wal_size: Sluice is behind; if it keeps growing, check the target and sluice_lag_seconds (max_slot_wal_keep_size caps it)",
+			"unreserved": "the replication slot's WAL will be removed at the next checkpoint (max_slot_wal_keep_size reached): the slot is about to be lost; make Sluice catch up now",
+			"lost":       "the replication slot lost WAL it needed: changes since the checkpoint cannot be read; run `sluice run --resnapshot`",
+		}[st])
+	return st
 }
 
 // pingSink opens and closes a connection to the target.

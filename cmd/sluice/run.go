@@ -68,12 +68,19 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		progressEvery = -1 // bars instead
 		wg.Go(func() { showProgress(bg, m, stderr, logOut) })
 	}
+	// With http.listen, every probeEvery; otherwise less often, still to
+	// warn when the slot's WAL grows dangerous.
+	every := probeEvery
+	if cfg.HTTP.Listen == "" {
+		every = probeQuiet
+	}
+	wg.Go(func() { probe(bg, cfg, m, secret, every, log.With().Str("component", "probe").Logger()) })
 	r := &retrier{log: log, retried: m.Retry, state: m.State}
 	for {
 		began := time.Now()
 		streamed := false
 		obs := attemptObserver{Observer: m, streaming: func() { streamed = true }, flushed: r.flushed}
-		err := runAttempt(ctx, cfg, resnapshot, log, m, obs, secret, progressEvery)
+		err := runAttempt(ctx, cfg, resnapshot, log, m, obs, progressEvery)
 		if err == nil {
 			return nil
 		}
@@ -93,7 +100,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 // runAttempt connects to the source and the target and runs the pipeline
 // until ctx ends (nil) or it fails.
 func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log zerolog.Logger, m *metrics.Metrics,
-	obs pipeline.Observer, secret []string, progressEvery time.Duration) error {
+	obs pipeline.Observer, progressEvery time.Duration) error {
 	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger().Hook(reconnectHook(m)))
 	if err != nil {
 		m.Error("source", err)
@@ -108,12 +115,6 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
-	bg, stopBG := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() { stopBG(); wg.Wait() }()
-	if cfg.HTTP.Listen != "" {
-		wg.Go(func() { probe(bg, src, cfg, m, secret) })
-	}
 	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
