@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/examples/internal/crm"
 )
 
 // tables are the crm tables, in the source's public schema and the target's
@@ -70,38 +71,18 @@ func countRows(ctx context.Context, dsn, schema string) (counts, error) {
 // row-by-row comparison is of these lists. The query is the one to run by
 // hand: SELECT t::text FROM crm.orders t ORDER BY 1.
 func tableRows(ctx context.Context, conn *pgx.Conn, schema, table string) ([]string, error) {
-	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT t::text FROM %s t ORDER BY 1", pgx.Identifier{schema, table}.Sanitize()))
-	if err != nil {
-		return nil, err
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	slices.Sort(list) // byte order, whatever the databases' collations
-	return list, err
-}
-
-// connect opens a session whose text output does not depend on the
-// server's settings (timestamptz in UTC).
-func connect(ctx context.Context, dsn string) (*pgx.Conn, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.Exec(ctx, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3"); err != nil {
-		conn.Close(ctx)
-		return nil, err
-	}
-	return conn, nil
+	return crm.Rows(ctx, conn, fmt.Sprintf("SELECT t::text FROM %s t ORDER BY 1", pgx.Identifier{schema, table}.Sanitize()))
 }
 
 // compare compares every table row by row and describes the differences
 // (nil: equal). An error is a failure to read the source.
 func (d *demo) compare(ctx context.Context) ([]string, error) {
-	src, err := connect(ctx, d.src.DSN("crm"))
+	src, err := crm.Connect(ctx, d.src.DSN("crm"))
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	defer src.Close(context.Background())
-	dst, err := connect(ctx, d.dst.DSN("dwh"))
+	dst, err := crm.Connect(ctx, d.dst.DSN("dwh"))
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
@@ -120,42 +101,9 @@ func (d *demo) compare(ctx context.Context) ([]string, error) {
 			diffs = append(diffs, fmt.Sprintf("%s.%s: %v", targetSchema, t, err))
 			continue
 		}
-		if diff := diffRows(s, g); diff != "" {
+		if diff := crm.DiffRows(s, g); diff != "" {
 			diffs = append(diffs, t+": "+diff)
 		}
 	}
 	return diffs, nil
-}
-
-// diffRows describes how two sorted row lists differ ("" when equal),
-// quoting a few rows found on one side only.
-func diffRows(src, dst []string) string {
-	var onlySrc, onlyDst []string
-	i, j := 0, 0
-	for i < len(src) || j < len(dst) {
-		switch {
-		case j == len(dst) || i < len(src) && src[i] < dst[j]:
-			onlySrc = append(onlySrc, src[i])
-			i++
-		case i == len(src) || dst[j] < src[i]:
-			onlyDst = append(onlyDst, dst[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	if len(onlySrc) == 0 && len(onlyDst) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "source has %d rows, target %d; %d rows only in the source, %d only in the target",
-		len(src), len(dst), len(onlySrc), len(onlyDst))
-	for _, r := range onlySrc[:min(3, len(onlySrc))] {
-		fmt.Fprintf(&b, "\n      only in source: %s", r)
-	}
-	for _, r := range onlyDst[:min(3, len(onlyDst))] {
-		fmt.Fprintf(&b, "\n      only in target: %s", r)
-	}
-	return b.String()
 }

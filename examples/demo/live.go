@@ -15,10 +15,10 @@ type event struct {
 // live runs the workload for dur, runs the events when they are due, and
 // prints the row counts of both sides every second.
 func (d *demo) live(ctx context.Context, dur time.Duration, events []event) error {
-	stop := d.work.start(ctx)
+	stop := d.work.Start(ctx)
 	defer stop()
 	start := time.Now()
-	lastTxns, lastTick := d.work.txns.Load(), start
+	lastTxns, lastTick := d.work.Txns(), start
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	next := time.Second
@@ -35,12 +35,12 @@ func (d *demo) live(ctx context.Context, dur time.Duration, events []event) erro
 			}
 			events = events[1:]
 		}
-		if !d.down && !d.sluice.running() {
-			return fmt.Errorf("sluice stopped on its own (%s)", d.sluice.state())
+		if !d.down && !d.sluice.Running() {
+			return fmt.Errorf("sluice stopped on its own (%s)", d.sluice.State())
 		}
 		if elapsed >= next {
 			next += time.Second
-			txns, now := d.work.txns.Load(), time.Now()
+			txns, now := d.work.Txns(), time.Now()
 			rate := float64(txns-lastTxns) / now.Sub(lastTick).Seconds()
 			lastTxns, lastTick = txns, now
 			if err := d.status(ctx, fmt.Sprintf("[%3ds]", int(elapsed.Round(time.Second)/time.Second)), fmt.Sprintf(" | %.0f txn/s", rate)); err != nil {
@@ -63,7 +63,7 @@ func (d *demo) status(ctx context.Context, label, suffix string) error {
 	if err != nil {
 		return fmt.Errorf("count target rows: %w", err)
 	}
-	if !d.sluice.running() {
+	if !d.sluice.Running() {
 		suffix += " | sluice is down"
 	}
 	d.say("%s source: %s | target: %s%s", label, s.short(), t.short(), suffix)
@@ -85,11 +85,11 @@ func (d *demo) waitEqual(ctx context.Context, phase string) error {
 		if len(diffs) == 0 {
 			return nil
 		}
-		if !d.sluice.running() {
+		if !d.sluice.Running() {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("sluice stopped (%s) before the target caught up (%s); first difference: %s", d.sluice.state(), phase, diffs[0])
+			return fmt.Errorf("sluice stopped (%s) before the target caught up (%s); first difference: %s", d.sluice.State(), phase, diffs[0])
 		}
 		if time.Now().After(deadline) {
 			d.say("%s: the target did not catch up within %s (-timeout)", phase, d.opts.timeout)

@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluicecdc/sluice/examples/internal/crm"
 	"github.com/sluicecdc/sluice/internal/pgtest"
 )
 
@@ -48,14 +49,14 @@ type options struct {
 // demo is the state shared by the phases.
 type demo struct {
 	opts     options
-	out      *printer
+	out      *crm.Printer
 	dir      string // temp dir: config, checkpoint, built binary
 	binary   string
 	cfgPath  string
 	src, dst *pgtest.Cluster
-	sluice   *sluiceProc
+	sluice   *crm.Sluice
 	down     bool // sluice was killed on purpose and is not restarted yet
-	work     *workload
+	work     *crm.Workload
 }
 
 func run() int {
@@ -74,7 +75,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	d := &demo{opts: o, out: newPrinter(os.Stdout)}
+	d := &demo{opts: o, out: crm.NewPrinter(os.Stdout)}
 	err := d.main(ctx)
 	d.cleanup()
 	switch {
@@ -90,20 +91,26 @@ func run() int {
 	return 0
 }
 
+// startSluice runs `sluice run` with the demo's config, its log prefixed
+// "sluice | ".
+func (d *demo) startSluice() (*crm.Sluice, error) {
+	return crm.StartSluice(d.binary, d.cfgPath, nil, d.out, "sluice | ")
+}
+
 // errMismatch means the verdict was printed and it is "not equal".
 var errMismatch = errors.New("target differs from source")
 
-func (d *demo) say(format string, args ...any) { d.out.line("demo   | ", fmt.Sprintf(format, args...)) }
+func (d *demo) say(format string, args ...any) { d.out.Line("demo   | ", fmt.Sprintf(format, args...)) }
 
 func (d *demo) main(ctx context.Context) error {
-	root, err := repoRoot()
+	root, err := crm.RepoRoot("run the demo from the sluice repository (go run ./examples/demo or make demo)")
 	if err != nil {
 		return err
 	}
 	if d.dir, err = os.MkdirTemp("", "sluice-demo-"); err != nil {
 		return err
 	}
-	if d.binary, err = d.findBinary(ctx, root); err != nil {
+	if d.binary, err = crm.FindBinary(ctx, crm.BinaryOptions{Root: root, TmpDir: d.dir, Binary: d.opts.binary, Build: d.opts.build}, d.say); err != nil {
 		return err
 	}
 	if err := d.setUp(ctx); err != nil {
@@ -111,7 +118,7 @@ func (d *demo) main(ctx context.Context) error {
 	}
 
 	d.say("starting: %s run --config %s", d.binary, d.cfgPath)
-	if d.sluice, err = startSluice(d.binary, d.cfgPath, d.out); err != nil {
+	if d.sluice, err = d.startSluice(); err != nil {
 		return err
 	}
 	d.say("waiting for the initial snapshot to reach the target...")
@@ -131,7 +138,7 @@ func (d *demo) main(ctx context.Context) error {
 	}
 
 	d.say("stopping sluice with SIGTERM (it flushes, saves its checkpoint and exits)...")
-	code, err := d.sluice.terminate(time.Minute)
+	code, err := d.sluice.Terminate(time.Minute)
 	if err != nil {
 		return err
 	}
@@ -152,13 +159,13 @@ func (d *demo) phaseLive(ctx context.Context) error {
 	dur := d.opts.duration
 	d.say("phase 1: live changes on the source for %s (new customers and orders, price and status updates, deleted phone numbers, ...)", dur)
 	err := d.live(ctx, dur, []event{
-		{at: dur * 2 / 5, run: d.work.bigTransaction},
-		{at: dur * 3 / 5, run: d.work.changeCustomerKey},
+		{at: dur * 2 / 5, run: d.work.BigTransaction},
+		{at: dur * 3 / 5, run: d.work.ChangeCustomerKey},
 	})
 	if err != nil {
 		return err
 	}
-	d.say("changes stopped (%s); waiting for the target to catch up...", d.work.summary())
+	d.say("changes stopped (%s); waiting for the target to catch up...", d.work.Summary())
 	return d.checkpointVerdict(ctx, "phase 1")
 }
 
@@ -171,16 +178,16 @@ func (d *demo) phaseCrash(ctx context.Context) error {
 		dur, (dur / 5).Round(100*time.Millisecond), (dur * 7 / 10).Round(100*time.Millisecond))
 	err := d.live(ctx, dur, []event{
 		{at: dur / 5, run: func(context.Context) error {
-			d.say("kill -9 sluice (pid %d): no flush, no goodbye", d.sluice.pid())
+			d.say("kill -9 sluice (pid %d): no flush, no goodbye", d.sluice.Pid())
 			d.down = true
-			d.sluice.kill9()
-			d.say("sluice: %v; the source keeps changing while it is down", d.sluice.state())
+			d.sluice.Kill9()
+			d.say("sluice: %v; the source keeps changing while it is down", d.sluice.State())
 			return nil
 		}},
-		{at: dur * 2 / 5, run: d.work.bigTransaction},
+		{at: dur * 2 / 5, run: d.work.BigTransaction},
 		{at: dur * 7 / 10, run: func(context.Context) error {
 			d.say("starting sluice again: it resumes from its checkpoint, no new snapshot")
-			p, err := startSluice(d.binary, d.cfgPath, d.out)
+			p, err := d.startSluice()
 			if err != nil {
 				return err
 			}
@@ -191,7 +198,7 @@ func (d *demo) phaseCrash(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("changes stopped (%s); waiting for the target to catch up...", d.work.summary())
+	d.say("changes stopped (%s); waiting for the target to catch up...", d.work.Summary())
 	return d.checkpointVerdict(ctx, "phase 2 (after kill -9)")
 }
 
@@ -222,12 +229,12 @@ func (d *demo) verdict(diffs []string) error {
 // cleanup stops whatever is still running and removes the clusters and the
 // temp dir. It runs on every exit path, Ctrl-C included.
 func (d *demo) cleanup() {
-	if d.sluice != nil && d.sluice.running() {
+	if d.sluice != nil && d.sluice.Running() {
 		d.say("stopping sluice...")
-		d.sluice.terminate(15 * time.Second)
+		d.sluice.Terminate(15 * time.Second)
 	}
 	if d.work != nil {
-		d.work.close()
+		d.work.Close()
 	}
 	for _, c := range []*pgtest.Cluster{d.src, d.dst} {
 		if c == nil {
