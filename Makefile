@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/sluice
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test demo bench fuzz deps vet clean
+.PHONY: all build test demo warehouse bench fuzz deps vet clean
 
 all: build
 
@@ -20,6 +20,9 @@ test: deps
 
 demo: deps build
 	$(GO) run ./examples/demo
+
+warehouse: deps build
+	$(GO) run ./examples/warehouse
 
 bench: deps build
 	$(GO) run ./internal/bench -sluice $(BIN)

@@ -54,6 +54,9 @@ func NewWorkload(ctx context.Context, dsn string, say func(string, ...any)) (*Wo
 // Close closes the connections.
 func (w *Workload) Close() { w.pool.Close() }
 
+// Pool is the workload's connection pool, for scheduled events.
+func (w *Workload) Pool() *pgxpool.Pool { return w.pool }
+
 // Txns is the number of transactions committed by the workers so far.
 func (w *Workload) Txns() int64 { return w.txns.Load() }
 
