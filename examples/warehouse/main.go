@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -310,7 +311,12 @@ func (w *warehouse) verdict(r *report) error {
 	if len(r.problems) > 0 {
 		w.say("MISMATCH: the warehouse differs from what the source says:")
 		for _, s := range r.problems {
-			w.say("  %s", s)
+			for i, l := range strings.Split(s, "\n") {
+				if i == 0 {
+					l = "  " + l
+				}
+				w.say("%s", l)
+			}
 		}
 		return errMismatch
 	}
