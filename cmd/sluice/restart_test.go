@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,10 +62,10 @@ func TestSourceRestart(t *testing.T) {
 }
 
 // TestTargetCrash crashes the target server (immediate stop: commits not yet
-// on its disk are lost) while changes stream in. Sluice stops with an error;
-// once the target is back, a restart must make it equal to the source —
-// which holds only if nothing was acknowledged to the source before it was
-// on the target's disk.
+// on its disk are lost) while changes stream in. Sluice keeps retrying;
+// once the target is back it must end equal to the source — which holds
+// only if nothing was acknowledged to the source before it was on the
+// target's disk.
 func TestTargetCrash(t *testing.T) {
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE ticks (id bigserial PRIMARY KEY, n int); CREATE TABLE hist (n int);`)
@@ -83,18 +84,23 @@ func TestTargetCrash(t *testing.T) {
 	if err := e.dst.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("sluice kept running without its target; log:\n%s", p.logText())
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.logText(), "transient failure"); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sluice did not notice the target crash; log:\n%s", tail(p.logText(), 3000))
+		}
 	}
+	time.Sleep(2 * time.Second)
 	if err := e.dst.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p = e.start()
 	time.Sleep(time.Second)
 	cancel()
 	<-writerDone
 	e.waitEqual(60*time.Second, p, "ticks", "hist")
+	select {
+	case err := <-p.done:
+		t.Fatalf("sluice exited (%v) instead of retrying", err)
+	default:
+	}
 	p.stop(t)
 }
