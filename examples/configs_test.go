@@ -109,6 +109,13 @@ func TestReferenceConfig(t *testing.T) {
 	}
 }
 
+// optIn tells the keys whose mere presence turns something on (a metadata
+// column, the soft-delete column's name): a reference config shows them in
+// a comment, as setting them to a default would not be the default.
+func optIn(key string) bool {
+	return strings.HasPrefix(key, "sink.metadata.") || key == "sink.soft_delete_column"
+}
+
 func checkReferenceConfig(t *testing.T, file string) {
 	text, err := os.ReadFile(file)
 	if err != nil {
@@ -137,6 +144,12 @@ func checkReferenceConfig(t *testing.T, file string) {
 		if strings.HasPrefix(key, other) {
 			if leaf := key[strings.LastIndex(key, ".")+1:]; !strings.Contains(string(text), "#   "+leaf+":") {
 				t.Errorf("%s: %s (for %s sources) is not even shown in a comment", file, key, strings.Split(other, ".")[1])
+			}
+			continue
+		}
+		if optIn(key) { // present means on: shown in a comment
+			if leaf := key[strings.LastIndex(key, ".")+1:]; !strings.Contains(string(text), "# ") || !strings.Contains(string(text), leaf+":") {
+				t.Errorf("%s: the opt-in key %s is not even shown in a comment", file, key)
 			}
 			continue
 		}
