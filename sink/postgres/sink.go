@@ -1,7 +1,9 @@
 // Package postgres is the PostgreSQL sink: it merges changes into target
 // tables (upsert and delete by primary key), many source transactions to one
 // target transaction, and keeps the last applied position in the target in
-// that same transaction so replays after a crash are skipped exactly.
+// that same transaction so replays after a crash are skipped exactly. In
+// the history and append modes (Options.Mode, see sink/mode) it keeps every
+// version of every row, or one row per change, instead (history.go).
 package postgres
 
 import (
