@@ -71,7 +71,8 @@ func ts(sec int) string {
 // Key changes never leave a value unsent (history tests need no such move).
 func Generate(seed uint64, initial map[int]string, n int) []Txn {
 	r := rand.New(rand.NewPCG(seed, 1))
-	state := maps.Clone(initial)
+	state := map[int]string{}
+	maps.Copy(state, initial)
 	next := 1000
 	sec := 0
 	var gone []int // deleted keys, inserted again now and then

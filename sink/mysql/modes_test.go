@@ -254,3 +254,17 @@ func TestHistoryFromPostgres(t *testing.T) {
 	got := rows(t, reader(t, shared), "SELECT body, BIN(flags), f = CAST('3.1415927' AS FLOAT), n, _current FROM pghist.docs ORDER BY _seq")
 	want(t, got, "[[big text 10101 1 1 0] [big text 10101 1 2 0] [big text 1 1 3 0] [big text 1 1 4 1]]")
 }
+
+// TestAppendUniqueKey: should a replay reach the table unfiltered, the
+// unique index on position and change index still keeps every audit row
+// single.
+func TestAppendUniqueKey(t *testing.T) {
+	txns := modetest.Generate(3, nil, 60)
+	o := mode.Options{Mode: mode.Append}
+	applyTxns(t, modeSink(t, "uniq", o), modeItems, txns, 10)
+	s := modeSink(t, "uniq", o)
+	s.replay.New() // as if the target held none of them
+	applyTxns(t, s, modeItems, txns, 10)
+	got := modeRows(t, reader(t, shared), time.Now(), "uniq.items", []string{"_op", "ts:_commit_time", "_txid", "_source_position", "_change_index", "_before", "_after"}, "_seq")
+	sameRows(t, got, modetest.Append(nil, txns))
+}

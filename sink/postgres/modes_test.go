@@ -260,3 +260,19 @@ func TestSoftDeleteKeyless(t *testing.T) {
 	got := modeRows(t, c, time.Now(), "k.notes", []string{"n", "body", "ts:_deleted_at"}, "3, 2")
 	sameRows(t, got, []string{"1|dup|2024-01-01 00:00:02", "1|new|∅"})
 }
+
+// TestAppendUniqueKey: should a replay reach the table unfiltered, the
+// unique index on position and change index still keeps every audit row
+// single, through the COPY path (large sets) and the VALUES path (small).
+func TestAppendUniqueKey(t *testing.T) {
+	c := pgtest.Start(t, pgtest.Options{})
+	txns := modetest.Generate(3, nil, 60)
+	o := mode.Options{Mode: mode.Append}
+	applyTxns(t, modeSink(t, c, "u", o), txns, 10)
+	s := modeSink(t, c, "u", o)
+	s.replay.New() // as if the target held none of them
+	applyTxns(t, s, txns, 10)
+	applyTxns(t, s, txns[:3], 1)
+	got := modeRows(t, c, time.Now(), "u.items", []string{"_op", "ts:_commit_time", "_txid", "_source_position", "_change_index", "_before", "_after"}, "_seq")
+	sameRows(t, got, modetest.Append(nil, txns))
+}
