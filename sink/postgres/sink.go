@@ -113,7 +113,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log), plans: map[change.TableID]*plan.Plan{},
 		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{}}
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS sluice;
+	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		conn.Close(ctx)

@@ -133,3 +133,29 @@ func TestPositionsAreMadeDurable(t *testing.T) {
 		t.Fatal("Durable(wait) reported a position whose commit is not on the target's disk")
 	}
 }
+
+// TestConcurrentNew: sinks of several pipelines opened at the same moment
+// on a fresh target, creating the same schemas, all succeed.
+func TestConcurrentNew(t *testing.T) {
+	c := pgtest.Start(t, pgtest.Options{})
+	ctx := context.Background()
+	if err := c.CreateDB(ctx, "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			s, err := New(ctx, Options{DSN: c.DSN("fresh"), Pipeline: fmt.Sprint("p", i)})
+			if err == nil {
+				err = ensureSchema(ctx, s.conn, "shared")
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -74,8 +74,8 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 	if err := s.ensureEnums(ctx, t); err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{id.Schema}.Sanitize()); err != nil {
-		return nil, fmt.Errorf("create target schema %s: %w", id.Schema, err)
+	if err := ensureSchema(ctx, conn, id.Schema); err != nil {
+		return nil, fmt.Errorf("target: %w", err)
 	}
 	have, err := columnsOf(ctx, conn, tg)
 	if err != nil {
@@ -288,7 +288,7 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 		typ := strings.TrimSuffix(c.Type, "[]")
 		schema, _, hasSchema := strings.Cut(typ, ".")
 		if hasSchema {
-			if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
+			if _, err := conn.Exec(ctx, ddlLock+"; CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 				return fmt.Errorf("create schema for enum %s: %w", typ, err)
 			}
 		}
