@@ -44,7 +44,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicecdc/sluice/examples/internal/crm"
 	"github.com/sluicecdc/sluice/internal/pgtest"
@@ -61,7 +60,6 @@ type options struct {
 	build    bool          // always build sluice, even when bin/sluice is fresh
 	binary   string        // use this sluice binary
 	keep     bool          // leave the clusters and temp dir behind
-	together bool          // start both pipelines at the same moment
 }
 
 // pipeline is one sluice process and its config.
@@ -95,7 +93,6 @@ func run() int {
 	flag.BoolVar(&o.build, "build", false, "build sluice from ./cmd/sluice even when bin/sluice is up to date")
 	flag.StringVar(&o.binary, "sluice", "", "path of the sluice binary to run (default: bin/sluice when up to date, else a fresh build)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the clusters' directories and the temp dir (the servers are still stopped)")
-	flag.BoolVar(&o.together, "together", false, "start both pipelines at the same moment, not the second once the first has set up the target (see startBoth)")
 	flag.Parse()
 	if flag.NArg() > 0 || o.duration <= 0 || o.timeout <= 0 {
 		flag.Usage()
@@ -184,45 +181,11 @@ func (w *warehouse) main(ctx context.Context) error {
 	return w.verdict(r)
 }
 
-// startBoth starts the history pipeline, then the mart pipeline. Unless
-// -together, the second starts only once the first has created its
-// bookkeeping table sluice.positions in the target: two sluices that find a
-// new target without it, at the same moment, both run CREATE SCHEMA IF NOT
-// EXISTS sluice, and one of them stops with a unique violation (SQLSTATE
-// 23505 on pg_namespace_nspname_index). That is a bug in the PostgreSQL
-// sink; -together shows it.
+// startBoth starts both pipelines at the same moment, on a target that
+// has none of their schemas yet.
 func (w *warehouse) startBoth(ctx context.Context) error {
 	if err := w.start(w.history); err != nil {
 		return err
-	}
-	if !w.opts.together {
-		w.say("the mart pipeline starts once the history pipeline has created sluice.positions in the target: two pipelines creating it at the same moment collide (a known bug; -together starts both at once)")
-		conn, err := pgx.Connect(ctx, w.dst.DSN("dwh"))
-		if err != nil {
-			return fmt.Errorf("target: %w", err)
-		}
-		defer conn.Close(context.Background())
-		deadline := time.Now().Add(w.opts.timeout)
-		for {
-			var ready bool
-			if err := conn.QueryRow(ctx, "SELECT to_regclass('sluice.positions') IS NOT NULL").Scan(&ready); err != nil {
-				return fmt.Errorf("target: %w", err)
-			}
-			if ready {
-				break
-			}
-			if err := w.pipelinesRunning(); err != nil {
-				return err
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("the history pipeline did not create sluice.positions in the target within %s (-timeout)", w.opts.timeout)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
 	}
 	return w.start(w.mart)
 }

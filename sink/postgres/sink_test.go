@@ -147,7 +147,7 @@ func TestConcurrentNew(t *testing.T) {
 		go func() {
 			s, err := New(ctx, Options{DSN: c.DSN("fresh"), Pipeline: fmt.Sprint("p", i)})
 			if err == nil {
-				err = ensureSchema(ctx, s.conn, "shared")
+				err = s.ensureSchema(ctx, s.conn, "shared")
 				s.Close()
 			}
 			errs <- err

@@ -74,7 +74,7 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 	if err := s.ensureEnums(ctx, t); err != nil {
 		return nil, err
 	}
-	if err := ensureSchema(ctx, conn, id.Schema); err != nil {
+	if err := s.ensureSchema(ctx, conn, id.Schema); err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	have, err := columnsOf(ctx, conn, tg)
