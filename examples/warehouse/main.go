@@ -44,7 +44,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/sluicecdc/sluice/examples/internal/crm"
 	"github.com/sluicecdc/sluice/internal/pgtest"
 )
