@@ -337,6 +337,15 @@ func TestReadyzSourceRestart(t *testing.T) {
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY)`)
 	p := e.start()
 	waitHTTP(t, p, base+"/readyz", 200, 30*time.Second)
+	// Streaming, not still copying: the stream's own reconnect is tested.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, body := get(t, base+"/status"); strings.Contains(body, `"state": "streaming"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pipeline did not start streaming")
+		}
+	}
 	if err := e.src.Stop(); err != nil {
 		t.Fatal(err)
 	}
