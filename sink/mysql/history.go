@@ -37,41 +37,19 @@ func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
 	return l, nil
 }
 
-// execLog writes a log's changes inside the open target transaction: first
-// it drops the transactions the target holds already (a replay), then
-// appends one row per change, or writes the history steps.
+// execLog writes a log's changes inside the open target transaction (see
+// mode.Log.Write).
 func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
-	if l.Len() == 0 {
-		return nil
-	}
-	defer l.Reset()
-	tg := s.target(l.Shape.Table)
-	if s.replay.Check() {
-		if err := s.dropHeld(ctx, tg, l); err != nil {
-			return fmt.Errorf("write changes to %s: %w", tg.id, err)
-		}
-	}
-	if l.Shape.Mode == mode.Append {
-		rows, err := l.AuditRows()
-		if err == nil {
-			err = s.insertRows(ctx, tg, rows)
-		}
-		if err != nil {
-			return fmt.Errorf("append changes to %s: %w", tg.id, err)
-		}
-		return nil
-	}
-	for _, st := range l.Steps() {
-		if err := s.execStep(ctx, tg, st); err != nil {
-			return fmt.Errorf("write versions to %s: %w", tg.id, err)
-		}
-	}
-	return nil
+	return l.Write(ctx, logWriter{s, s.target(l.Shape.Table)}, &s.replay, s.opts.Log)
 }
 
-// dropHeld removes from l the transactions whose rows the target holds.
-func (s *Sink) dropHeld(ctx context.Context, tg *target, l *mode.Log) error {
-	positions := l.Positions()
+// logWriter writes a mode.Log into one target table.
+type logWriter struct {
+	s  *Sink
+	tg *target
+}
+
+func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	held := map[string]bool{}
 	col := mysqlconn.QuoteIdent(mode.Position)
 	for rest := positions; len(rest) > 0; {
@@ -80,32 +58,66 @@ func (s *Sink) dropHeld(ctx context.Context, tg *target, l *mode.Log) error {
 		for i, p := range rest[:n] {
 			args[i] = p
 		}
-		q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", col, tg.ident, col, strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
-		if err := s.begin(ctx); err != nil {
-			return err
+		q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", col, w.tg.ident, col, strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
+		if err := w.s.begin(ctx); err != nil {
+			return nil, err
 		}
-		rows, err := s.conn.QueryContext(ctx, q, args...)
+		rows, err := w.s.conn.QueryContext(ctx, q, args...)
 		if err != nil {
-			return fmt.Errorf("look for replayed transactions: %w", err)
+			return nil, err
 		}
 		for rows.Next() {
 			var p string
 			if err := rows.Scan(&p); err != nil {
 				rows.Close()
-				return fmt.Errorf("look for replayed transactions: %w", err)
+				return nil, err
 			}
 			held[p] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("look for replayed transactions: %w", err)
+			return nil, err
 		}
 		rest = rest[n:]
 	}
-	s.replay.Found(len(positions), len(held))
-	if len(held) > 0 {
-		n := l.Drop(held)
-		s.opts.Log.Info().Stringer("table", tg.id).Int("changes", n).Msg("skipped changes the target holds already (replay after a restart)")
+	return held, nil
+}
+
+func (w logWriter) Insert(ctx context.Context, rows []change.Row) error {
+	return w.s.insertRows(ctx, w.tg, rows)
+}
+
+func (w logWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
+	return w.s.currentVersions(ctx, w.tg, keys)
+}
+
+// end ends current versions at the one argument's time.
+func (w logWriter) end() string {
+	return fmt.Sprintf("UPDATE %s SET %s = ?, %s = 0 WHERE %s = 1", w.tg.ident, mysqlconn.QuoteIdent(mode.ValidTo),
+		mysqlconn.QuoteIdent(mode.Current), mysqlconn.QuoteIdent(mode.Current))
+}
+
+func (w logWriter) EndAll(ctx context.Context, at change.Value) error {
+	_, err := w.s.exec(ctx, w.end(), string(at.Data))
+	return err
+}
+
+// End ends versions with one statement per commit time: MySQL's are whole
+// seconds, so many transactions share one.
+func (w logWriter) End(ctx context.Context, closes []mode.Close) error {
+	var order []string
+	byTime := map[string][]change.Row{}
+	for _, c := range closes {
+		at := string(c.At.Data)
+		if byTime[at] == nil {
+			order = append(order, at)
+		}
+		byTime[at] = append(byTime[at], c.Key)
+	}
+	for _, at := range order {
+		if err := w.s.byKeys(ctx, w.tg, w.end()+" AND ", []any{at}, byTime[at]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -120,42 +132,6 @@ func (s *Sink) insertRows(ctx context.Context, tg *target, rows []change.Row) er
 		return s.applyInfile(ctx, tg, rows, false)
 	}
 	return s.insert(ctx, tg, tg.all, onDuplicate(tg, tg.all), rows)
-}
-
-// execStep runs one history step (see mode.Step).
-func (s *Sink) execStep(ctx context.Context, tg *target, st *mode.Step) error {
-	var cur map[string]change.Row
-	if need := st.NeedCurrent(); len(need) > 0 {
-		var err error
-		if cur, err = s.currentVersions(ctx, tg, need); err != nil {
-			return err
-		}
-	}
-	st.Fill(cur)
-	end := fmt.Sprintf("UPDATE %s SET %s = ?, %s = 0 WHERE %s = 1", tg.ident, mysqlconn.QuoteIdent(mode.ValidTo),
-		mysqlconn.QuoteIdent(mode.Current), mysqlconn.QuoteIdent(mode.Current))
-	if st.Truncate.State == change.Present {
-		if _, err := s.exec(ctx, end, string(st.Truncate.Data)); err != nil {
-			return fmt.Errorf("end every version for a truncate: %w", err)
-		}
-	}
-	// One statement per commit time: MySQL's are whole seconds, so many
-	// transactions share one.
-	var order []string
-	byTime := map[string][]change.Row{}
-	for _, c := range st.Closes {
-		at := string(c.At.Data)
-		if byTime[at] == nil {
-			order = append(order, at)
-		}
-		byTime[at] = append(byTime[at], c.Key)
-	}
-	for _, at := range order {
-		if err := s.byKeys(ctx, tg, end+" AND ", []any{at}, byTime[at]); err != nil {
-			return fmt.Errorf("end current versions: %w", err)
-		}
-	}
-	return s.insertRows(ctx, tg, st.Rows)
 }
 
 // currentVersions reads the current versions of the given keys, as rows of
@@ -184,7 +160,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 		}
 		rows, err := s.conn.QueryContext(ctx, q, args...)
 		if err != nil {
-			return nil, fmt.Errorf("read current versions: %w", err)
+			return nil, err
 		}
 		vals := make([]sql.RawBytes, tg.nsrc)
 		ptrs := make([]any, tg.nsrc)
@@ -194,7 +170,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 		for rows.Next() {
 			if err := rows.Scan(ptrs...); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("read current versions: %w", err)
+				return nil, err
 			}
 			r := make(change.Row, tg.nsrc)
 			for i, v := range vals {
@@ -204,7 +180,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read current versions: %w", err)
+			return nil, err
 		}
 		keys = keys[n:]
 	}

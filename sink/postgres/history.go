@@ -40,61 +40,65 @@ func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
 	return l, nil
 }
 
-// execLog writes a log's changes inside the open target transaction: first
-// it drops the transactions the target holds already (a replay), then
-// appends one row per change, or writes the history steps.
+// execLog writes a log's changes inside the open target transaction (see
+// mode.Log.Write).
 func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
 	if l.Len() == 0 {
 		return nil
 	}
-	defer l.Reset()
-	tg := s.targets[l.Shape.Table]
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	if s.replay.Check() {
-		if err := s.dropHeld(ctx, tg, l); err != nil {
-			return fmt.Errorf("write changes to %s: %w", tg.id, err)
-		}
-	}
-	if l.Shape.Mode == mode.Append {
-		rows, err := l.AuditRows()
-		if err == nil {
-			err = s.insertRows(ctx, tg, rows)
-		}
-		if err != nil {
-			return fmt.Errorf("append changes to %s: %w", tg.id, err)
-		}
-		return nil
-	}
-	for _, st := range l.Steps() {
-		if err := s.execStep(ctx, tg, st); err != nil {
-			return fmt.Errorf("write versions to %s: %w", tg.id, err)
-		}
-	}
-	return nil
+	return l.Write(ctx, logWriter{s, s.targets[l.Shape.Table]}, &s.replay, s.opts.Log)
 }
 
-// dropHeld removes from l the transactions whose rows the target holds.
-func (s *Sink) dropHeld(ctx context.Context, tg *target, l *mode.Log) error {
-	positions := l.Positions()
-	rows, err := s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s = ANY($1::text[])",
-		pgx.Identifier{mode.Position}.Sanitize(), tg.ident, pgx.Identifier{mode.Position}.Sanitize()), positions)
+// logWriter writes a mode.Log into one target table.
+type logWriter struct {
+	s  *Sink
+	tg *target
+}
+
+func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
+	rows, err := w.s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s = ANY($1::text[])",
+		pgx.Identifier{mode.Position}.Sanitize(), w.tg.ident, pgx.Identifier{mode.Position}.Sanitize()), positions)
 	if err != nil {
-		return fmt.Errorf("look for replayed transactions: %w", err)
+		return nil, err
 	}
 	held, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("look for replayed transactions: %w", err)
+		return nil, err
 	}
-	s.replay.Found(len(positions), len(held))
-	if len(held) > 0 {
-		set := map[string]bool{}
-		for _, p := range held {
-			set[p] = true
+	set := map[string]bool{}
+	for _, p := range held {
+		set[p] = true
+	}
+	return set, nil
+}
+
+func (w logWriter) Insert(ctx context.Context, rows []change.Row) error {
+	return w.s.insertRows(ctx, w.tg, rows)
+}
+
+func (w logWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
+	return w.s.currentVersions(ctx, w.tg, keys)
+}
+
+func (w logWriter) EndAll(ctx context.Context, at change.Value) error {
+	tg := w.tg
+	var args []any
+	sql := fmt.Sprintf("UPDATE %s SET %s = %s, %s = false%s WHERE %s", tg.ident, pgx.Identifier{mode.ValidTo}.Sanitize(),
+		param(&args, at, "timestamptz"), pgx.Identifier{mode.Current}.Sanitize(), setTail(tg), pgx.Identifier{mode.Current}.Sanitize())
+	_, err := w.s.conn.Exec(ctx, sql, args...)
+	return err
+}
+
+func (w logWriter) End(ctx context.Context, closes []mode.Close) error {
+	for len(closes) > 0 {
+		n := min(len(closes), 1000)
+		if err := w.s.closeVersions(ctx, w.tg, closes[:n]); err != nil {
+			return err
 		}
-		n := l.Drop(set)
-		s.opts.Log.Info().Stringer("table", tg.id).Int("changes", n).Msg("skipped changes the target holds already (replay after a restart)")
+		closes = closes[n:]
 	}
 	return nil
 }
@@ -108,34 +112,6 @@ func (s *Sink) insertRows(ctx context.Context, tg *target, rows []change.Row) er
 		return s.upsertValues(ctx, tg, rows)
 	}
 	return s.insertFast(ctx, tg, rows)
-}
-
-// execStep runs one history step (see mode.Step).
-func (s *Sink) execStep(ctx context.Context, tg *target, st *mode.Step) error {
-	var cur map[string]change.Row
-	if need := st.NeedCurrent(); len(need) > 0 {
-		var err error
-		if cur, err = s.currentVersions(ctx, tg, need); err != nil {
-			return err
-		}
-	}
-	st.Fill(cur)
-	if st.Truncate.State == change.Present {
-		var args []any
-		sql := fmt.Sprintf("UPDATE %s SET %s = %s, %s = false%s WHERE %s", tg.ident, pgx.Identifier{mode.ValidTo}.Sanitize(),
-			param(&args, st.Truncate, "timestamptz"), pgx.Identifier{mode.Current}.Sanitize(), setTail(tg), pgx.Identifier{mode.Current}.Sanitize())
-		if _, err := s.conn.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("end every version for a truncate: %w", err)
-		}
-	}
-	for len(st.Closes) > 0 {
-		n := min(len(st.Closes), 1000)
-		if err := s.closeVersions(ctx, tg, st.Closes[:n]); err != nil {
-			return err
-		}
-		st.Closes = st.Closes[n:]
-	}
-	return s.insertRows(ctx, tg, st.Rows)
 }
 
 // closeVersions ends the current versions of the given keys, each at its
@@ -162,10 +138,8 @@ func (s *Sink) closeVersions(ctx context.Context, tg *target, closes []mode.Clos
 		on = append(on, fmt.Sprintf("t.%s = v.k%d_", tg.cols[k], i))
 	}
 	fmt.Fprintf(&b, "at_) WHERE %s AND t.%s", strings.Join(on, " AND "), pgx.Identifier{mode.Current}.Sanitize())
-	if _, err := s.conn.Exec(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("end current versions: %w", err)
-	}
-	return nil
+	_, err := s.conn.Exec(ctx, b.String(), args...)
+	return err
 }
 
 // currentVersions reads the current versions of the given keys, as rows of
@@ -191,7 +165,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
 		rows, err := s.conn.Query(ctx, sql, args...)
 		if err != nil {
-			return nil, fmt.Errorf("read current versions: %w", err)
+			return nil, err
 		}
 		for rows.Next() {
 			raw := rows.RawValues() // text: the same bytes in either wire format
@@ -207,7 +181,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read current versions: %w", err)
+			return nil, err
 		}
 		keys = keys[n:]
 	}
