@@ -4,53 +4,19 @@ import (
 	"context"
 	"fmt"
 	"time"
-)
 
-// event is something the demo does at a point of a live phase.
-type event struct {
-	at  time.Duration // from the start of the phase
-	run func(context.Context) error
-}
+	"github.com/sluicecdc/sluice/examples/internal/crm"
+)
 
 // live runs the workload for dur, runs the events when they are due, and
 // prints the row counts of both sides every second.
-func (d *demo) live(ctx context.Context, dur time.Duration, events []event) error {
-	stop := d.work.Start(ctx)
-	defer stop()
-	start := time.Now()
-	lastTxns, lastTick := d.work.Txns(), start
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	next := time.Second
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		elapsed := time.Since(start)
-		for len(events) > 0 && events[0].at <= elapsed {
-			if err := events[0].run(ctx); err != nil {
-				return err
-			}
-			events = events[1:]
-		}
+func (d *demo) live(ctx context.Context, dur time.Duration, events []crm.Event) error {
+	return d.work.Live(ctx, dur, nil, events, func() error {
 		if !d.down && !d.sluice.Running() {
 			return fmt.Errorf("sluice stopped on its own (%s)", d.sluice.State())
 		}
-		if elapsed >= next {
-			next += time.Second
-			txns, now := d.work.Txns(), time.Now()
-			rate := float64(txns-lastTxns) / now.Sub(lastTick).Seconds()
-			lastTxns, lastTick = txns, now
-			if err := d.status(ctx, fmt.Sprintf("[%3ds]", int(elapsed.Round(time.Second)/time.Second)), fmt.Sprintf(" | %.0f txn/s", rate)); err != nil {
-				return err
-			}
-		}
-		if elapsed >= dur && len(events) == 0 {
-			return nil
-		}
-	}
+		return nil
+	}, d.status)
 }
 
 // status prints one line with the row counts of both sides.

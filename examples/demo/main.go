@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -158,9 +157,9 @@ func (d *demo) main(ctx context.Context) error {
 func (d *demo) phaseLive(ctx context.Context) error {
 	dur := d.opts.duration
 	d.say("phase 1: live changes on the source for %s (new customers and orders, price and status updates, deleted phone numbers, ...)", dur)
-	err := d.live(ctx, dur, []event{
-		{at: dur * 2 / 5, run: d.work.BigTransaction},
-		{at: dur * 3 / 5, run: d.work.ChangeCustomerKey},
+	err := d.live(ctx, dur, []crm.Event{
+		{At: dur * 2 / 5, Run: d.work.BigTransaction},
+		{At: dur * 3 / 5, Run: d.work.ChangeCustomerKey},
 	})
 	if err != nil {
 		return err
@@ -176,16 +175,16 @@ func (d *demo) phaseCrash(ctx context.Context) error {
 	dur := max(3*time.Second, d.opts.duration/2)
 	d.say("phase 2: crash test: changes for %s; sluice gets kill -9 after %s and is restarted after %s",
 		dur, (dur / 5).Round(100*time.Millisecond), (dur * 7 / 10).Round(100*time.Millisecond))
-	err := d.live(ctx, dur, []event{
-		{at: dur / 5, run: func(context.Context) error {
+	err := d.live(ctx, dur, []crm.Event{
+		{At: dur / 5, Run: func(context.Context) error {
 			d.say("kill -9 sluice (pid %d): no flush, no goodbye", d.sluice.Pid())
 			d.down = true
 			d.sluice.Kill9()
 			d.say("sluice: %v; the source keeps changing while it is down", d.sluice.State())
 			return nil
 		}},
-		{at: dur * 2 / 5, run: d.work.BigTransaction},
-		{at: dur * 7 / 10, run: func(context.Context) error {
+		{At: dur * 2 / 5, Run: d.work.BigTransaction},
+		{At: dur * 7 / 10, Run: func(context.Context) error {
 			d.say("starting sluice again: it resumes from its checkpoint, no new snapshot")
 			p, err := d.startSluice()
 			if err != nil {
@@ -236,30 +235,5 @@ func (d *demo) cleanup() {
 	if d.work != nil {
 		d.work.Close()
 	}
-	for _, c := range []*pgtest.Cluster{d.src, d.dst} {
-		if c == nil {
-			continue
-		}
-		if d.opts.keep {
-			c.Stop()
-			continue
-		}
-		if err := c.Remove(); err != nil {
-			d.say("cleanup: %v", err)
-		}
-	}
-	if d.dir != "" && !d.opts.keep {
-		os.RemoveAll(d.dir)
-	}
-	switch {
-	case d.opts.keep:
-		for _, c := range []*pgtest.Cluster{d.src, d.dst} {
-			if c != nil {
-				d.say("kept cluster %s", filepath.Dir(c.Dir))
-			}
-		}
-		d.say("kept %s", d.dir)
-	case d.src != nil || d.dst != nil:
-		d.say("clusters and temp files removed")
-	}
+	crm.RemoveAll(d.say, d.opts.keep, d.dir, d.src, d.dst)
 }

@@ -8,53 +8,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/examples/internal/crm"
 )
 
-// event is something the example does at a point of a live phase.
-type event struct {
-	at  time.Duration // from the start of the phase
-	run func(context.Context) error
-}
-
-// live runs the workload for dur, runs the events when they are due, and
-// prints the row counts of both sides every second.
-func (w *warehouse) live(ctx context.Context, dur time.Duration, events []event) error {
-	stop := w.work.Start(ctx, w.extra.ops()...)
-	defer stop()
-	start := time.Now()
-	lastTxns, lastTick := w.work.Txns(), start
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	next := time.Second
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		elapsed := time.Since(start)
-		for len(events) > 0 && events[0].at <= elapsed {
-			if err := events[0].run(ctx); err != nil {
-				return err
-			}
-			events = events[1:]
-		}
-		if err := w.pipelinesRunning(); err != nil {
-			return err
-		}
-		if elapsed >= next {
-			next += time.Second
-			txns, now := w.work.Txns(), time.Now()
-			rate := float64(txns-lastTxns) / now.Sub(lastTick).Seconds()
-			lastTxns, lastTick = txns, now
-			if err := w.status(ctx, fmt.Sprintf("[%3ds]", int(elapsed.Round(time.Second)/time.Second)), fmt.Sprintf(" | %.0f txn/s", rate)); err != nil {
-				return err
-			}
-		}
-		if elapsed >= dur && len(events) == 0 {
-			return nil
-		}
-	}
+// live runs the workload (with the example's extra operations) for dur,
+// runs the events when they are due, and prints the row counts of both
+// sides every second.
+func (w *warehouse) live(ctx context.Context, dur time.Duration, events []crm.Event) error {
+	return w.work.Live(ctx, dur, w.extra.ops(), events, w.pipelinesRunning, w.status)
 }
 
 // pipelinesRunning fails when a started pipeline stopped that should run.

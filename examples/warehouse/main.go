@@ -206,11 +206,11 @@ func (w *warehouse) start(p *pipeline) error {
 func (w *warehouse) phaseLive(ctx context.Context) error {
 	dur := w.opts.duration
 	w.say("phase 1: live changes on the source for %s (customers added, changed and deleted, prices, orders paid, shipped and reversed, phone numbers, ...)", dur)
-	err := w.live(ctx, dur, []event{
-		{at: dur / 5, run: w.extra.deleteCustomers},
-		{at: dur / 5, run: w.extra.reversePayments},
-		{at: dur * 2 / 5, run: w.work.BigTransaction},
-		{at: dur * 3 / 5, run: w.work.ChangeCustomerKey},
+	err := w.live(ctx, dur, []crm.Event{
+		{At: dur / 5, Run: w.extra.deleteCustomers},
+		{At: dur / 5, Run: w.extra.reversePayments},
+		{At: dur * 2 / 5, Run: w.work.BigTransaction},
+		{At: dur * 3 / 5, Run: w.work.ChangeCustomerKey},
 	})
 	if err != nil {
 		return err
@@ -228,18 +228,18 @@ func (w *warehouse) phaseCrash(ctx context.Context) error {
 	p := w.history
 	w.say("phase 2: crash test: changes for %s; the history pipeline gets kill -9 after %s, right after a large transaction, and is restarted after %s",
 		dur, (dur / 5).Round(100*time.Millisecond), (dur * 7 / 10).Round(100*time.Millisecond))
-	err := w.live(ctx, dur, []event{
-		{at: dur / 5, run: w.work.BigTransaction}, // the pipeline is busy writing its versions...
-		{at: dur / 5, run: func(context.Context) error { // ...when it is killed
+	err := w.live(ctx, dur, []crm.Event{
+		{At: dur / 5, Run: w.work.BigTransaction}, // the pipeline is busy writing its versions...
+		{At: dur / 5, Run: func(context.Context) error { // ...when it is killed
 			w.say("kill -9 the history pipeline (pid %d): no flush, no goodbye", p.proc.Pid())
 			p.down = true
 			p.proc.Kill9()
 			w.say("history pipeline: %v; the source keeps changing while it is down", p.proc.State())
 			return nil
 		}},
-		{at: dur * 2 / 5, run: w.work.BigTransaction},
-		{at: dur / 2, run: w.extra.deleteCustomers},
-		{at: dur * 7 / 10, run: func(context.Context) error {
+		{At: dur * 2 / 5, Run: w.work.BigTransaction},
+		{At: dur / 2, Run: w.extra.deleteCustomers},
+		{At: dur * 7 / 10, Run: func(context.Context) error {
 			w.say("starting the history pipeline again: it resumes from its checkpoint, no new snapshot")
 			return w.start(p)
 		}},
@@ -298,30 +298,5 @@ func (w *warehouse) cleanup() {
 	if w.work != nil {
 		w.work.Close()
 	}
-	for _, c := range []*pgtest.Cluster{w.src, w.dst} {
-		if c == nil {
-			continue
-		}
-		if w.opts.keep {
-			c.Stop()
-			continue
-		}
-		if err := c.Remove(); err != nil {
-			w.say("cleanup: %v", err)
-		}
-	}
-	if w.dir != "" && !w.opts.keep {
-		os.RemoveAll(w.dir)
-	}
-	switch {
-	case w.opts.keep:
-		for _, c := range []*pgtest.Cluster{w.src, w.dst} {
-			if c != nil {
-				w.say("kept cluster %s", filepath.Dir(c.Dir))
-			}
-		}
-		w.say("kept %s", w.dir)
-	case w.src != nil || w.dst != nil:
-		w.say("clusters and temp files removed")
-	}
+	crm.RemoveAll(w.say, w.opts.keep, w.dir, w.src, w.dst)
 }
