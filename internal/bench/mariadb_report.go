@@ -74,12 +74,14 @@ func (r *myReport) notes() []string {
 	}
 	for _, x := range r.rows() {
 		i := slices.IndexFunc(r.workloads, func(w myWorkload) bool { return w.name == x.name })
-		var c, sc, nc []float64
+		var c, sc, nc, sa, na []float64
 		for _, x := range r.results[i] {
 			c, sc, nc = append(c, x.cpu.Seconds()), append(sc, x.sluSrvCPU.Seconds()), append(nc, x.natSrvCPU.Seconds())
+			sa, na = append(sa, x.sluApply.Seconds()), append(na, x.natApply.Seconds())
 		}
-		n = append(n, fmt.Sprintf("%s: CPU seconds used per run (median): sluice %.2f + its target server %.2f; native replica server %.2f",
-			x.name, median(c), median(sc), median(nc)))
+		n = append(n, fmt.Sprintf("%s: CPU seconds used per run (median): sluice %.2f + its target server %.2f; native replica server %.2f. "+
+			"The target's applying thread alone: sluice's connection %.2f, the replica's SQL thread %.2f",
+			x.name, median(c), median(sc), median(nc), median(sa), median(na)))
 	}
 	n = append(n, fmt.Sprintf("sluice peak RSS over the whole run (VmHWM / polled VmRSS): %.1f MB", mb(r.lifetimeRSSKB)))
 	if r.verified {

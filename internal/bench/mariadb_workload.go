@@ -75,9 +75,10 @@ func (e *myEnv) runAll(ctx context.Context) (*myReport, error) {
 				return nil, fmt.Errorf("mariadb %s run %d: %w", w.name, i+1, err)
 			}
 			fmt.Printf("          load %.2fs  native %.2fs  sluice %.2fs  ratio %.2f  sluice peak RSS %.1f MB\n"+
-				"          (CPU used in the run: sluice %.2fs, sluice's target server %.2fs, native replica server %.2fs)\n",
+				"          (CPU used in the run: sluice %.2fs, sluice's target server %.2fs, native replica server %.2fs;\n"+
+				"           applying thread: sluice's target connection %.2fs, native SQL thread %.2fs)\n",
 				r.load.Seconds(), r.native.Seconds(), r.sluice.Seconds(), ratio(r), mb(r.rssKB),
-				r.cpu.Seconds(), r.sluSrvCPU.Seconds(), r.natSrvCPU.Seconds())
+				r.cpu.Seconds(), r.sluSrvCPU.Seconds(), r.natSrvCPU.Seconds(), r.sluApply.Seconds(), r.natApply.Seconds())
 			if err := e.verify(ctx, fmt.Sprintf("id BETWEEN %d AND %d", lo, hi)); err != nil {
 				return nil, fmt.Errorf("mariadb %s run %d: %w", w.name, i+1, err)
 			}
@@ -110,6 +111,7 @@ func (e *myEnv) runOnce(ctx context.Context, w myWorkload, lo, hi int64) (runRes
 	e.rss.reset()
 	cpu0 := cpuTime(e.proc.pid())
 	nat0, slu0 := cpuTime(e.nat.Pid()), cpuTime(e.slu.Pid())
+	natT0, sluT0 := threadTimes(e.nat.Pid()), threadTimes(e.slu.Pid())
 	g, gctx := errgroup.WithContext(ctx)
 	t0 := time.Now()
 	g.Go(func() error {
@@ -132,6 +134,7 @@ func (e *myEnv) runOnce(ctx context.Context, w myWorkload, lo, hi int64) (runRes
 	r.rssKB = e.rss.peak()
 	r.cpu = cpuTime(e.proc.pid()) - cpu0
 	r.natSrvCPU, r.sluSrvCPU = cpuTime(e.nat.Pid())-nat0, cpuTime(e.slu.Pid())-slu0
+	r.natApply, r.sluApply = busiestThread(natT0, threadTimes(e.nat.Pid())), busiestThread(sluT0, threadTimes(e.slu.Pid()))
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("%w (per-run limit %v)", err, w.timeout)
 	}

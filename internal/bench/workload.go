@@ -78,6 +78,8 @@ type runResult struct {
 	cpu                    time.Duration // CPU time sluice used during the run
 	// CPU time the two target servers used during the run (MariaDB only).
 	natSrvCPU, sluSrvCPU time.Duration
+	// CPU time of each target server's busiest thread: its applier.
+	natApply, sluApply time.Duration
 }
 
 // runAll runs every workload, checks the targets after every run and at
