@@ -313,6 +313,89 @@ func TestTransformsMariaDBToPostgres(t *testing.T) {
 	p.stop(t)
 }
 
+// TestTransformsPostgresToMariaDB: the other direction across engines.
+func TestTransformsPostgresToMariaDB(t *testing.T) {
+	t.Parallel()
+	x := newXEnv(t, "postgres", "mysql", "")
+	customersScenario(t, x.from, "public")
+	x.addTransforms(t, customersRules("public"))
+	pairs := [][2]string{{"expect.customer", "dwh.customer"}, {"expect.orders", "public.orders"}, {"public.plain", "public.plain"}}
+	p := x.start()
+	x.waitMatch(60*time.Second, p, pairs...)
+	customersChanges(t, x.from, "public")
+	x.waitMatch(60*time.Second, p, pairs...)
+	p.stop(t)
+}
+
+// TestTransformsCheckOnline: sluice check holds the rules against the
+// source's tables as they are now, for both source kinds, so a rule that
+// would stop the pipeline at its first change is reported before it runs.
+func TestTransformsCheckOnline(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"postgres", "mysql"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			x := newXEnv(t, kind, "postgres", "")
+			s := "public"
+			if kind == "mysql" {
+				s = "app"
+			}
+			for _, q := range []string{
+				"CREATE TABLE {s}.customers (id int PRIMARY KEY, name text, country text)",
+				"CREATE TABLE {s}.orders (id int PRIMARY KEY, status text)",
+				"CREATE TABLE {s}.lines (id int PRIMARY KEY, qty int)",
+			} {
+				x.from.exec(t, strings.ReplaceAll(q, "{s}", s))
+			}
+			good := x.cfg
+			bad := strings.TrimSuffix(x.cfg, ".yaml") + "-bad.yaml"
+			base, err := os.ReadFile(x.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules := strings.ReplaceAll(`transforms:
+  - tables: ["{s}.customers"]
+    columns: {include: [id, name, phone_9]}
+  - tables: ["{s}.orders"]
+    where: "statuz == 'paid'"
+  - tables: ["{s}.lines"]
+    columns: {exclude: [id]}
+  - tables: ["{s}.custmers"]
+    target: {table: c}
+`, "{s}", s)
+			if err := os.WriteFile(bad, append(base, rules...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(binary, "check", "--config", bad).CombinedOutput()
+			if err == nil {
+				t.Fatalf("check passed with rules that do not fit the tables:\n%s", out)
+			}
+			for _, want := range []string{
+				`transforms[0].columns.include: ` + s + `.customers has no column "phone_9"`,
+				`transforms[1].where`, `statuz`,
+				`transforms[2].columns.exclude`, `id`,
+				`transforms[3].tables: "` + s + `.custmers" matches none of the replicated tables`,
+				"4 problem(s) found",
+			} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("check output lacks %q:\n%s", want, out)
+				}
+			}
+			fine := strings.ReplaceAll(`transforms:
+  - tables: ["{s}.customers"]
+    columns: {include: [id, name], rename: {name: full_name}}
+    where: "country == 'NL'"
+`, "{s}", s)
+			if err := os.WriteFile(good, append(base, fine...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(binary, "check", "--config", good).CombinedOutput(); err != nil || !strings.Contains(string(out), "ok: source and target are ready") {
+				t.Fatalf("check refused rules that fit (%v):\n%s", err, out)
+			}
+		})
+	}
+}
+
 // TestTransformsCheckOffline: rule errors are config errors that `sluice
 // check --offline` reports without connecting.
 func TestTransformsCheckOffline(t *testing.T) {

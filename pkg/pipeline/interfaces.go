@@ -143,3 +143,10 @@ const (
 	ReadingActive                 // connected (PostgreSQL: the slot is active)
 	ReadingIdle                   // not connected
 )
+
+// Describer is a source that can tell the current shape of every table it
+// would replicate without reading the log (for sluice check, which checks
+// transform rules against them). Catalog queries only.
+type Describer interface {
+	DescribeTables(ctx context.Context) ([]*change.Table, error)
+}

@@ -3,6 +3,7 @@ package transform
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
@@ -68,14 +69,24 @@ func (s *Source) DeliverParts() {
 	}
 }
 
-// Check forwards the wrapped source's preflight checks.
+// Check runs the wrapped source's preflight checks, then checks the rules
+// against the current shapes of the tables the source replicates.
 func (s *Source) Check(ctx context.Context) []string {
+	var problems []string
 	if c, ok := s.inner.(interface {
 		Check(ctx context.Context) []string
 	}); ok {
-		return c.Check(ctx)
+		problems = c.Check(ctx)
 	}
-	return nil
+	d, ok := s.inner.(pipeline.Describer)
+	if !ok {
+		return problems
+	}
+	tables, err := d.DescribeTables(ctx)
+	if err != nil {
+		return append(problems, fmt.Sprintf("transforms: cannot read the source tables' shapes to check the rules against them: %v", err))
+	}
+	return append(problems, s.set.CheckTables(tables)...)
 }
 
 // LogStatus forwards to the wrapped source; errors.ErrUnsupported when it
