@@ -40,7 +40,7 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 			c.Close()
 		}
 	}()
-	slot := ""
+	slot, purged := "", false
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -68,6 +68,11 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 			m.SetLogStatus(ls, redactErr(err, secrets))
 			if err == nil {
 				slot = warnSlot(log, slot, ls)
+				if ls.Purged && !purged {
+					log.Error().Str("oldest_binlog", ls.Restart).Msg("the source purged the binlog file the checkpoint needs: if Sluice stops now it cannot resume; " +
+						"let it catch up, keep binlogs longer (binlog_expire_logs_seconds), or run `sluice run --resnapshot`")
+				}
+				purged = ls.Purged
 			}
 		}
 		err := pingSink(pctx, cfg)

@@ -164,6 +164,9 @@ func sourceLog(ctx context.Context, src source, cp checkpoint.Checkpoint, s *met
 	case pipeline.ReadingIdle:
 		s.State = "not running (no reader on the slot)"
 	}
+	if ls.Purged {
+		s.State = "cannot resume: the source no longer has the checkpoint's binlog file (oldest kept: " + ls.Restart + "); run `sluice run --resnapshot`"
+	}
 	return nil
 }
 

@@ -118,6 +118,13 @@ func TestReady(t *testing.T) {
 		t.Fatalf("one episode counts one retry, got %v", got)
 	}
 	m.SourceReconnecting(false)
+	// A MySQL source that purged the checkpoint's binlog: not ready once
+	// streaming has settled.
+	m.SetLogStatus(pipeline.LogStatus{BehindBytes: -1, RetainedBytes: -1, Purged: true, Restart: "binlog.000009"}, nil)
+	if ok, why := m.readyLocked(time.Now().Add(time.Minute)); ok || !strings.Contains(why, "purged the binlog the checkpoint needs") {
+		t.Fatalf("ready with the checkpoint's binlog purged: %q", why)
+	}
+	m.SetLogStatus(pipeline.LogStatus{BehindBytes: 10, RetainedBytes: 20, SlotStatus: "reserved", Reading: pipeline.ReadingActive}, nil)
 	m.State(pipeline.StateFailed, errors.New("flush to target: boom"))
 	if ok, why := m.Ready(); ok || !strings.Contains(why, "boom") {
 		t.Fatalf("ready after failing: %q", why)

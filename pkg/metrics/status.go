@@ -165,6 +165,8 @@ func (m *Metrics) readyLocked(now time.Time) (bool, string) {
 		switch {
 		case st.log.SlotStatus == "lost" || st.log.SlotStatus == "missing":
 			why = append(why, "replication slot is "+st.log.SlotStatus)
+		case st.log.Purged:
+			why = append(why, "the source purged the binlog the checkpoint needs")
 		case st.log.Reading == pipeline.ReadingIdle:
 			why = append(why, "source does not see the log reader connected")
 		}

@@ -130,8 +130,9 @@ type LogStatus struct {
 	BehindBytes   int64  // log bytes from applied (or the reader's confirmed position, if later) to Head
 	RetainedBytes int64  // log the server keeps for the pipeline (PostgreSQL: from the slot's restart_lsn)
 	Confirmed     string // the position the server has from the reader (PostgreSQL: confirmed_flush_lsn)
-	Restart       string // the oldest position the server keeps for it (PostgreSQL: restart_lsn)
+	Restart       string // the oldest position the server keeps for it (PostgreSQL: restart_lsn; MySQL: the oldest binlog file)
 	SlotStatus    string // PostgreSQL: the slot's wal_status (reserved, extended, unreserved, lost); "missing" when there is no slot
+	Purged        bool   // MySQL: the binlog file of applied is no longer on the server, so the pipeline cannot resume
 	Reading       Reading
 }
 

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sluicecdc/sluice/internal/mytest"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
@@ -44,5 +45,56 @@ func TestEstimateAndLogStatus(t *testing.T) {
 	}
 	if ls, err = src.LogStatus(ctx, nil); err != nil || ls.BehindBytes != -1 {
 		t.Fatalf("without a position: %+v, %v", ls, err)
+	}
+
+	// Across binlog files: the distance counts the rest of the applied
+	// file, the files between and the head file up to its position.
+	one, err := src.LogStatus(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec(t, srv, `FLUSH BINARY LOGS`)
+	exec(t, srv, `INSERT INTO d.a VALUES (5001)`)
+	exec(t, srv, `FLUSH BINARY LOGS`)
+	exec(t, srv, `INSERT INTO d.a VALUES (5002)`)
+	ls, err = src.LogStatus(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := src.currentPosition(ctx, src.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, err := src.binaryLogs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	started := false
+	for _, l := range logs {
+		switch {
+		case l.name == from.(Position).File:
+			want, started = l.size-int64(from.(Position).Pos), true
+		case l.name == head.File:
+			want += int64(head.Pos)
+		case started:
+			want += l.size
+		}
+	}
+	if head.File == from.(Position).File || ls.BehindBytes != want || ls.BehindBytes <= one.BehindBytes || ls.Purged || ls.Restart != logs[0].name {
+		t.Fatalf("across files (from %v, head %v, files %+v): %+v, want behind %d", from, head, logs, ls, want)
+	}
+
+	// The applied file purged: the pipeline could not resume from it.
+	// MariaDB keeps a file until its binlog checkpoint has passed; retry.
+	for i := 0; ; i++ {
+		exec(t, srv, `PURGE BINARY LOGS TO '`+head.File+`'`)
+		if logs, err = src.binaryLogs(ctx); err != nil || len(logs) == 1 || i == 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ls, err = src.LogStatus(ctx, from); err != nil || !ls.Purged || ls.Restart != head.File || ls.BehindBytes != -1 {
+		t.Fatalf("after PURGE BINARY LOGS TO %s: %+v, %v", head.File, ls, err)
 	}
 }
