@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -170,12 +169,8 @@ func (s *Source) checkReplicas(ctx context.Context, add func(string, ...any)) {
 	defer rows.Close()
 	cols, _ := rows.Columns()
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if rows.Scan(ptrs...) != nil || len(vals) < 3 {
+		vals, err := scanStrings(rows, len(cols))
+		if err != nil || len(vals) < 3 {
 			return
 		}
 		if vals[0].String == strconv.FormatUint(uint64(s.serverID), 10) {

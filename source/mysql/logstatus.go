@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -83,12 +82,8 @@ func (s *Source) binaryLogs(ctx context.Context) ([]binlogFile, error) {
 	}
 	var out []binlogFile
 	for rows.Next() {
-		vals := make([]sql.NullString, len(cols)) // Log_name, File_size (MySQL 8 adds Encrypted)
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanStrings(rows, len(cols)) // Log_name, File_size (MySQL 8 adds Encrypted)
+		if err != nil {
 			return nil, err
 		}
 		if len(vals) < 2 {

@@ -195,6 +195,17 @@ func (s *Source) selectTables(ctx context.Context, q querier) ([]change.TableID,
 	return out, rows.Err()
 }
 
+// scanStrings scans the current row of a SHOW statement, whose columns
+// differ between servers and versions, as n nullable strings.
+func scanStrings(rows *sql.Rows, n int) ([]sql.NullString, error) {
+	vals := make([]sql.NullString, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
+}
+
 // querier is a *sql.DB or *sql.Conn.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -262,12 +273,8 @@ func (s *Source) currentPosition(ctx context.Context, q querier) (Position, erro
 		}
 		return Position{}, errors.New("the source has no binary log: log_bin is OFF; set log_bin (e.g. log_bin = binlog in my.cnf [mysqld]) and restart the server")
 	}
-	vals := make([]sql.NullString, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if err := rows.Scan(ptrs...); err != nil {
+	vals, err := scanStrings(rows, len(cols))
+	if err != nil {
 		return Position{}, err
 	}
 	rows.Close()
