@@ -24,11 +24,9 @@ func (s *Set) CheckTables(tables []*change.Table) []string {
 			problems = append(problems, err.Error())
 			continue
 		}
-		if from, ok := into[sh.out.ID]; ok {
-			problems = append(problems, fmt.Sprintf("transforms: %s and %s would both be replicated into %s (give them different target names)", from, t.ID, sh.out.ID))
-			continue
+		if err := claim(into, sh.out.ID, t.ID); err != nil {
+			problems = append(problems, err.Error())
 		}
-		into[sh.out.ID] = t.ID
 	}
 	for _, r := range s.rules {
 		for _, p := range r.tables {

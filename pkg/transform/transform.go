@@ -104,10 +104,19 @@ func (s *Set) shape(t *change.Table) (*shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if from, ok := s.targets[sh.out.ID]; ok && from != t.ID {
-		return nil, fmt.Errorf("transforms: %s and %s would both be replicated into %s (give them different target names)", from, t.ID, sh.out.ID)
+	if err := claim(s.targets, sh.out.ID, t.ID); err != nil {
+		return nil, err
 	}
-	s.targets[sh.out.ID] = t.ID
 	s.last[t.ID] = sh
 	return sh, nil
+}
+
+// claim records in targets that source table src goes into target table
+// out, and refuses a target another source table goes into already.
+func claim(targets map[change.TableID]change.TableID, out, src change.TableID) error {
+	if from, ok := targets[out]; ok && from != src {
+		return fmt.Errorf("transforms: %s and %s would both be replicated into %s (give them different target names)", from, src, out)
+	}
+	targets[out] = src
+	return nil
 }
