@@ -29,34 +29,8 @@ func (r *myReport) rows() []row {
 	return out
 }
 
-func (r *myReport) text() string {
-	var b strings.Builder
-	b.WriteString(textTable(r.rows()))
-	b.WriteString("\n")
-	for _, s := range r.notes() {
-		b.WriteString("- " + s + "\n")
-	}
-	b.WriteString("\nsettings:\n")
-	for _, s := range r.settings() {
-		b.WriteString("- " + s + "\n")
-	}
-	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", r.logSummary.path)
-	return b.String()
-}
-
-func (r *myReport) markdown() string {
-	var b strings.Builder
-	b.WriteString(mdTable(r.rows()))
-	b.WriteString("\n")
-	for _, s := range r.notes() {
-		b.WriteString("- " + s + "\n")
-	}
-	b.WriteString("\nSettings:\n\n")
-	for _, s := range r.settings() {
-		b.WriteString("- " + s + "\n")
-	}
-	return b.String()
-}
+func (r *myReport) text() string     { return renderText(r, r.logSummary.path) }
+func (r *myReport) markdown() string { return renderMarkdown(r) }
 
 func (r *myReport) notes() []string {
 	var n []string

@@ -74,7 +74,19 @@ func (x row) cells() []string {
 	return []string{x.name, fmt.Sprint(x.rows), f2(x.load), f2(x.native), f2(x.sluice), f2(x.ratio), fmt.Sprintf("%.1f", x.rssMB)}
 }
 
-func (r *report) text() string {
+func (r *report) text() string     { return renderText(r, r.logSummary.path) }
+func (r *report) markdown() string { return renderMarkdown(r) }
+
+// reportBody is what both comparisons' reports are made of.
+type reportBody interface {
+	rows() []row
+	notes() []string
+	settings() []string
+}
+
+// renderText is a report for the terminal: the table, the notes, the
+// settings and where sluice's log is kept.
+func renderText(r reportBody, logPath string) string {
 	var b strings.Builder
 	b.WriteString(textTable(r.rows()))
 	b.WriteString("\n")
@@ -85,11 +97,12 @@ func (r *report) text() string {
 	for _, s := range r.settings() {
 		b.WriteString("- " + s + "\n")
 	}
-	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", r.logSummary.path)
+	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", logPath)
 	return b.String()
 }
 
-func (r *report) markdown() string {
+// renderMarkdown is a report for the README: the table, notes and settings.
+func renderMarkdown(r reportBody) string {
 	var b strings.Builder
 	b.WriteString(mdTable(r.rows()))
 	b.WriteString("\n")
