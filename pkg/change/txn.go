@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,7 @@ type Txn struct {
 	w       *bufio.Writer
 	limit   int
 	dir     string
+	budget  *Budget // shared by the source's transactions; nil = none
 }
 
 // Part says which piece of a transaction a Txn carries. A source may send
@@ -62,6 +64,47 @@ func NewTxn(dir string, limit int) *Txn {
 	return &Txn{dir: dir, limit: limit}
 }
 
+// NewTxnIn is NewTxn whose in-memory changes also count against b, which
+// several transactions share: once b is spent, the transaction being added
+// to spills, so all of them together keep at most b's limit in memory.
+func NewTxnIn(dir string, limit int, b *Budget) *Txn {
+	t := NewTxn(dir, limit)
+	t.budget = b
+	return t
+}
+
+// Budget bounds the bytes of changes that several transactions keep in
+// memory together. Safe for concurrent use (a source fills transactions
+// that the pipeline closes).
+type Budget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewBudget makes a budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used is how many bytes the budget's transactions keep in memory.
+func (b *Budget) Used() int64 { return b.used.Load() }
+
+// take reserves n bytes if they fit.
+func (b *Budget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(int64(n)) > b.limit {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (b *Budget) give(n int) {
+	if b != nil && n != 0 {
+		b.used.Add(-int64(n))
+	}
+}
+
 // Len is the number of changes.
 func (t *Txn) Len() int { return t.n }
 
@@ -76,7 +119,7 @@ func (t *Txn) Add(c Change) error {
 	sz := c.Size()
 	t.n++
 	t.size += int64(sz)
-	if t.spill == nil && t.memSize+sz <= t.limit {
+	if t.spill == nil && t.memSize+sz <= t.limit && t.budget.take(sz) {
 		t.mem = append(t.mem, c)
 		t.memSize += sz
 		return nil
@@ -98,22 +141,38 @@ func (t *Txn) Add(c Change) error {
 // Each calls fn for every change in order. The *Change is only valid during
 // the call when it comes from the spill file.
 func (t *Txn) Each(fn func(*Change) error) error {
-	for i := range t.mem {
+	return t.each(0, 0, len(t.mem), -1, fn)
+}
+
+// EachRange calls fn for every change added between the marks from and to
+// (from's change first, to's excluded), as Each does.
+func (t *Txn) EachRange(from, to Mark, fn func(*Change) error) error {
+	return t.each(from.mem, from.off, to.mem, to.off, fn)
+}
+
+// each calls fn for mem[memFrom:memTo], then for the spill file's changes
+// between the offsets off and end (end < 0: to the end of the file).
+func (t *Txn) each(memFrom int, off int64, memTo int, end int64, fn func(*Change) error) error {
+	for i := memFrom; i < memTo; i++ {
 		if err := fn(&t.mem[i]); err != nil {
 			return err
 		}
 	}
-	if t.spill == nil {
+	if t.spill == nil || (end >= 0 && end <= off) {
 		return nil
 	}
 	if err := t.w.Flush(); err != nil {
 		return fmt.Errorf("flush spill file: %w", err)
 	}
-	if _, err := t.spill.Seek(0, io.SeekStart); err != nil {
+	if _, err := t.spill.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("rewind spill file: %w", err)
 	}
 	defer t.spill.Seek(0, io.SeekEnd) //nolint:errcheck // the next Add or Each reseeks anyway
-	r := bufio.NewReaderSize(t.spill, 1<<20)
+	var src io.Reader = t.spill
+	if end >= 0 {
+		src = io.LimitReader(t.spill, end-off)
+	}
+	r := bufio.NewReaderSize(src, 1<<20)
 	var c Change
 	for {
 		err := t.decode(r, &c)
@@ -133,16 +192,6 @@ func (t *Txn) Each(fn func(*Change) error) error {
 // bytes to the budget of the source that produced it.
 func (t *Txn) OnClose(f func()) { t.release = f }
 
-// Hold is called by a consumer that keeps the transaction aside while it
-// waits for others: the producer's budget gets the bytes back now, so the
-// producer is never blocked by what the consumer holds for it.
-func (t *Txn) Hold() {
-	if t.release != nil {
-		t.release()
-		t.release = nil
-	}
-}
-
 // Close releases the memory and the spill file.
 func (t *Txn) Close() error {
 	if t.release != nil {
@@ -150,6 +199,8 @@ func (t *Txn) Close() error {
 		t.release = nil
 	}
 	t.mem = nil
+	t.budget.give(t.memSize)
+	t.memSize = 0
 	if t.spill == nil {
 		return nil
 	}
@@ -272,6 +323,7 @@ func (t *Txn) Mark() (Mark, error) {
 // Rewind drops every change added after m (a rolled-back subtransaction).
 func (t *Txn) Rewind(m Mark) error {
 	t.n, t.size = m.n, m.size
+	t.budget.give(t.memSize - m.memSize)
 	t.mem, t.memSize = t.mem[:m.mem], m.memSize
 	if t.spill == nil {
 		return nil

@@ -102,6 +102,11 @@ func (p *Pipeline) run(ctx context.Context) error {
 	var from change.Position
 	switch {
 	case p.opts.Resnapshot || fresh || cp.Phase == checkpoint.PhaseSnapshot:
+		if !fresh && cp.Phase == checkpoint.PhaseSnapshot && !p.opts.Snapshot && !p.opts.Resnapshot {
+			return p.report(ctx, "checkpoint", fmt.Errorf("%w: the checkpoint says the initial snapshot did not finish, so the target "+
+				"holds part of a copy, but source.snapshot is never; run `sluice run --resnapshot` (or set source.snapshot: initial) "+
+				"to copy every table again", ErrHalfSnapshot))
+		}
 		if p.opts.Snapshot || p.opts.Resnapshot {
 			if !fresh && cp.Phase == checkpoint.PhaseSnapshot {
 				p.opts.Log.Warn().Msg("the previous snapshot did not finish; starting it over")
@@ -120,11 +125,8 @@ func (p *Pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return p.report(ctx, "apply", err)
 	}
-	// The target may be ahead of the checkpoint file (it is rewritten at
-	// most once a second): then read on from the target's position, so the
-	// server skips what the target holds.
-	if applied != nil && (from == nil || applied.Compare(from) > 0) {
-		from = applied
+	if from, err = p.resumeFrom(from, applied); err != nil {
+		return p.report(ctx, "checkpoint", err)
 	}
 	if _, ok := p.sink.(PartSink); ok {
 		if ps, ok := p.src.(PartSource); ok {
@@ -136,6 +138,37 @@ func (p *Pipeline) run(ctx context.Context) error {
 	}
 	p.obs.State(StateStreaming, nil)
 	return p.stream(ctx, applied)
+}
+
+// ErrHalfSnapshot says the target holds an unfinished initial copy.
+var ErrHalfSnapshot = errors.New("unfinished snapshot")
+
+// ErrTargetBehind says the target lost commits that the checkpoint says it
+// had: reading on from the checkpoint would skip them.
+var ErrTargetBehind = errors.New("target lost commits")
+
+// resumeFrom decides where reading restarts. A sink that keeps its applied
+// position in the target, atomically with the data, is the truth: the
+// checkpoint file is rewritten at most once a second and may lag behind it,
+// and if the file is ahead, the target lost commits (restored from a backup,
+// failed over to an asynchronous standby, a MySQL target with
+// innodb_flush_log_at_trx_commit=2 after a crash), which must be read again.
+// The source then refuses to start if it can no longer deliver them.
+func (p *Pipeline) resumeFrom(checkpointed, applied change.Position) (change.Position, error) {
+	if _, keeper := p.sink.(PositionKeeper); !keeper {
+		return checkpointed, nil
+	}
+	switch {
+	case applied == nil && checkpointed != nil:
+		return nil, fmt.Errorf("%w: the target holds no applied position for pipeline %s, but the checkpoint file says "+
+			"it applied everything up to %s: the target was replaced, emptied or restored from a backup taken before "+
+			"Sluice first wrote to it; run `sluice run --resnapshot` to copy every table again", ErrTargetBehind, p.opts.Name, checkpointed)
+	case applied != nil && checkpointed != nil && checkpointed.Compare(applied) > 0:
+		p.opts.Log.Warn().Stringer("target", applied).Stringer("checkpoint", checkpointed).
+			Msg("the target is behind the checkpoint file: it lost commits (restored from a backup, failed over, or crashed " +
+				"without flushing); reading them again from the target's position")
+	}
+	return applied, nil
 }
 
 // appliedPosition asks a sink that keeps its position which transactions
@@ -193,6 +226,7 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	})
 	_, keeper := p.sink.(PositionKeeper)
 	b := &batch{p: p, keeper: keeper, applied: applied}
+	defer b.inside.reset()
 	err := b.loop(gctx, txns)
 	stopReader()
 	if ctx.Err() != nil { // shutdown: make what was applied durable
@@ -240,9 +274,10 @@ type read struct {
 // batch groups transactions into one target transaction.
 type batch struct {
 	p       *Pipeline
-	applied change.Position // what the target held at start: replays up to it are skipped
+	applied change.Position // what the target held at start: replays up to it are skipped (nil once past it)
+	skipped int             // transactions skipped as replays
 	open    string          // the running transaction whose parts are being applied
-	held    []read          // whole transactions waiting for it to end
+	inside  inside          // whole transactions applied inside it, kept for a re-apply after a rollback
 	// The running transaction's changes by subtransaction, so that a
 	// rolled-back one is not counted as applied: a Savepoint part starts
 	// a new segment, RollbackSub cuts from its segment on.
@@ -314,104 +349,23 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 	}
 }
 
-// partMark names the savepoint before a running transaction's changes.
-const partMark = "sluice_part"
-
-// take applies a whole transaction, or one part of a running one. While a
-// running transaction is applied, whole ones that commit meanwhile are held
-// and applied after it ends: the source's row locks guarantee they touch
-// other rows, so the order between them does not change the result.
+// take applies a whole transaction, or one part of a running one (see
+// running.go).
 func (b *batch) take(ctx context.Context, r read) error {
-	txn := r.txn
-	if txn.Part == change.Whole {
-		if b.open != "" {
-			txn.Hold() // the source must go on to deliver the running one
-			b.held = append(b.held, r)
-			return nil
-		}
-		return b.applyWhole(ctx, r)
+	switch {
+	case r.txn.Part != change.Whole:
+		return b.takePart(ctx, r)
+	case b.open != "":
+		return b.takeInside(ctx, r)
 	}
-	defer txn.Close()
-	ps, ok := b.p.sink.(PartSink)
-	if !ok {
-		return b.p.report(ctx, "apply", fmt.Errorf("the source sent part of a running transaction, but the sink cannot apply parts"))
-	}
-	var err error
-	switch txn.Part {
-	case change.Open:
-		if b.open == "" {
-			if err := ps.Savepoint(ctx, partMark); err != nil {
-				return err
-			}
-			b.open = txn.ID
-			b.openCounts = []countSeg{{}}
-		}
-		if err = b.p.sink.Apply(ctx, txn); err == nil {
-			b.rows += txn.Len()
-			b.bytes += txn.Size()
-			b.touch()
-			seg := &b.openCounts[len(b.openCounts)-1]
-			seg.counts = addCounts(seg.counts, r.counts)
-		}
-	case change.Savepoint:
-		if err = ps.Savepoint(ctx, "sluice_sub_"+txn.Sub); err == nil {
-			b.openCounts = append(b.openCounts, countSeg{sub: txn.Sub})
-		}
-	case change.RollbackSub:
-		if err = ps.RollbackTo(ctx, "sluice_sub_"+txn.Sub); err == nil {
-			for i, seg := range b.openCounts {
-				if i > 0 && seg.sub == txn.Sub {
-					b.openCounts = b.openCounts[:i]
-					b.openCounts = append(b.openCounts, countSeg{}) // back in its parent
-					break
-				}
-			}
-		}
-	case change.Abort:
-		if b.open != "" {
-			err = ps.RollbackTo(ctx, partMark)
-		}
-		b.open, b.openCounts = "", nil
-		if err == nil {
-			err = b.applyHeld(ctx)
-		}
-	case change.Done:
-		for _, seg := range b.openCounts {
-			b.counts = addCounts(b.counts, seg.counts)
-		}
-		b.open, b.openCounts = "", nil
-		if err = b.applyHeld(ctx); err == nil {
-			err = b.applyWhole(ctx, r) // no changes: records the commit position
-		}
-	}
-	if err != nil {
-		return b.p.report(ctx, "apply", fmt.Errorf("apply running transaction %s: %w", txn.ID, err))
-	}
-	return nil
-}
-
-func (b *batch) applyHeld(ctx context.Context) error {
-	held := b.held
-	b.held = nil
-	for i, r := range held {
-		if err := b.applyWhole(ctx, r); err != nil {
-			for _, rest := range held[i+1:] {
-				rest.txn.Close()
-			}
-			return err
-		}
-	}
-	return nil
+	defer r.txn.Close()
+	return b.applyWhole(ctx, r)
 }
 
 // applyWhole applies a committed transaction unless the target has it.
 func (b *batch) applyWhole(ctx context.Context, r read) error {
 	txn := r.txn
-	defer txn.Close()
-	if b.applied != nil && txn.Position.Compare(b.applied) <= 0 {
-		// The target holds it already (replay after a crash).
-		b.p.opts.Log.Debug().Stringer("position", txn.Position).Msg("skipping transaction the target already holds")
-	} else {
+	if !b.replayed(txn) {
 		if err := b.p.sink.Apply(ctx, txn); err != nil {
 			return b.p.report(ctx, "apply", fmt.Errorf("apply transaction %s at %s: %w", txn.ID, txn.Position, err))
 		}
@@ -425,24 +379,32 @@ func (b *batch) applyWhole(ctx context.Context, r read) error {
 	return nil
 }
 
+// replayed tells whether the target holds txn already: a transaction read
+// again after a restart. Only those right after the start can be: the log
+// is read in order, so once one transaction is new to the target, every
+// later one is too, and skipping ends for the rest of the run. A source
+// whose positions go backwards later (a reset or replaced log) is thus never
+// skipped silently.
+func (b *batch) replayed(txn *change.Txn) bool {
+	if b.applied == nil {
+		return false
+	}
+	if txn.Position.Compare(b.applied) <= 0 {
+		b.skipped++
+		return true
+	}
+	if b.skipped > 0 {
+		b.p.opts.Log.Info().Int("transactions", b.skipped).Stringer("applied", b.applied).
+			Msg("skipped transactions read again that the target already holds")
+	}
+	b.applied = nil
+	return false
+}
+
 func (b *batch) touch() {
 	if b.first.IsZero() {
 		b.first = time.Now()
 	}
-}
-
-// abandonOpen drops the parts of a running transaction and the transactions
-// held behind it (at shutdown): they are read again after the restart.
-func (b *batch) abandonOpen(ctx context.Context) error {
-	for _, r := range b.held {
-		r.txn.Close()
-	}
-	b.held = nil
-	if b.open == "" {
-		return nil
-	}
-	b.open, b.openCounts = "", nil
-	return b.p.sink.(PartSink).RollbackTo(ctx, partMark)
 }
 
 // flush commits the batch in the target, then checkpoints and acks what is

@@ -79,14 +79,20 @@ func (s *fakeSource) ParsePosition(v string) (change.Position, error) {
 }
 func (s *fakeSource) Close() error { return nil }
 
+// fakeSink records what it is asked to do; like the SQL sinks, it keeps
+// the position of the last transaction applied, with the data, at Flush.
 type fakeSink struct {
 	ev      *events
 	applied string
+	last    string
 	flush   func() error
 }
 
 func (s *fakeSink) Apply(_ context.Context, t *change.Txn) error {
 	s.ev.add("apply(%v)", t.Position)
+	if t.Position != nil {
+		s.last = t.Position.String()
+	}
 	return nil
 }
 func (s *fakeSink) Flush(context.Context) error {
@@ -97,6 +103,7 @@ func (s *fakeSink) Flush(context.Context) error {
 		}
 	}
 	s.ev.add("flush")
+	s.applied = s.last
 	return nil
 }
 func (s *fakeSink) Close() error                                    { return nil }
@@ -127,9 +134,15 @@ func txn(p int) *change.Txn {
 	return t
 }
 
+// setup makes the fakes; a streaming checkpoint's position is in the
+// target too, as after a clean stop.
 func setup(cp *checkpoint.Checkpoint) (*events, *fakeSource, *fakeSink, *fakeStore) {
 	ev := &events{}
-	return ev, &fakeSource{ev: ev, txns: make(chan *change.Txn, 10)}, &fakeSink{ev: ev}, &fakeStore{ev: ev, cp: cp}
+	sink := &fakeSink{ev: ev}
+	if cp != nil && cp.Phase == checkpoint.PhaseStreaming {
+		sink.applied = cp.Position
+	}
+	return ev, &fakeSource{ev: ev, txns: make(chan *change.Txn, 10)}, sink, &fakeStore{ev: ev, cp: cp}
 }
 
 func streaming(p string) *checkpoint.Checkpoint {
@@ -176,7 +189,8 @@ func TestFlushThenSaveThenAck(t *testing.T) {
 }
 
 // Transactions the target already holds (stored in the target with the data)
-// are skipped, not applied twice; the source still starts at the checkpoint.
+// are skipped, not applied twice, should the source send them again; the
+// source starts at the target's position, which is ahead of the file.
 func TestSkipsWhatTheTargetHolds(t *testing.T) {
 	ev, src, sink, store := setup(streaming("10"))
 	sink.applied = "12"
@@ -186,8 +200,67 @@ func TestSkipsWhatTheTargetHolds(t *testing.T) {
 	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(13)"); err != nil {
 		t.Fatal(err)
 	}
-	if got := ev.String(); strings.Contains(got, "apply(11)") || strings.Contains(got, "apply(12)") || !strings.Contains(got, "apply(13)") {
-		t.Fatalf("events %q: want only 13 applied", got)
+	if got := ev.String(); !strings.HasPrefix(got, "start(12)") || strings.Contains(got, "apply(11)") || strings.Contains(got, "apply(12)") || !strings.Contains(got, "apply(13)") {
+		t.Fatalf("events %q: want a start at 12 and only 13 applied", got)
+	}
+}
+
+// Skipping ends with the first transaction the target lacks: a position
+// that later goes backwards (a reset or replaced source log) is applied,
+// never skipped silently.
+func TestSkippingEndsAfterReplay(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	sink.applied = "12"
+	for _, p := range []int{11, 13, 2, 3} {
+		src.txns <- txn(p)
+	}
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(3)"); err != nil {
+		t.Fatal(err)
+	}
+	got := ev.String()
+	if strings.Contains(got, "apply(11)") || !strings.Contains(got, "apply(13)") || !strings.Contains(got, "apply(2)") || !strings.Contains(got, "apply(3)") {
+		t.Fatalf("events %q: want 11 skipped, 13, 2 and 3 applied", got)
+	}
+}
+
+// The target's position wins over a checkpoint file ahead of it: the target
+// lost commits (restored from a backup), and they must be read again.
+func TestTargetBehindTheFile(t *testing.T) {
+	ev, src, sink, store := setup(streaming("20"))
+	sink.applied = "15"
+	src.txns <- txn(16)
+	if err := runUntil(t, New(src, sink, store, quiet), ev, "ack(16)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.String(); !strings.HasPrefix(got, "start(15) apply(16)") {
+		t.Fatalf("events %q: want a start at the target's position", got)
+	}
+}
+
+// A target without any position while the file says streaming went on
+// lost everything Sluice wrote: stop with the recovery, start nothing.
+func TestTargetWithoutPosition(t *testing.T) {
+	ev, src, sink, store := setup(streaming("20"))
+	sink.applied = ""
+	err := New(src, sink, store, quiet).Run(context.Background())
+	if !errors.Is(err, ErrTargetBehind) || !strings.Contains(err.Error(), "--resnapshot") {
+		t.Fatalf("want ErrTargetBehind naming --resnapshot, got %v", err)
+	}
+	if strings.Contains(ev.String(), "start") {
+		t.Fatalf("events %q: started anyway", ev)
+	}
+}
+
+// A snapshot that did not finish leaves a partial copy: with snapshots off,
+// streaming over it would leave the target incomplete for good.
+func TestHalfSnapshotWithSnapshotNever(t *testing.T) {
+	ev, src, sink, store := setup(&checkpoint.Checkpoint{Phase: checkpoint.PhaseSnapshot, Source: "fake"})
+	err := New(src, sink, store, quiet).Run(context.Background())
+	if !errors.Is(err, ErrHalfSnapshot) || !strings.Contains(err.Error(), "--resnapshot") || !strings.Contains(err.Error(), "source.snapshot") {
+		t.Fatalf("want ErrHalfSnapshot naming the fix, got %v", err)
+	}
+	if strings.Contains(ev.String(), "start") {
+		t.Fatalf("events %q: started anyway", ev)
 	}
 }
 

@@ -77,6 +77,9 @@ func (p *Pipeline) snapshot(ctx context.Context) (change.Position, error) {
 	if err := snap.Close(); err != nil {
 		return nil, err
 	}
+	if err := p.recordPosition(ctx, pos); err != nil {
+		return nil, err
+	}
 	if err := p.store.Save(ctx, checkpoint.Checkpoint{Pipeline: p.opts.Name, Source: p.opts.SourceKind,
 		Phase: checkpoint.PhaseStreaming, Position: pos.String()}); err != nil {
 		return nil, fmt.Errorf("save checkpoint: %w", err)
@@ -84,6 +87,27 @@ func (p *Pipeline) snapshot(ctx context.Context) (change.Position, error) {
 	p.opts.Log.Info().Int("tables", len(snap.Tables())).Int64("rows", prog.total.Load()).
 		Dur("took", time.Since(start)).Stringer("position", pos).Msg("snapshot done")
 	return pos, nil
+}
+
+// recordPosition makes a sink that keeps its applied position in the target
+// store pos there, durably: the target then says where streaming starts,
+// as it does after every later commit.
+func (p *Pipeline) recordPosition(ctx context.Context, pos change.Position) error {
+	if _, ok := p.sink.(PositionKeeper); !ok {
+		return nil
+	}
+	if err := p.sink.Apply(ctx, &change.Txn{Position: pos}); err != nil {
+		return fmt.Errorf("record the snapshot's position in the target: %w", err)
+	}
+	if err := p.sink.Flush(ctx); err != nil {
+		return fmt.Errorf("record the snapshot's position in the target: %w", err)
+	}
+	if d, ok := p.sink.(Durability); ok {
+		if _, err := d.Durable(ctx, true); err != nil {
+			return fmt.Errorf("record the snapshot's position in the target: %w", err)
+		}
+	}
+	return nil
 }
 
 // estimates asks the source how many rows each table has, for progress

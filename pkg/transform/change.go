@@ -9,7 +9,7 @@ import (
 
 // Txn returns in with its changes transformed: in itself when no change
 // needs it; otherwise a new transaction with the same ID, Commit, Position,
-// Part and Sub, whose Close (or Hold) also closes (or releases) in. On an
+// Part and Sub, whose Close also closes in. On an
 // error in is left to the caller.
 func (s *Set) Txn(in *change.Txn) (*change.Txn, error) {
 	if !in.Spilled() {
