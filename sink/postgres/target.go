@@ -238,8 +238,7 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 	defer conn.Close(ctx)
 	for _, c := range enumCols {
 		typ := strings.TrimSuffix(c.Type, "[]")
-		schema, _, hasSchema := strings.Cut(typ, ".")
-		if hasSchema {
+		if schema, hasSchema := typeSchema(typ); hasSchema {
 			if _, err := conn.Exec(ctx, ddlLock+"; CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 				return fmt.Errorf("create schema for enum %s: %w", typ, err)
 			}
@@ -266,4 +265,21 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 		}
 	}
 	return nil
+}
+
+// typeSchema returns the schema part of a type name as format_type writes
+// it (quoted where needed, so a quoted schema may itself hold a dot).
+func typeSchema(typ string) (string, bool) {
+	quoted := false
+	for i := 0; i < len(typ); i++ {
+		switch typ[i] {
+		case '"':
+			quoted = !quoted // a doubled "" toggles twice
+		case '.':
+			if !quoted {
+				return typ[:i], true
+			}
+		}
+	}
+	return "", false
 }

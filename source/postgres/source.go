@@ -97,14 +97,16 @@ var (
 // sessionParams make value text unambiguous: ISO dates, UTC offsets, exact
 // floats, hex bytea. The walsender formats pgoutput values with them too.
 var sessionParams = map[string]string{
-	"DateStyle":          "ISO, YMD",
-	"IntervalStyle":      "postgres",
-	"TimeZone":           "UTC",
-	"extra_float_digits": "3",
-	"bytea_output":       "hex",
-	"client_encoding":    "UTF8",
-	"application_name":   "sluice",
-	"search_path":        "pg_catalog", // format_type then qualifies every user type
+	// Literals Sluice writes (the snapshot's name) only double quotes.
+	"standard_conforming_strings": "on",
+	"DateStyle":                   "ISO, YMD",
+	"IntervalStyle":               "postgres",
+	"TimeZone":                    "UTC",
+	"extra_float_digits":          "3",
+	"bytea_output":                "hex",
+	"client_encoding":             "UTF8",
+	"application_name":            "sluice",
+	"search_path":                 "pg_catalog", // format_type then qualifies every user type
 }
 
 // New checks the options and connects for catalog look-ups; it does not yet
