@@ -115,7 +115,7 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
-	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
+	p := pipeline.New(src, sink, file.ForPipeline(cfg.Checkpoint.Path, cfg.Name), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),

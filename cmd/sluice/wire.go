@@ -57,7 +57,7 @@ func openLogReader(ctx context.Context, cfg *config.Config, spill string, log ze
 	case "postgres":
 		src, err := pgsource.New(ctx, pgsource.Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
-			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication,
+			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication, Pipeline: cfg.Name,
 			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: spill, Log: log,
 		})
 		if err != nil {

@@ -53,11 +53,15 @@ var ErrSlotLost = errors.New("replication slot lost")
 
 // Options configure a Source.
 type Options struct {
-	DSN             string
-	Tables          []string // include patterns schema.table with * globs
-	Exclude         []string
-	Slot            string
-	Publication     string
+	DSN         string
+	Tables      []string // include patterns schema.table with * globs
+	Exclude     []string
+	Slot        string
+	Publication string
+	// Pipeline names the pipeline that owns Slot and Publication (recorded
+	// in the publication's comment, see owner.go); "" records and checks
+	// nothing.
+	Pipeline        string
 	SnapshotWorkers int
 	ChunkPages      int    // heap pages per snapshot chunk (8 KiB each); default 4096
 	SpillDir        string // where large transactions spill ("" = temp dir)
