@@ -153,6 +153,7 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 		problems = append(problems, fmt.Sprintf("source: %v (check source.dsn and that the server accepts connections from here)", err))
 	} else {
 		problems = append(problems, src.Check(ctx)...)
+		problems = append(problems, checkTargetNames(ctx, cfg, src)...)
 		src.Close()
 	}
 	problems = append(problems, checkSink(ctx, cfg)...)

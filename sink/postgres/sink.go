@@ -223,6 +223,9 @@ func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
 	if sh := s.shapes[t]; sh != nil {
 		return sh, nil
 	}
+	if err := s.checkNames(t); err != nil {
+		return nil, err
+	}
 	sh, err := s.opts.Mode.Shape(t, columnType)
 	if err != nil {
 		return nil, err

@@ -187,11 +187,9 @@ func createTableSQL(tg *target, sh *mode.Shape) []string {
 func indexName(id change.TableID) string {
 	h := fnv.New32a()
 	h.Write([]byte(id.String()))
-	name := id.Name
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	return fmt.Sprintf("%s_%08x", name, h.Sum32())
+	// At most 40 bytes of the name, cut at a character boundary: half a
+	// UTF-8 character is not a valid name.
+	return fmt.Sprintf("%s_%08x", prefixBytes(id.Name, 40), h.Sum32())
 }
 
 // managedDef defines a column the target fills itself.
