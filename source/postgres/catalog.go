@@ -138,8 +138,10 @@ func describeTypes(ctx context.Context, conn *pgx.Conn, t *change.Table, cols []
 		c := &t.Columns[i]
 		tn, ok := typeNames[c.TypeOID]
 		if !ok {
-			return fmt.Errorf("describe %s: column %s has type OID %d, which no longer exists in the source catalog and the log did not name; "+
-				"recreate the type on the source, or run `sluice run --resnapshot`", t.ID, c.Name, c.TypeOID)
+			// pgoutput names every user type before a Relation using it;
+			// errProtocol makes this stop Sluice instead of reconnecting.
+			return fmt.Errorf("%w: describe %s: column %s has type OID %d, which no longer exists in the source catalog and the log did not name; "+
+				"recreate the type on the source, or run `sluice run --resnapshot`", errProtocol, t.ID, c.Name, c.TypeOID)
 		}
 		// Quoted as format_type quotes (only where needed), so the name
 		// reads the same as when the type still existed.
