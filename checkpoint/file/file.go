@@ -38,6 +38,7 @@ type fileFormat struct {
 // at a time may use a given file.
 type Store struct {
 	path      string
+	pipeline  string    // the pipeline the file must belong to; "" = any
 	sweepOnce sync.Once // temp files a crash left behind are removed on the first Save
 }
 
@@ -50,6 +51,26 @@ var renameFile = os.Rename
 // Save.
 func New(path string) *Store {
 	return &Store{path: path}
+}
+
+// ForPipeline returns a Store for the file at path that belongs to the named
+// pipeline: Load and Remove refuse a file another pipeline saved (two
+// configs pointing at one file would resume from each other's position).
+// A file that names no pipeline (written before names were recorded) is
+// taken as this pipeline's.
+func ForPipeline(path, pipeline string) *Store {
+	return &Store{path: path, pipeline: pipeline}
+}
+
+// owned checks that cp belongs to the Store's pipeline.
+func (s *Store) owned(cp checkpoint.Checkpoint) error {
+	if s.pipeline == "" || cp.Pipeline == "" || cp.Pipeline == s.pipeline {
+		return nil
+	}
+	return fmt.Errorf("checkpoint file %s was saved by pipeline %s, but this config's name is %s; "+
+		"give pipeline %s a checkpoint.path of its own (or, if the pipeline was renamed, set name back to %s: "+
+		"its slot, publication and applied position in the target go by that name)",
+		s.path, cp.Pipeline, s.pipeline, s.pipeline, cp.Pipeline)
 }
 
 // Load reads the checkpoint. It returns an error wrapping
@@ -82,6 +103,9 @@ func (s *Store) Load(ctx context.Context) (checkpoint.Checkpoint, error) {
 	}
 	if err := validate(f.Checkpoint); err != nil {
 		return checkpoint.Checkpoint{}, s.corrupt("%v", err)
+	}
+	if err := s.owned(f.Checkpoint); err != nil {
+		return checkpoint.Checkpoint{}, err
 	}
 	return f.Checkpoint, nil
 }

@@ -115,7 +115,7 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
-	p := pipeline.New(src, sink, file.New(cfg.Checkpoint.Path), pipeline.Options{
+	p := pipeline.New(src, sink, file.ForPipeline(cfg.Checkpoint.Path, cfg.Name), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),
@@ -153,6 +153,7 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 		problems = append(problems, fmt.Sprintf("source: %v (check source.dsn and that the server accepts connections from here)", err))
 	} else {
 		problems = append(problems, src.Check(ctx)...)
+		problems = append(problems, checkTargetNames(ctx, cfg, src)...)
 		src.Close()
 	}
 	problems = append(problems, checkSink(ctx, cfg)...)

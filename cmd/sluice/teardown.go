@@ -34,7 +34,7 @@ func teardown(ctx context.Context, path string, yes bool, in io.Reader, out io.W
 		return err
 	}
 	defer src.Close()
-	cp := file.New(cfg.Checkpoint.Path)
+	cp := file.ForPipeline(cfg.Checkpoint.Path, cfg.Name)
 	steps := []struct {
 		what string
 		do   func(dryRun bool) ([]string, error)

@@ -57,7 +57,7 @@ func openLogReader(ctx context.Context, cfg *config.Config, spill string, log ze
 	case "postgres":
 		src, err := pgsource.New(ctx, pgsource.Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
-			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication,
+			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication, Pipeline: cfg.Name,
 			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: spill, Log: log,
 		})
 		if err != nil {
@@ -117,4 +117,43 @@ func checkSink(ctx context.Context, cfg *config.Config) []string {
 		return mysink.Check(ctx, cfg.Sink.DSN)
 	}
 	return []string{fmt.Sprintf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)}
+}
+
+// checkTargetNames lists the names a PostgreSQL target would cut, for
+// every selected table as it is now, after the transforms: the problems
+// the sink would stop with (see pgsink.NameProblems).
+func checkTargetNames(ctx context.Context, cfg *config.Config, src source) []string {
+	if cfg.Sink.Kind != "postgres" {
+		return nil
+	}
+	var inner pipeline.Source = src
+	if w, ok := src.(interface{ Unwrap() pipeline.Source }); ok {
+		inner = w.Unwrap()
+	}
+	d, ok := inner.(pipeline.Describer)
+	if !ok {
+		return nil
+	}
+	tables, err := d.DescribeTables(ctx)
+	if err != nil {
+		return []string{fmt.Sprintf("sink: cannot read the source tables' shapes to check their target names: %v", err)}
+	}
+	sinkSchema, ruleSchema := splitSchema(cfg)
+	var set *transform.Set
+	if len(cfg.Transforms) > 0 {
+		if set, err = transform.Compile(cfg.Transforms, transform.Options{Schema: ruleSchema}); err != nil {
+			return nil // a config problem, reported when the source was opened
+		}
+	}
+	var problems []string
+	for _, t := range tables {
+		out := t
+		if set != nil {
+			if out, err = set.Table(t); err != nil {
+				continue // the transforms' own check reports it
+			}
+		}
+		problems = append(problems, pgsink.NameProblems(t.ID, out, sinkSchema)...)
+	}
+	return problems
 }

@@ -10,7 +10,7 @@ import (
 // Check connects to the target and verifies Sluice can create its schemas
 // and tables there; it returns every problem found, each with its fix.
 func Check(ctx context.Context, dsn string) []string {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return []string{"sink.dsn: invalid connection string"}
 	}

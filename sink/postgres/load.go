@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,12 +30,21 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 	s.snapAt = time.Now()
-	var idents []string
-	for _, t := range tables {
-		sh, err := s.snapshotShape(t, true)
-		if err != nil {
-			return err
+	// Every table's shape first: those that cannot be made (names too
+	// long) stop the snapshot, all named at once, before any target table
+	// is touched.
+	shapes := make([]*mode.Shape, len(tables))
+	var bad []string
+	for i, t := range tables {
+		if shapes[i], err = s.snapshotShape(t, true); err != nil {
+			bad = append(bad, err.Error())
 		}
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "; and "))
+	}
+	var idents []string
+	for _, sh := range shapes {
 		tg, err := s.targetFor(ctx, tx.Conn(), sh)
 		if err != nil {
 			return err

@@ -77,13 +77,18 @@ var (
 	_ pipeline.PositionKeeper = (*Sink)(nil)
 )
 
-// sessionParams make value text unambiguous in both directions.
+// sessionParams make value text unambiguous in both directions, and SQL
+// text too: literals Sluice writes into statements (enum labels in DDL,
+// the pipeline's position) double their quotes and nothing else, which is
+// only safe when a backslash is an ordinary character, whatever the
+// server's or the database's default.
 var sessionParams = map[string]string{
-	"DateStyle":        "ISO, YMD",
-	"IntervalStyle":    "postgres",
-	"TimeZone":         "UTC",
-	"client_encoding":  "UTF8",
-	"application_name": "sluice",
+	"standard_conforming_strings": "on",
+	"DateStyle":                   "ISO, YMD",
+	"IntervalStyle":               "postgres",
+	"TimeZone":                    "UTC",
+	"client_encoding":             "UTF8",
+	"application_name":            "sluice",
 	// Commits need not wait for the disk: Durable tells what is on disk,
 	// and only that is acknowledged to the source.
 	"synchronous_commit": "off",
@@ -100,12 +105,9 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if problems := opts.Mode.Validate(); len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	cfg, err := pgx.ParseConfig(opts.DSN)
+	cfg, err := parseDSN(opts.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("parse sink.dsn: %w", redactErr(err))
-	}
-	for k, v := range sessionParams {
-		cfg.RuntimeParams[k] = v
+		return nil, err
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -221,6 +223,9 @@ func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
 	if sh := s.shapes[t]; sh != nil {
 		return sh, nil
 	}
+	if err := s.checkNames(t); err != nil {
+		return nil, err
+	}
 	sh, err := s.opts.Mode.Shape(t, columnType)
 	if err != nil {
 		return nil, err
@@ -331,6 +336,19 @@ func (s *Sink) Close() error {
 
 func quoteLiteral(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+// parseDSN reads sink.dsn and pins the session parameters, for every
+// connection Sluice makes to the target.
+func parseDSN(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse sink.dsn: %w", redactErr(err))
+	}
+	for k, v := range sessionParams {
+		cfg.RuntimeParams[k] = v
+	}
+	return cfg, nil
 }
 
 // redactErr keeps a DSN parse error from echoing the DSN (and its password).

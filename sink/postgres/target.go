@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -109,7 +107,7 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 			}
 		}
 	}
-	if err := checkUnique(ctx, conn, tg, uniqueColumns(sh)); err != nil {
+	if err := s.ensureUnique(ctx, conn, tg); err != nil {
 		return nil, err
 	}
 	s.targets[t] = tg
@@ -137,52 +135,6 @@ func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]bool
 		return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
 	}
 	return have, nil
-}
-
-// uniqueColumns are the columns whose unique index makes writes idempotent:
-// the source's key when merging, the change's position and index otherwise.
-func uniqueColumns(sh *mode.Shape) []string {
-	if sh.Mode != mode.Merge {
-		return []string{mode.Position, mode.ChangeIndex}
-	}
-	keys := make([]string, len(sh.Table.Key))
-	for i, k := range sh.Table.Key {
-		keys[i] = sh.Table.Columns[k].Name
-	}
-	return keys
-}
-
-// checkUnique makes sure the target table has a primary key or unique
-// index on exactly the given columns: merging relies on it (without it a
-// replayed insert would silently double a row), and so do the history and
-// append modes.
-func checkUnique(ctx context.Context, conn *pgx.Conn, tg *target, cols []string) error {
-	if len(cols) == 0 {
-		return nil
-	}
-	keys := slices.Clone(cols)
-	sort.Strings(keys)
-	var ok bool
-	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_index i
-		WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-		  AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text) FROM pg_attribute a
-		       WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])) = $2::text[])`, tg.ident, keys).Scan(&ok)
-	if err != nil {
-		return fmt.Errorf("check key of target table %s: %w", tg.id, err)
-	}
-	if !ok {
-		quoted := make([]string, len(cols))
-		for i, c := range cols {
-			quoted[i] = pgx.Identifier{c}.Sanitize()
-		}
-		what, fix := "PRIMARY KEY", "ADD PRIMARY KEY"
-		if tg.sh.Mode != mode.Merge {
-			what, fix = "UNIQUE", "ADD UNIQUE"
-		}
-		return fmt.Errorf("target table %s has no %s or unique index on (%s), which Sluice relies on; add one (e.g. ALTER TABLE %s %s (%s)) or drop the table so Sluice creates it",
-			tg.id, strings.ToLower(what), strings.Join(keys, ", "), tg.ident, fix, strings.Join(quoted, ", "))
-	}
-	return nil
 }
 
 // createTableSQL creates the target table: the source's columns, the mode's,
@@ -235,11 +187,9 @@ func createTableSQL(tg *target, sh *mode.Shape) []string {
 func indexName(id change.TableID) string {
 	h := fnv.New32a()
 	h.Write([]byte(id.String()))
-	name := id.Name
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	return fmt.Sprintf("%s_%08x", name, h.Sum32())
+	// At most 40 bytes of the name, cut at a character boundary: half a
+	// UTF-8 character is not a valid name.
+	return fmt.Sprintf("%s_%08x", prefixBytes(id.Name, 40), h.Sum32())
 }
 
 // managedDef defines a column the target fills itself.
@@ -286,8 +236,7 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 	defer conn.Close(ctx)
 	for _, c := range enumCols {
 		typ := strings.TrimSuffix(c.Type, "[]")
-		schema, _, hasSchema := strings.Cut(typ, ".")
-		if hasSchema {
+		if schema, hasSchema := typeSchema(typ); hasSchema {
 			if _, err := conn.Exec(ctx, ddlLock+"; CREATE SCHEMA IF NOT EXISTS "+schema); err != nil {
 				return fmt.Errorf("create schema for enum %s: %w", typ, err)
 			}
@@ -314,4 +263,21 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 		}
 	}
 	return nil
+}
+
+// typeSchema returns the schema part of a type name as format_type writes
+// it (quoted where needed, so a quoted schema may itself hold a dot).
+func typeSchema(typ string) (string, bool) {
+	quoted := false
+	for i := 0; i < len(typ); i++ {
+		switch typ[i] {
+		case '"':
+			quoted = !quoted // a doubled "" toggles twice
+		case '.':
+			if !quoted {
+				return typ[:i], true
+			}
+		}
+	}
+	return "", false
 }

@@ -11,7 +11,7 @@ import (
 // sluice.positions (with dryRun, only tells whether there is one). The
 // replicated tables stay: they are the user's data.
 func ForgetPosition(ctx context.Context, dsn, pipeline string, dryRun bool) (bool, error) {
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
 		return false, fmt.Errorf("sink.dsn: invalid connection string")
 	}

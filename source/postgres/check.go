@@ -39,6 +39,9 @@ func (s *Source) Check(ctx context.Context) []string {
 	} else if !repl && !super {
 		add("source: role %s lacks the REPLICATION privilege; run ALTER ROLE %s REPLICATION", user, pgx.Identifier{user}.Sanitize())
 	}
+	if _, err := s.checkOwner(ctx, s.meta); err != nil {
+		add("source: %v", err)
+	}
 	tables, err := SelectTables(ctx, s.meta, s.opts.Tables, s.opts.Exclude)
 	if err != nil {
 		add("source: %v", err)

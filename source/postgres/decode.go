@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/source/postgres/pgoutput"
 )
@@ -28,6 +30,8 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		return st.deliver(ctx, txn)
 	case *pgoutput.Relation:
 		return st.relation(ctx, m)
+	case *pgoutput.TypeMsg:
+		st.typeName(m)
 	case *pgoutput.Insert:
 		rel, err := st.rel(m.RelationID)
 		if err != nil {
@@ -122,7 +126,7 @@ func (st *stream) handle(ctx context.Context, msg pgoutput.Message) error {
 		}
 		return st.abort(m)
 	}
-	return nil // Origin, Type and logical messages carry nothing to replicate
+	return nil // Origin and logical messages carry nothing to replicate
 }
 
 // add appends a change to the open transaction, or to the streamed one.
@@ -174,24 +178,39 @@ func (st *stream) abort(m *pgoutput.StreamAbort) error {
 }
 
 // relation caches the shape of a relation. The server sends it before the
-// first change of a relation in a session and after every change of shape.
+// first change of a relation in a session and after every change of shape,
+// as it was when the change was written (see describe).
 func (st *stream) relation(ctx context.Context, m *pgoutput.Relation) error {
-	cols := make([]colSpec, len(m.Columns))
+	rel := relSpec{relid: m.RelationID, id: change.TableID{Schema: m.Namespace, Name: m.Name}, replident: m.ReplicaIdentity,
+		cols: make([]colSpec, len(m.Columns))}
 	ident := make([]bool, len(m.Columns))
 	for i, c := range m.Columns {
-		cols[i] = colSpec{name: c.Name, oid: c.TypeOID, typmod: c.TypeMod, ident: c.Flags&1 != 0}
-		ident[i] = cols[i].ident
+		rel.cols[i] = colSpec{name: c.Name, oid: c.TypeOID, typmod: c.TypeMod, ident: c.Flags&1 != 0}
+		ident[i] = rel.cols[i].ident
 	}
-	id := change.TableID{Schema: m.Namespace, Name: m.Name}
-	t, err := st.s.describe(ctx, m.RelationID, id, m.ReplicaIdentity, cols)
+	var prev *change.Table
+	if old := st.rels[m.RelationID]; old != nil {
+		prev = old.table
+	}
+	t, err := st.s.describe(ctx, rel, st.types, prev)
 	if err != nil {
 		return err
 	}
-	if old := st.rels[m.RelationID]; old != nil && old.table.SameShape(t) {
-		t = old.table // keep the pointer: sinks compare shapes by it
+	if prev != nil && prev.SameShape(t) {
+		t = prev // keep the pointer: sinks compare shapes by it
 	}
 	st.rels[m.RelationID] = &relation{table: t, ident: ident}
 	return nil
+}
+
+// typeName remembers the name of a user type the server describes before
+// a Relation using it, for when the type is gone from the catalog by the
+// time the Relation is read.
+func (st *stream) typeName(m *pgoutput.TypeMsg) {
+	if st.types == nil {
+		st.types = map[uint32]typeName{}
+	}
+	st.types[m.TypeOID] = typeName{schema: m.Namespace, name: m.Name}
 }
 
 func (st *stream) rel(id uint32) (*relation, error) {
@@ -228,9 +247,18 @@ func toRow(rel *relation, tup pgoutput.Tuple, keyOnly bool) (change.Row, error) 
 	return row, nil
 }
 
-// describe looks a relation up in the catalog, reconnecting once if the
-// catalog connection died (the source may have restarted).
-func (s *Source) describe(ctx context.Context, relid uint32, id change.TableID, replident byte, cols []colSpec) (*change.Table, error) {
+// describe describes a relation, reconnecting the catalog connection once
+// if it died (the source may have restarted).
+func (s *Source) describe(ctx context.Context, rel relSpec, typeNames map[uint32]typeName, prev *change.Table) (*change.Table, error) {
+	conn, err := s.catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return describe(ctx, conn, rel, typeNames, prev)
+}
+
+// catalog returns the catalog connection, reconnecting if it died.
+func (s *Source) catalog(ctx context.Context) (*pgx.Conn, error) {
 	if s.meta == nil || s.meta.IsClosed() {
 		conn, err := s.connect(ctx)
 		if err != nil {
@@ -238,7 +266,7 @@ func (s *Source) describe(ctx context.Context, relid uint32, id change.TableID, 
 		}
 		s.meta = conn
 	}
-	return describe(ctx, s.meta, relid, id, replident, cols)
+	return s.meta, nil
 }
 
 func (s *Source) newTxn() *change.Txn { return change.NewTxn(s.opts.SpillDir, s.opts.SpillLimit) }

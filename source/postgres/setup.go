@@ -41,7 +41,10 @@ func SelectTables(ctx context.Context, conn *pgx.Conn, include, exclude []string
 }
 
 // ensurePublication creates the publication for exactly the selected tables,
-// or sets its table list when it exists.
+// or sets its table list when it exists, after making sure that neither it
+// nor the slot belongs to another pipeline, and records this pipeline as
+// their owner. Check and record run under a lock, in one transaction, so
+// two pipelines starting at once cannot both claim them.
 func (s *Source) ensurePublication(ctx context.Context) error {
 	tables, err := SelectTables(ctx, s.meta, s.opts.Tables, s.opts.Exclude)
 	if err != nil {
@@ -57,21 +60,39 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 		names[i] = pgx.Identifier{t.Schema, t.Name}.Sanitize()
 	}
 	list := strings.Join(names, ", ")
-	pub := pgx.Identifier{s.opts.Publication}.Sanitize()
-	var exists bool
-	if err := s.meta.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, s.opts.Publication).Scan(&exists); err != nil {
-		return fmt.Errorf("look up publication %s: %w", s.opts.Publication, err)
-	}
-	sql := fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)", pub, list)
-	if exists {
-		sql = fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", pub, list)
-	}
-	if _, err := s.meta.Exec(ctx, sql); err != nil {
+	pubName := pgx.Identifier{s.opts.Publication}.Sanitize()
+	tx, err := s.meta.Begin(ctx)
+	if err != nil {
 		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
 	}
-	s.opts.Log.Info().Str("publication", s.opts.Publication).Int("tables", len(tables)).Bool("created", !exists).Msg("publication ready")
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit a no-op
+	if _, err := tx.Exec(ctx, ownerLock); err != nil {
+		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
+	}
+	pub, err := s.checkOwner(ctx, tx)
+	if err != nil {
+		return err
+	}
+	sql := fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)", pubName, list)
+	if pub.exists {
+		sql = fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", pubName, list)
+	}
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
+	}
+	if err := s.recordOwner(ctx, tx, pub); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
+	}
+	s.opts.Log.Info().Str("publication", s.opts.Publication).Int("tables", len(tables)).Bool("created", !pub.exists).Msg("publication ready")
 	return nil
 }
+
+// ownerLock serializes the ownership check and record of pipelines
+// starting against one source database at the same time.
+const ownerLock = "SELECT pg_advisory_xact_lock(7461230582)"
 
 // slotInfo is what pg_replication_slots says of our slot.
 type slotInfo struct {

@@ -53,11 +53,15 @@ var ErrSlotLost = errors.New("replication slot lost")
 
 // Options configure a Source.
 type Options struct {
-	DSN             string
-	Tables          []string // include patterns schema.table with * globs
-	Exclude         []string
-	Slot            string
-	Publication     string
+	DSN         string
+	Tables      []string // include patterns schema.table with * globs
+	Exclude     []string
+	Slot        string
+	Publication string
+	// Pipeline names the pipeline that owns Slot and Publication (recorded
+	// in the publication's comment, see owner.go); "" records and checks
+	// nothing.
+	Pipeline        string
 	SnapshotWorkers int
 	ChunkPages      int    // heap pages per snapshot chunk (8 KiB each); default 4096
 	SpillDir        string // where large transactions spill ("" = temp dir)
@@ -97,14 +101,16 @@ var (
 // sessionParams make value text unambiguous: ISO dates, UTC offsets, exact
 // floats, hex bytea. The walsender formats pgoutput values with them too.
 var sessionParams = map[string]string{
-	"DateStyle":          "ISO, YMD",
-	"IntervalStyle":      "postgres",
-	"TimeZone":           "UTC",
-	"extra_float_digits": "3",
-	"bytea_output":       "hex",
-	"client_encoding":    "UTF8",
-	"application_name":   "sluice",
-	"search_path":        "pg_catalog", // format_type then qualifies every user type
+	// Literals Sluice writes (the snapshot's name) only double quotes.
+	"standard_conforming_strings": "on",
+	"DateStyle":                   "ISO, YMD",
+	"IntervalStyle":               "postgres",
+	"TimeZone":                    "UTC",
+	"extra_float_digits":          "3",
+	"bytea_output":                "hex",
+	"client_encoding":             "UTF8",
+	"application_name":            "sluice",
+	"search_path":                 "pg_catalog", // format_type then qualifies every user type
 }
 
 // New checks the options and connects for catalog look-ups; it does not yet

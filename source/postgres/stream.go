@@ -93,7 +93,8 @@ type stream struct {
 
 	arena     arena
 	rels      map[uint32]*relation
-	cur       *change.Txn // open non-streamed transaction
+	types     map[uint32]typeName // user types named by Type messages, by OID
+	cur       *change.Txn         // open non-streamed transaction
 	inStream  bool
 	streamXid uint32
 	streams   map[uint32]*streamTxn // streamed transactions in progress, by top-level xid

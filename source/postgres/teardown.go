@@ -9,9 +9,13 @@ import (
 
 // Teardown drops the pipeline's replication slot and publication on the
 // source (with dryRun, only lists which of them exist). A slot in use is an
-// error: the running Sluice must be stopped first.
+// error: the running Sluice must be stopped first; so is a slot or a
+// publication another pipeline owns (see owner.go), which stay.
 func (s *Source) Teardown(ctx context.Context, dryRun bool) ([]string, error) {
 	var did []string
+	if _, err := s.checkOwner(ctx, s.meta); err != nil {
+		return nil, err
+	}
 	si, err := s.slot(ctx)
 	if err != nil {
 		return nil, err
