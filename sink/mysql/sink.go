@@ -225,8 +225,10 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	switch txn.Part {
 	case change.Open:
 		s.partOpen = true
-	case change.Whole, change.Done:
-		// Whole transactions arrive only while no running one is applied.
+	case change.Done:
+		// Whole transactions that commit while a running one is applied
+		// arrive between its parts, inside the same target transaction:
+		// only its end (or Flush) ends the time when nothing may commit.
 		s.partOpen = false
 	}
 	if err := s.revive(ctx); err != nil {
