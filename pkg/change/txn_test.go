@@ -74,3 +74,73 @@ func TestTxnRewind(t *testing.T) {
 func describe(c *Change) string {
 	return fmt.Sprintf("%s %s %v %v", c.Op, c.Table.ID, c.Before, c.After)
 }
+
+// Transactions sharing a budget keep at most its bytes in memory together:
+// the one being added to when it is spent spills; closing gives bytes back.
+func TestTxnBudget(t *testing.T) {
+	tbl := &Table{ID: TableID{"public", "t"}, Columns: []Column{{Name: "v"}}}
+	c := Change{Op: Insert, Table: tbl, After: Row{Text(string(make([]byte, 1000)))}}
+	b := NewBudget(int64(10 * c.Size()))
+	a, d := NewTxnIn(t.TempDir(), 0, b), NewTxnIn(t.TempDir(), 0, b)
+	for _, x := range []*Txn{a, d} {
+		for range 6 {
+			if err := x.Add(c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if a.Spilled() || !d.Spilled() || b.Used() != int64(10*c.Size()) {
+		t.Fatalf("a spilled %v, d spilled %v, used %d of %d", a.Spilled(), d.Spilled(), b.Used(), 10*c.Size())
+	}
+	m, _ := a.Mark()
+	a.Add(c) //nolint:errcheck
+	if err := a.Rewind(m); err != nil || b.Used() != int64(10*c.Size()) {
+		t.Fatalf("rewind: %v, used %d", err, b.Used())
+	}
+	a.Close()
+	d.Close()
+	if b.Used() != 0 {
+		t.Fatalf("%d bytes still counted after both closed", b.Used())
+	}
+	for _, x := range []*Txn{a, d} {
+		if err := x.Close(); err != nil || b.Used() != 0 { // a second Close gives nothing back twice
+			t.Fatalf("second close: %v, used %d", err, b.Used())
+		}
+	}
+}
+
+// EachRange reads exactly the changes between two marks, across the point
+// where the transaction began to spill.
+func TestTxnEachRange(t *testing.T) {
+	tbl := &Table{ID: TableID{"public", "t"}, Columns: []Column{{Name: "id"}}}
+	txn := NewTxn(t.TempDir(), 1024)
+	defer txn.Close()
+	var marks []Mark
+	for i := range 200 {
+		if i%50 == 0 {
+			m, err := txn.Mark()
+			if err != nil {
+				t.Fatal(err)
+			}
+			marks = append(marks, m)
+		}
+		txn.Add(Change{Op: Insert, Table: tbl, After: Row{Text(fmt.Sprint(i))}}) //nolint:errcheck
+	}
+	end, _ := txn.Mark()
+	marks = append(marks, end)
+	if !txn.Spilled() {
+		t.Fatal("want a spilled transaction")
+	}
+	for i := 0; i+1 < len(marks); i++ {
+		for j := i + 1; j < len(marks); j++ {
+			var got []string
+			err := txn.EachRange(marks[i], marks[j], func(c *Change) error { got = append(got, string(c.After[0].Data)); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 50*(j-i) || got[0] != fmt.Sprint(50*i) || got[len(got)-1] != fmt.Sprint(50*j-1) {
+				t.Fatalf("range %d..%d: got %d changes %v..%v", i, j, len(got), got[0], got[len(got)-1])
+			}
+		}
+	}
+}

@@ -374,7 +374,10 @@ func (b *batch) applyWhole(ctx context.Context, r read) error {
 		b.counts = addCounts(b.counts, r.counts)
 	}
 	b.txns++
-	b.last, b.commit = txn.Position, txn.Commit
+	b.last = txn.Position
+	if !txn.Commit.IsZero() { // a position-only transaction (an idle source's log end) has none
+		b.commit = txn.Commit
+	}
 	b.touch()
 	return nil
 }

@@ -269,7 +269,17 @@ func (s *Source) catalog(ctx context.Context) (*pgx.Conn, error) {
 	return s.meta, nil
 }
 
-func (s *Source) newTxn() *change.Txn { return change.NewTxn(s.opts.SpillDir, s.opts.SpillLimit) }
+// newTxn starts a transaction. Every transaction the source builds keeps its
+// changes in memory within one budget, however many run at once (streamed
+// transactions in progress at the same time, delivered ones not yet
+// applied); past it they spill to disk.
+func (s *Source) newTxn() *change.Txn {
+	return change.NewTxnIn(s.opts.SpillDir, s.opts.SpillLimit, s.memory)
+}
+
+// memoryBudget bounds the bytes of changes all of the source's transactions
+// keep in memory together.
+const memoryBudget = 64 << 20
 
 // partRows and partBytes bound one part of a running transaction.
 const (

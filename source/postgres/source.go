@@ -51,6 +51,10 @@ func ParseLSN(s string) (LSN, error) {
 // changes since the checkpoint can no longer be read.
 var ErrSlotLost = errors.New("replication slot lost")
 
+// ErrTargetBehindSlot means streaming was asked to start before the slot's
+// confirmed position: the changes in between are gone from the source.
+var ErrTargetBehindSlot = errors.New("target behind the replication slot")
+
 // Options configure a Source.
 type Options struct {
 	DSN         string
@@ -84,6 +88,7 @@ type Source struct {
 	inflight atomic.Int64  // bytes of delivered transactions not yet closed
 	room     chan struct{} // signalled when some were closed
 	acked    atomic.Uint64
+	memory   *change.Budget // bytes of changes the source's transactions keep in memory
 	stop     context.CancelFunc
 	stopped  chan struct{}
 }
@@ -131,7 +136,7 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	}
 	replCfg := cfg.Copy()
 	replCfg.RuntimeParams["replication"] = "database"
-	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg}
+	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget)}
 	if s.meta, err = s.connect(ctx); err != nil {
 		return nil, err
 	}

@@ -67,6 +67,12 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 			s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("lsn", start).Msg("created replication slot")
 		} else if from == nil {
 			start = si.confirmed
+		} else if start < si.confirmed {
+			// The server would silently start at confirmed_flush_lsn.
+			return fmt.Errorf("%w: the target has applied changes up to %s, but replication slot %s already released "+
+				"everything up to %s: the target lost commits it had (restored from a backup, failed over to a standby "+
+				"that missed them, or edited by hand), and the source cannot send them again; run `sluice run --resnapshot` "+
+				"to copy every table again", ErrTargetBehindSlot, start, s.opts.Slot, si.confirmed)
 		}
 	}
 	s.acked.Store(uint64(start))
@@ -88,6 +94,7 @@ type stream struct {
 	start     LSN // where the next START_REPLICATION begins
 	delivered LSN // end of the last transaction handed out
 	serverEnd LSN
+	idleSent  time.Time // when advanceIdle last passed serverEnd on
 	sentAck   LSN
 	lastSent  time.Time
 
@@ -295,7 +302,9 @@ func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
 			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
 		st.serverEnd = LSN(k.ServerWALEnd)
-		st.advanceIdle()
+		if err := st.advanceIdle(ctx); err != nil {
+			return err
+		}
 		return st.maybeSendStatus(time.Now(), k.ReplyRequested)
 	case pglogrepl.XLogDataByteID:
 		x, err := pglogrepl.ParseXLogData(data[1:])
@@ -311,15 +320,26 @@ func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// advanceIdle lets an idle slot follow the server's WAL end: when every
+// advanceIdle lets an idle slot follow the server's WAL end, so that it
+// does not hold WAL while only other tables or databases change: when every
 // delivered transaction is durable and none is in progress, nothing before
-// the server's end still matters to us.
-func (st *stream) advanceIdle() {
+// the server's end still matters to us. The end goes to the pipeline as a
+// transaction without changes, so the target records it like any other
+// position before it is acknowledged: the target's position is never behind
+// the slot's, and a target that is (restored from a backup) is detected at
+// the next start (see Start). At most one a second.
+func (st *stream) advanceIdle(ctx context.Context) error {
 	acked := LSN(st.s.acked.Load())
-	if st.cur == nil && len(st.streams) == 0 && acked >= st.delivered && st.serverEnd > acked {
-		st.s.acked.CompareAndSwap(uint64(acked), uint64(st.serverEnd))
+	if st.cur != nil || len(st.streams) > 0 || st.early != 0 || acked < st.delivered ||
+		st.serverEnd <= st.delivered || time.Since(st.idleSent) < idleEvery {
+		return nil
 	}
+	st.idleSent = time.Now()
+	return st.deliver(ctx, &change.Txn{Position: st.serverEnd})
 }
+
+// idleEvery is how often an idle stream passes the server's WAL end on.
+const idleEvery = time.Second
 
 func (st *stream) maybeSendStatus(now time.Time, force bool) error {
 	acked := LSN(st.s.acked.Load())
