@@ -54,8 +54,22 @@ func TestIdleSlotAdvances(t *testing.T) {
 		}
 	}
 	t.Logf("unselected writes made %d bytes of WAL; the slot followed to the WAL end", end-start)
-	// The replicated table still flows.
+	// The target recorded the position before the slot was told: it is
+	// never behind the slot, so a restart does not take it for a target
+	// that lost commits.
+	v, err := e.dst.QueryValue(ctx, "dwh", "SELECT (position::pg_lsn - '0/0')::bigint FROM sluice.positions WHERE pipeline = 'test'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.ParseUint(v, 10, 64); n < confirmed {
+		t.Fatalf("the target's position %d is behind the slot's confirmed_flush_lsn %d", n, confirmed)
+	}
+	// The replicated table still flows, also after a restart.
 	e.srcExec("INSERT INTO t VALUES (2)")
+	e.waitEqual(30*time.Second, p, "t")
+	p.stop(t)
+	p = e.start()
+	e.srcExec("INSERT INTO t VALUES (3)")
 	e.waitEqual(30*time.Second, p, "t")
 	p.stop(t)
 }

@@ -221,6 +221,10 @@ func (c *Cluster) Start(ctx context.Context) error {
 	}
 }
 
+// Tool is the path of one of the server's client programs (pg_dump,
+// pg_restore, psql), from the same installation as the server.
+func (c *Cluster) Tool(prog string) string { return filepath.Join(c.bin, prog) }
+
 // Stop shuts the server down cleanly (pg_ctl stop -m fast). It is a no-op
 // when the server is not running. Fast shutdown waits for replication
 // connections to confirm the last WAL, so close them first.
