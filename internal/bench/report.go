@@ -38,7 +38,7 @@ func (r *report) rows() []row {
 	for i, w := range r.workloads {
 		out = append(out, summarize(w.name, w.rows, r.results[i]))
 	}
-	order := map[string]int{"bulk": 0, "small": 1, "large": 2}
+	order := map[string]int{"bulk": 0, "small": 1, "large": 2, "open": 3}
 	sort.SliceStable(out, func(i, j int) bool { return order[out[i].name] < order[out[j].name] })
 	return out
 }
@@ -61,7 +61,7 @@ func summarize(name string, rows int64, rs []runResult) row {
 
 func (r *report) largeOverLimit() bool {
 	for _, x := range r.rows() {
-		if x.name == "large" && x.rssMB >= rssLimitMB {
+		if (x.name == "large" || x.name == "open") && x.rssMB >= rssLimitMB {
 			return true
 		}
 	}
@@ -169,12 +169,12 @@ func (r *report) notes() []string {
 			r.env.opts.runs, strings.Join(spread, ", ")))
 	}
 	for _, x := range r.rows() {
-		if x.name == "large" {
+		if x.name == "large" || x.name == "open" {
 			verdict := "under"
 			if x.rssMB >= rssLimitMB {
 				verdict = "OVER"
 			}
-			n = append(n, fmt.Sprintf("large: sluice peak RSS %.1f MB, %s the %d MB limit", x.rssMB, verdict, rssLimitMB))
+			n = append(n, fmt.Sprintf("%s: sluice peak RSS %.1f MB, %s the %d MB limit", x.name, x.rssMB, verdict, rssLimitMB))
 		}
 	}
 	n = append(n, fmt.Sprintf("sluice peak RSS over the whole run (VmHWM / polled VmRSS): %.1f MB", mb(r.lifetimeRSSKB)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,14 @@ func workloads(o options) []workload {
 	}
 	if o.large {
 		ws = append(ws, workload{name: "large", rows: 1_000_000, runs: 1, timeout: 8 * time.Minute, load: bulkLoad(500, "y"),
-			what: "1,000,000 wide rows (~560 B, payload repeat('y', 500)) in ONE transaction, 1 run"})
+			what: "1,000,000 wide rows (~560 B, payload repeat('y', 500)) in ONE transaction, 1 run"},
+			workload{name: "open", rows: openRunning + openOthers, runs: 1, timeout: 10 * time.Minute, load: openLoad,
+				what: fmt.Sprintf("a transaction of %s wide rows (streamed while it runs) kept open while %s wide rows (~%d MB) "+
+					"commit in %d-row transactions from %d connections, then it commits; 1 run (sluice's RSS must stay under 256 MB)",
+					thousands(openRunning), thousands(openOthers), openOthers*560>>20, openChunk, writers-1)})
+	}
+	if o.only != "" {
+		ws = slices.DeleteFunc(ws, func(w workload) bool { return w.name != o.only })
 	}
 	return ws
 }
@@ -48,6 +56,47 @@ func bulkLoad(width int, ch string) func(context.Context, *env, int64, int64) er
 		_, err := e.srcConns[0].Exec(ctx, sql, lo, hi)
 		return err
 	}
+}
+
+// The open workload: a running transaction large enough to be streamed
+// (above logical_decoding_work_mem) stays open while about 500 MB of other
+// transactions commit, which the replicators must keep (the native
+// subscriber on disk, sluice applied and kept for a re-apply) until it ends.
+const (
+	openRunning = 150_000 // rows of the running transaction (~85 MB)
+	openOthers  = 900_000 // rows committed meanwhile (~500 MB)
+	openChunk   = 1_800   // rows per committed transaction (~1 MB)
+)
+
+// openLoad writes the open workload: the running transaction inserts the
+// highest ids (it commits last) on the first connection; the others insert
+// the rest in openChunk-row transactions meanwhile.
+func openLoad(ctx context.Context, e *env, lo, hi int64) error {
+	const ins = `INSERT INTO bench_rows SELECT g, g % 100, repeat('o', 500), g * 1.5, now() FROM generate_series($1::bigint, $2::bigint) g`
+	running, others := e.srcConns[0], e.srcConns[1:]
+	tx, err := running.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit a no-op
+	if _, err := tx.Exec(ctx, ins, hi-openRunning+1, hi); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for w, conn := range others {
+		g.Go(func() error {
+			for from := lo + int64(w)*openChunk; from <= hi-openRunning; from += int64(len(others)) * openChunk {
+				if _, err := conn.Exec(gctx, ins, from, min(from+openChunk-1, hi-openRunning)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // smallLoad inserts lo..hi one row per transaction from several
