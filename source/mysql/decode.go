@@ -32,9 +32,16 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		st.curFile = string(e.NextLogName)
-		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && h.LogPos != 0 && !st.inGroup {
-			st.file, st.pos = st.curFile, uint32(e.Position)
+		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && h.LogPos != 0 {
+			st.rotated = st.curFile // the file ended; the next one is yet to open
+			if !st.inGroup {
+				st.file, st.pos, st.srv = st.curFile, uint32(e.Position), st.server
+			}
 		}
+	case *replication.FormatDescriptionEvent:
+		st.rotated = "" // a file opened
+	case *replication.HeartbeatEvent:
+		return st.idle(ctx, e.Filename, h.LogPos)
 	case *replication.MariadbGTIDEvent:
 		st.beginGroup(ctx)
 		g := mariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
@@ -314,7 +321,7 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 			return permanentf("track GTID %s: %v", st.groupGTID, err)
 		}
 	}
-	st.file, st.pos = st.curFile, h.LogPos
+	st.file, st.pos, st.srv = st.curFile, h.LogPos, st.server
 	txn, id, ts, parted := st.cur, st.groupGTID, st.commitTS, st.partID != ""
 	if parted {
 		txn = nil // endParts sends what is left
