@@ -117,14 +117,29 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 		return nil
 	case "COMMIT":
 		return st.commit(ctx, h)
-	case "ROLLBACK":
-		// Only non-transactional changes are logged before a ROLLBACK,
-		// and those did happen.
-		if l.word() != "TO" {
-			return st.commit(ctx, h)
+	case "ROLLBACK": // see savepoint.go for when the server logs these
+		w := l.word()
+		if w == "WORK" {
+			w = l.word()
 		}
-		return nil
-	case "SAVEPOINT", "RELEASE":
+		if w != "TO" {
+			return st.rollback(ctx, h)
+		}
+		name, ok := readSavepoint(l)
+		if !ok {
+			return permanentf("cannot read the savepoint of %q in the source binlog at %s:%d", shorten(q), st.curFile, h.LogPos)
+		}
+		return st.rollbackTo(ctx, name)
+	case "SAVEPOINT":
+		name, ok := l.ident()
+		if !ok {
+			return permanentf("cannot read the savepoint of %q in the source binlog at %s:%d", shorten(q), st.curFile, h.LogPos)
+		}
+		return st.setSavepoint(ctx, name)
+	case "RELEASE":
+		if name, ok := readSavepoint(l); ok {
+			st.dropSavepoint(name, true)
+		}
 		return nil
 	case "XA":
 		if w := l.word(); w == "START" || w == "BEGIN" || w == "END" {
@@ -309,9 +324,8 @@ func (st *stream) row(sh *shape, vals []any) (change.Row, error) {
 	return row, nil
 }
 
-// commit ends the event group at h: the resume point moves past it, and
-// its changes, if any, are delivered.
-func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error {
+// endGroup moves the resume point past the event group ending at h.
+func (st *stream) endGroup(h *replication.EventHeader) error {
 	if st.maGTID != nil {
 		st.maria = st.maria.set(*st.maGTID)
 		st.useGTID = st.s.flavor == "mariadb"
@@ -322,6 +336,15 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 		}
 	}
 	st.file, st.pos, st.srv = st.curFile, h.LogPos, st.server
+	return nil
+}
+
+// commit ends the event group at h: the resume point moves past it, and
+// its changes, if any, are delivered.
+func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error {
+	if err := st.endGroup(h); err != nil {
+		return err
+	}
 	txn, id, ts, parted := st.cur, st.groupGTID, st.commitTS, st.partID != ""
 	if parted {
 		txn = nil // endParts sends what is left

@@ -111,6 +111,9 @@ type stream struct {
 	commitTS  time.Time
 	cur       *change.Txn // its changes to selected tables not yet handed on; nil while none
 	partID    string      // the ID its parts were sent with; "" while none were
+	sent      int         // changes sent in parts
+	saves     []savepoint // its savepoints, oldest first
+	subSeq    int         // numbers its Savepoint parts
 
 	byID    map[uint64]*shape         // table id → shape of the current table maps
 	last    map[change.TableID]*shape // the latest shape of each table
@@ -218,6 +221,7 @@ func (st *stream) reset(ctx context.Context) {
 
 func (st *stream) endGroupState() {
 	st.inGroup, st.begun, st.groupGTID, st.maGTID, st.myGTID, st.commitTS = false, false, "", nil, nil, time.Time{}
+	st.sent, st.saves, st.subSeq = 0, st.saves[:0], 0
 }
 
 // session reads the binlog from the resume point until an error.
