@@ -22,7 +22,25 @@ func (st *stream) decodeRows(e *replication.RowsEvent, data []byte) error {
 	if e.Table == nil || !st.s.selected(string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
+	// go-mysql reads row images until the data ends: an image of no
+	// columns takes no bytes, and it loops forever (found by
+	// FuzzTableMapRows).
+	if e.ColumnCount == 0 || e.ColumnCount != e.Table.ColumnCount || noColumn(e.ColumnBitmap1, e.ColumnCount) ||
+		e.ColumnBitmap2 != nil && noColumn(e.ColumnBitmap2, e.ColumnCount) {
+		return permanentf("rows event of %s.%s has row images of no columns, or of %d columns for a table map of %d: the binlog is damaged",
+			e.Table.Schema, e.Table.Table, e.ColumnCount, e.Table.ColumnCount)
+	}
 	return e.DecodeData(pos, data)
+}
+
+// noColumn tells whether a rows event's column bitmap names no column.
+func noColumn(bitmap []byte, n uint64) bool {
+	for i := uint64(0); i < n && i/8 < uint64(len(bitmap)); i++ {
+		if bitmap[i/8]&(1<<(i%8)) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // handle folds one binlog event into the transaction being read and

@@ -160,3 +160,31 @@ func FuzzMariaGTIDs(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPositionCompare: any two positions compare without panicking, a
+// position equals itself, and the order is consistent both ways: -1 one
+// way is +1 the other, 0 is 0 (both +1 means neither covers the other).
+func FuzzPositionCompare(f *testing.F) {
+	for _, s := range [][2]string{
+		{"file=binlog.000004;pos=900;gtid=0-1-57;server=1", "file=binlog.000001;pos=500;gtid=0-2-58;server=2"},
+		{"file=b.000001;pos=9;gtid=0-1-5,1-1-9", "file=b.000001;pos=9;gtid=0-1-6,1-1-8;epoch=1"},
+		{"file=b.000002;pos=9;gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-56", "file=b.000001;pos=9;gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57:60"},
+		{"file=binlog.000001;pos=4", "file=mysql-bin.000009;pos=4;server=3"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		p, err1 := ParsePosition(a)
+		q, err2 := ParsePosition(b)
+		if err1 != nil || err2 != nil {
+			return
+		}
+		if p.Compare(p) != 0 || p.Compare(&p) != 0 {
+			t.Fatalf("%s does not equal itself", p)
+		}
+		pq, qp := p.Compare(q), q.Compare(p)
+		if pq < -1 || pq > 1 || (pq == -1 && qp != 1) || (pq == 0 && qp != 0) {
+			t.Fatalf("%s vs %s = %d, reversed %d", p, q, pq, qp)
+		}
+	})
+}
