@@ -163,8 +163,10 @@ func (st *stream) checkResume(ctx context.Context) (logState, error) {
 // after every old one. The session read the old log to its end when the
 // file it was reading ended without a Rotate to a next one: that file was
 // the active log when the reset deleted it, and the server sends a file to
-// its end before it looks for the next. When it cannot follow it returns
-// why, as a permanent error; nil when the log was not reset.
+// its end before it looks for the next. (When the new log's first file has
+// the old active file's name, the server never looks: idle catches that.)
+// When it cannot follow it returns why, as a permanent error; nil when the
+// log was not reset.
 func (st *stream) followReset(ctx context.Context) error {
 	ls, err := st.s.readLogState(ctx)
 	if err != nil {

@@ -21,7 +21,14 @@
 //     table are skipped. On any connection trouble the goroutine reconnects
 //     from the end of the last whole transaction it read, with backoff, so a
 //     restarted source server neither stops Sluice nor duplicates or drops a
-//     transaction.
+//     transaction. Before each connection the resume point is checked
+//     against the server's binlog (identity.go): on another server (a
+//     promoted replica) reading resumes by GTID; a binlog that was reset or
+//     replaced under the position stops Sluice with ErrLogChanged, except
+//     a RESET MASTER under a session that had read the old binlog to its
+//     end, which is followed into the new binlog (Position.Epoch).
+//     Transactions rolled back in the binlog (ROLLBACK, ROLLBACK TO
+//     SAVEPOINT; see savepoint.go) are never delivered.
 //   - Next hands out the transactions; memory between the reader and the
 //     pipeline is bounded by a byte budget. Ack is a no-op: a MySQL server
 //     keeps its binlogs for its own retention time, not per replica.
