@@ -22,7 +22,25 @@ func (st *stream) decodeRows(e *replication.RowsEvent, data []byte) error {
 	if e.Table == nil || !st.s.selected(string(e.Table.Schema), string(e.Table.Table)) {
 		return nil
 	}
+	// go-mysql reads row images until the data ends: an image of no
+	// columns takes no bytes, and it loops forever (found by
+	// FuzzTableMapRows).
+	if e.ColumnCount == 0 || e.ColumnCount != e.Table.ColumnCount || noColumn(e.ColumnBitmap1, e.ColumnCount) ||
+		e.ColumnBitmap2 != nil && noColumn(e.ColumnBitmap2, e.ColumnCount) {
+		return permanentf("rows event of %s.%s has row images of no columns, or of %d columns for a table map of %d: the binlog is damaged",
+			e.Table.Schema, e.Table.Table, e.ColumnCount, e.Table.ColumnCount)
+	}
 	return e.DecodeData(pos, data)
+}
+
+// noColumn tells whether a rows event's column bitmap names no column.
+func noColumn(bitmap []byte, n uint64) bool {
+	for i := uint64(0); i < n && i/8 < uint64(len(bitmap)); i++ {
+		if bitmap[i/8]&(1<<(i%8)) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // handle folds one binlog event into the transaction being read and
@@ -32,9 +50,16 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		st.curFile = string(e.NextLogName)
-		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && h.LogPos != 0 && !st.inGroup {
-			st.file, st.pos = st.curFile, uint32(e.Position)
+		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && h.LogPos != 0 {
+			st.rotated = st.curFile // the file ended; the next one is yet to open
+			if !st.inGroup {
+				st.file, st.pos, st.srv = st.curFile, uint32(e.Position), st.server
+			}
 		}
+	case *replication.FormatDescriptionEvent:
+		st.rotated = "" // a file opened
+	case *replication.HeartbeatEvent:
+		return st.idle(ctx, e.Filename, h.LogPos)
 	case *replication.MariadbGTIDEvent:
 		st.beginGroup(ctx)
 		g := mariaGTID{Domain: e.GTID.DomainID, Server: e.GTID.ServerID, Seq: e.GTID.SequenceNumber}
@@ -110,14 +135,29 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 		return nil
 	case "COMMIT":
 		return st.commit(ctx, h)
-	case "ROLLBACK":
-		// Only non-transactional changes are logged before a ROLLBACK,
-		// and those did happen.
-		if l.word() != "TO" {
-			return st.commit(ctx, h)
+	case "ROLLBACK": // see savepoint.go for when the server logs these
+		w := l.word()
+		if w == "WORK" {
+			w = l.word()
 		}
-		return nil
-	case "SAVEPOINT", "RELEASE":
+		if w != "TO" {
+			return st.rollback(ctx, h)
+		}
+		name, ok := readSavepoint(l)
+		if !ok {
+			return permanentf("cannot read the savepoint of %q in the source binlog at %s:%d", shorten(q), st.curFile, h.LogPos)
+		}
+		return st.rollbackTo(ctx, name)
+	case "SAVEPOINT":
+		name, ok := l.ident()
+		if !ok {
+			return permanentf("cannot read the savepoint of %q in the source binlog at %s:%d", shorten(q), st.curFile, h.LogPos)
+		}
+		return st.setSavepoint(ctx, name)
+	case "RELEASE":
+		if name, ok := readSavepoint(l); ok {
+			st.dropSavepoint(name, true)
+		}
 		return nil
 	case "XA":
 		if w := l.word(); w == "START" || w == "BEGIN" || w == "END" {
@@ -302,9 +342,8 @@ func (st *stream) row(sh *shape, vals []any) (change.Row, error) {
 	return row, nil
 }
 
-// commit ends the event group at h: the resume point moves past it, and
-// its changes, if any, are delivered.
-func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error {
+// endGroup moves the resume point past the event group ending at h.
+func (st *stream) endGroup(h *replication.EventHeader) error {
 	if st.maGTID != nil {
 		st.maria = st.maria.set(*st.maGTID)
 		st.useGTID = st.s.flavor == "mariadb"
@@ -314,7 +353,16 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 			return permanentf("track GTID %s: %v", st.groupGTID, err)
 		}
 	}
-	st.file, st.pos = st.curFile, h.LogPos
+	st.file, st.pos, st.srv = st.curFile, h.LogPos, st.server
+	return nil
+}
+
+// commit ends the event group at h: the resume point moves past it, and
+// its changes, if any, are delivered.
+func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error {
+	if err := st.endGroup(h); err != nil {
+		return err
+	}
 	txn, id, ts, parted := st.cur, st.groupGTID, st.commitTS, st.partID != ""
 	if parted {
 		txn = nil // endParts sends what is left

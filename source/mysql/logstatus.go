@@ -36,6 +36,9 @@ func (s *Source) LogStatus(ctx context.Context, applied change.Position) (pipeli
 	default:
 		return ls, nil
 	}
+	if !sameLog(a, head) {
+		return ls, nil // another server's files: no distance in bytes
+	}
 	if a.File == head.File {
 		ls.BehindBytes = int64(max(head.Pos, a.Pos) - a.Pos)
 	}

@@ -1,38 +1,39 @@
 package mysql
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
 // Position is where a transaction ends in the source's binary log: the
 // binlog file, the offset just after the transaction's commit event, and —
-// when the server has GTIDs — the GTID state at that point.
+// when the server has GTIDs — the GTID state at that point. Server names
+// the server whose binlog File and Pos point into; Epoch counts how often
+// Sluice followed that binlog starting over (RESET MASTER) while reading it.
 //
 // Its text form (what the checkpoint stores) is
 //
-//	file=<binlog file>;pos=<offset>[;gtid=<GTID set>]
+//	file=<binlog file>;pos=<offset>[;gtid=<GTID set>][;server=<server_id>][;epoch=<n>]
 //
 // for example
 //
 //	file=binlog.000003;pos=1234
-//	file=binlog.000003;pos=1234;gtid=0-1-57,1-2-9                       (MariaDB: domain-server-seq, one per domain)
+//	file=binlog.000003;pos=1234;gtid=0-1-57,1-2-9;server=1                       (MariaDB: domain-server-seq, one per domain)
 //	file=binlog.000003;pos=1234;gtid=3e11fa47-71ca-11e1-9e33-c80aa9429562:1-57  (MySQL: the executed GTID set)
 //
 // Streaming resumes from the GTID set when there is one (MariaDB: the
 // transactions after it; MySQL: the transactions not in it), else from the
-// file and offset.
+// file and offset. Server and epoch are left out when unknown or 0
+// (positions written before Sluice recorded them).
 type Position struct {
-	File string // binlog file name, e.g. "binlog.000003"
-	Pos  uint32 // offset just after the commit event
-	GTID string // normalized GTID set; "" when the server has none
+	File   string // binlog file name, e.g. "binlog.000003"
+	Pos    uint32 // offset just after the commit event
+	GTID   string // normalized GTID set; "" when the server has none
+	Server uint32 // server_id of the server File and Pos belong to; 0 = unknown
+	Epoch  uint32 // how many binlog resets were followed before this position
 }
 
 func (p Position) String() string {
@@ -40,19 +41,51 @@ func (p Position) String() string {
 	if p.GTID != "" {
 		s += ";gtid=" + p.GTID
 	}
+	if p.Server != 0 {
+		s += ";server=" + strconv.FormatUint(uint64(p.Server), 10)
+	}
+	if p.Epoch != 0 {
+		s += ";epoch=" + strconv.FormatUint(uint64(p.Epoch), 10)
+	}
 	return s
 }
 
-// Compare orders positions by binlog file sequence number, then offset.
+// Compare orders p against o, another position of this source. What the
+// pipeline relies on is "p.Compare(o) <= 0": o covers p, every transaction
+// up to p is also up to o, so a transaction at p that the target holds up
+// to o may be skipped. Positions neither of which covers the other (MariaDB
+// domains ahead on both sides, file names of different logs, another kind
+// of position, nil) compare +1 both ways: a transaction that is not
+// provably covered is applied, never skipped. Compare never panics.
+//
+// The first difference decides:
+//   - Epoch: a position after a followed binlog reset comes after every
+//     position before it (the new log's GTIDs and file numbers start over).
+//   - GTID, when both positions have one: MariaDB per domain by sequence
+//     number (server ids aside, so positions on a promoted replica compare
+//     with those on the old primary), MySQL by set containment.
+//   - Otherwise binlog file number, then offset, when both name files of
+//     the same log (same base name, same server when both are known).
 func (p Position) Compare(o change.Position) int {
 	var q Position
 	switch v := o.(type) {
 	case Position:
 		q = v
 	case *Position:
+		if v == nil {
+			return 1
+		}
 		q = *v
 	default:
-		panic(fmt.Sprintf("compare mysql position with %T", o)) // a programming error, never input
+		return 1
+	}
+	switch {
+	case p.Epoch != q.Epoch:
+		return cmp(p.Epoch, q.Epoch)
+	case p.GTID != "" && q.GTID != "":
+		return compareGTID(p.GTID, q.GTID)
+	case !sameLog(p, q):
+		return 1
 	}
 	a, _ := fileSeq(p.File)
 	b, _ := fileSeq(q.File)
@@ -62,7 +95,16 @@ func (p Position) Compare(o change.Position) int {
 	case p.Pos != q.Pos:
 		return cmp(p.Pos, q.Pos)
 	}
-	return strings.Compare(p.File, q.File)
+	return 0
+}
+
+// sameLog tells whether the files of two positions belong to one binary
+// log, so that their numbers and offsets compare.
+func sameLog(p, q Position) bool {
+	if p.Server != 0 && q.Server != 0 && p.Server != q.Server {
+		return false
+	}
+	return baseName(p.File) == baseName(q.File)
 }
 
 func cmp[T uint32 | uint64](a, b T) int {
@@ -82,7 +124,15 @@ func fileSeq(name string) (uint64, bool) {
 	return n, err == nil
 }
 
-const positionForm = "want file=<binlog file>;pos=<offset>[;gtid=<GTID set>], e.g. file=binlog.000003;pos=1234;gtid=0-1-57"
+// baseName is a binlog file name without its number (log_bin's base name).
+func baseName(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i]
+	}
+	return name
+}
+
+const positionForm = "want file=<binlog file>;pos=<offset>[;gtid=<GTID set>][;server=<server_id>][;epoch=<n>], e.g. file=binlog.000003;pos=1234;gtid=0-1-57;server=1"
 
 // ParsePosition reads a position's text form back.
 func ParsePosition(s string) (Position, error) {
@@ -121,6 +171,16 @@ func ParsePosition(s string) (Position, error) {
 				return fail("empty gtid (leave the key out instead)")
 			}
 			p.GTID = g
+		case "server", "epoch":
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 {
+				return fail(fmt.Sprintf("%s %q is not a number from 1 to 4294967295 (leave the key out for 0)", k, v))
+			}
+			if k == "server" {
+				p.Server = uint32(n)
+			} else {
+				p.Epoch = uint32(n)
+			}
 		default:
 			return fail(fmt.Sprintf("unknown key %q", k))
 		}
@@ -129,107 +189,4 @@ func ParsePosition(s string) (Position, error) {
 		return fail("file and pos are required")
 	}
 	return p, nil
-}
-
-// normalizeGTID checks a GTID set's text and returns it in canonical form:
-// MariaDB sets (no ':') sorted by domain, MySQL sets as go-mysql prints them.
-func normalizeGTID(s string) (string, error) {
-	if strings.ContainsRune(s, ':') {
-		set, err := parseMySQLGTIDs(s)
-		if err != nil {
-			return "", err
-		}
-		return set.String(), nil
-	}
-	st, err := parseMariaGTIDs(s)
-	if err != nil {
-		return "", err
-	}
-	return st.String(), nil
-}
-
-// parseMySQLGTIDs parses a MySQL GTID set with go-mysql, turning any panic
-// on odd input into an error.
-func parseMySQLGTIDs(s string) (set *gomysql.MysqlGTIDSet, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			set, err = nil, fmt.Errorf("gtid %q is not a MySQL GTID set", s)
-		}
-	}()
-	g, err := gomysql.ParseMysqlGTIDSet(s)
-	if err != nil {
-		return nil, fmt.Errorf("gtid %q is not a MySQL GTID set (uuid:1-5,...): %v", s, err)
-	}
-	set, ok := g.(*gomysql.MysqlGTIDSet)
-	if !ok {
-		return nil, fmt.Errorf("gtid %q is not a MySQL GTID set", s)
-	}
-	return set, nil
-}
-
-// mariaGTID is one MariaDB GTID, domain-server-sequence.
-type mariaGTID struct {
-	Domain, Server uint32
-	Seq            uint64
-}
-
-func (g mariaGTID) String() string {
-	return strconv.FormatUint(uint64(g.Domain), 10) + "-" + strconv.FormatUint(uint64(g.Server), 10) + "-" + strconv.FormatUint(g.Seq, 10)
-}
-
-// mariaGTIDs is a MariaDB GTID position: the last GTID of each domain,
-// sorted by domain.
-type mariaGTIDs []mariaGTID
-
-func (m mariaGTIDs) String() string {
-	parts := make([]string, len(m))
-	for i, g := range m {
-		parts[i] = g.String()
-	}
-	return strings.Join(parts, ",")
-}
-
-// set records g as its domain's last GTID.
-func (m mariaGTIDs) set(g mariaGTID) mariaGTIDs {
-	i, found := slices.BinarySearchFunc(m, g.Domain, func(x mariaGTID, d uint32) int { return cmpU32(x.Domain, d) })
-	if found {
-		m[i] = g
-		return m
-	}
-	return slices.Insert(m, i, g)
-}
-
-func cmpU32(a, b uint32) int {
-	if a == b {
-		return 0
-	}
-	return cmp(a, b)
-}
-
-var errMariaGTID = errors.New("want domain-server-sequence[,...], e.g. 0-1-57")
-
-// parseMariaGTIDs reads "0-1-57,1-2-9" (empty: no GTIDs).
-func parseMariaGTIDs(s string) (mariaGTIDs, error) {
-	var out mariaGTIDs
-	if s == "" {
-		return out, nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		f := strings.Split(strings.TrimSpace(part), "-")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("gtid %q: %w", s, errMariaGTID)
-		}
-		d, err1 := strconv.ParseUint(f[0], 10, 32)
-		sv, err2 := strconv.ParseUint(f[1], 10, 32)
-		seq, err3 := strconv.ParseUint(f[2], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, fmt.Errorf("gtid %q: %w", s, errMariaGTID)
-		}
-		g := mariaGTID{Domain: uint32(d), Server: uint32(sv), Seq: seq}
-		if _, dup := slices.BinarySearchFunc(out, g.Domain, func(x mariaGTID, d uint32) int { return cmpU32(x.Domain, d) }); dup {
-			return nil, fmt.Errorf("gtid %q: domain %d appears twice", s, g.Domain)
-		}
-		out = out.set(g)
-	}
-	return out, nil
 }

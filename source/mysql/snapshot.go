@@ -150,6 +150,9 @@ func (sn *snapshot) lockFree(ctx context.Context) error {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	sn.pos = Position{File: file, Pos: pos}
+	if sn.pos.Server, err = serverIDOf(ctx, c); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	var g sql.NullString
 	if err := c.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", file, pos).Scan(&g); err != nil {
 		return fmt.Errorf("snapshot: read the GTID position: %w", err)

@@ -21,7 +21,14 @@
 //     table are skipped. On any connection trouble the goroutine reconnects
 //     from the end of the last whole transaction it read, with backoff, so a
 //     restarted source server neither stops Sluice nor duplicates or drops a
-//     transaction.
+//     transaction. Before each connection the resume point is checked
+//     against the server's binlog (identity.go): on another server (a
+//     promoted replica) reading resumes by GTID; a binlog that was reset or
+//     replaced under the position stops Sluice with ErrLogChanged, except
+//     a RESET MASTER under a session that had read the old binlog to its
+//     end, which is followed into the new binlog (Position.Epoch).
+//     Transactions rolled back in the binlog (ROLLBACK, ROLLBACK TO
+//     SAVEPOINT; see savepoint.go) are never delivered.
 //   - Next hands out the transactions; memory between the reader and the
 //     pipeline is bounded by a byte budget. Ack is a no-op: a MySQL server
 //     keeps its binlogs for its own retention time, not per replica.
@@ -255,31 +262,11 @@ func (s *Source) Close() error {
 // currentPosition is the server's binlog position now (SHOW MASTER STATUS,
 // or SHOW BINARY LOG STATUS on MySQL 8.4+) with its GTID state.
 func (s *Source) currentPosition(ctx context.Context, q querier) (Position, error) {
-	rows, err := q.QueryContext(ctx, "SHOW MASTER STATUS")
-	if err != nil && s.flavor == "mysql" {
-		rows, err = q.QueryContext(ctx, "SHOW BINARY LOG STATUS")
-	}
-	if err != nil {
-		return Position{}, fmt.Errorf("read the source's binlog position: %w%s", err, privilegeHint(err, s.flavor))
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
+	vals, err := s.masterStatus(ctx, q)
 	if err != nil {
 		return Position{}, err
 	}
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return Position{}, err
-		}
-		return Position{}, errors.New("the source has no binary log: log_bin is OFF; set log_bin (e.g. log_bin = binlog in my.cnf [mysqld]) and restart the server")
-	}
-	vals, err := scanStrings(rows, len(cols))
-	if err != nil {
-		return Position{}, err
-	}
-	rows.Close()
-	var p Position
-	p.File = vals[0].String
+	p := Position{File: vals[0].String}
 	var n uint64
 	if _, err := fmt.Sscan(vals[1].String, &n); err != nil || n > 1<<32-1 {
 		return Position{}, fmt.Errorf("read the source's binlog position: bad offset %q", vals[1].String)
@@ -300,7 +287,51 @@ func (s *Source) currentPosition(ctx context.Context, q querier) (Position, erro
 			return Position{}, err
 		}
 	}
+	if p.Server, err = serverIDOf(ctx, q); err != nil {
+		return Position{}, err
+	}
 	return p, nil
+}
+
+// serverIDOf is the server_id of the server q is connected to: the binlog
+// positions read there belong to that server's log.
+func serverIDOf(ctx context.Context, q querier) (uint32, error) {
+	var id uint32
+	if err := q.QueryRowContext(ctx, "SELECT @@GLOBAL.server_id").Scan(&id); err != nil {
+		return 0, fmt.Errorf("read the source's server_id: %w", err)
+	}
+	return id, nil
+}
+
+// masterStatus is the row of SHOW MASTER STATUS (SHOW BINARY LOG STATUS
+// on MySQL 8.4+): file, position, ..., and on MySQL the executed GTID set.
+func (s *Source) masterStatus(ctx context.Context, q querier) ([]sql.NullString, error) {
+	rows, err := q.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil && s.flavor == "mysql" {
+		rows, err = q.QueryContext(ctx, "SHOW BINARY LOG STATUS")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the source's binlog position: %w%s", err, privilegeHint(err, s.flavor))
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("the source has no binary log: log_bin is OFF; set log_bin (e.g. log_bin = binlog in my.cnf [mysqld]) and restart the server")
+	}
+	vals, err := scanStrings(rows, len(cols))
+	if err == nil && len(vals) < 2 {
+		err = fmt.Errorf("SHOW MASTER STATUS returned %d columns", len(vals))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the source's binlog position: %w", err)
+	}
+	return vals, nil
 }
 
 // mysqlGTIDs tells whether a MySQL server runs with gtid_mode=ON (only then

@@ -92,11 +92,15 @@ type stream struct {
 	// read (delivered or skipped), with the GTID state there.
 	file     string
 	pos      uint32
+	srv      uint32 // server_id of the server whose binlog file is
+	epoch    uint32 // binlog resets followed (Position.Epoch)
 	maria    mariaGTIDs
 	mysqlSet *gomysql.MysqlGTIDSet // MySQL gtid_mode=ON; nil otherwise
 	useGTID  bool                  // resume from the GTID state
 
+	server  uint32 // server_id of the server the session reads
 	curFile string // the binlog file being read
+	rotated string // the next file a Rotate at the end of curFile announced, until it is opened
 
 	// The event group (transaction) being read.
 	inGroup   bool // a GTID event or BEGIN opened it
@@ -107,6 +111,9 @@ type stream struct {
 	commitTS  time.Time
 	cur       *change.Txn // its changes to selected tables not yet handed on; nil while none
 	partID    string      // the ID its parts were sent with; "" while none were
+	sent      int         // changes sent in parts
+	saves     []savepoint // its savepoints, oldest first
+	subSeq    int         // numbers its Savepoint parts
 
 	byID    map[uint64]*shape         // table id → shape of the current table maps
 	last    map[change.TableID]*shape // the latest shape of each table
@@ -116,7 +123,7 @@ type stream struct {
 
 // setResume makes p the place the next session starts from.
 func (st *stream) setResume(p Position) error {
-	st.file, st.pos, st.curFile = p.File, p.Pos, p.File
+	st.file, st.pos, st.curFile, st.srv, st.epoch = p.File, p.Pos, p.File, p.Server, p.Epoch
 	st.maria, st.mysqlSet, st.useGTID = nil, nil, false
 	if p.GTID == "" {
 		return nil
@@ -151,7 +158,7 @@ func (st *stream) gtidText() string {
 }
 
 func (st *stream) resume() Position {
-	return Position{File: st.file, Pos: st.pos, GTID: st.gtidText()}
+	return Position{File: st.file, Pos: st.pos, GTID: st.gtidText(), Server: st.srv, Epoch: st.epoch}
 }
 
 func (st *stream) run(ctx context.Context) {
@@ -169,6 +176,9 @@ func (st *stream) run(ctx context.Context) {
 		st.reset(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, errFollowed) {
+			continue
 		}
 		if permanent(err) {
 			st.fail(ctx, err)
@@ -205,17 +215,22 @@ func (st *stream) reset(ctx context.Context) {
 		st.cur = nil
 	}
 	st.endGroupState()
-	st.curFile = st.file
+	st.curFile, st.rotated = st.file, ""
 	clear(st.byID)
 }
 
 func (st *stream) endGroupState() {
 	st.inGroup, st.begun, st.groupGTID, st.maGTID, st.myGTID, st.commitTS = false, false, "", nil, nil, time.Time{}
+	st.sent, st.saves, st.subSeq = 0, st.saves[:0], 0
 }
 
 // session reads the binlog from the resume point until an error.
 func (st *stream) session(ctx context.Context, connected func()) error {
 	s := st.s
+	ls, err := st.checkResume(ctx)
+	if err != nil {
+		return err
+	}
 	cfg := replication.BinlogSyncerConfig{
 		ServerID:                s.serverID,
 		Flavor:                  s.flavor,
@@ -238,8 +253,19 @@ func (st *stream) session(ctx context.Context, connected func()) error {
 		RowsEventDecodeFunc:     st.decodeRows,
 		Option: func(c *client.Conn) error {
 			// A busy pipeline may leave the dump connection unread for a while.
-			_, err := c.Execute("SET SESSION net_write_timeout = 600")
-			return err
+			if _, err := c.Execute("SET SESSION net_write_timeout = 600"); err != nil {
+				return err
+			}
+			// The resume point was checked on the metadata connection: the
+			// binlog must come from that same server.
+			r, err := c.Execute("SELECT @@GLOBAL.server_id")
+			if err != nil {
+				return err
+			}
+			if id, err := r.GetUint(0, 0); err != nil || id != uint64(ls.serverID) {
+				return fmt.Errorf("the binlog connection reached server_id %d, the metadata connection server_id %d (%v); retrying", id, ls.serverID, err)
+			}
+			return nil
 		},
 	}
 	switch mode := s.dsn.Params.Get("tls"); mode {
@@ -254,7 +280,6 @@ func (st *stream) session(ctx context.Context, connected func()) error {
 	syncer := replication.NewBinlogSyncer(cfg)
 	defer syncer.Close()
 	var streamer *replication.BinlogStreamer
-	var err error
 	if st.useGTID {
 		var set gomysql.GTIDSet
 		if st.s.flavor == "mysql" {
@@ -273,12 +298,34 @@ func (st *stream) session(ctx context.Context, connected func()) error {
 	for {
 		ev, err := streamer.GetEvent(ctx)
 		if err != nil {
-			return st.classify(err)
+			return st.sessionEnd(ctx, streamer, err)
 		}
 		if err := st.handle(ctx, ev); err != nil {
 			return err
 		}
 	}
+}
+
+// sessionEnd handles the error that ended a session. When the server sent
+// it, the events it sent before are all buffered (GetEvent picks the error
+// channel at random when both are ready): they are handled first, so that
+// a reset binlog is known to be read to its end.
+func (st *stream) sessionEnd(ctx context.Context, streamer *replication.BinlogStreamer, err error) error {
+	var my *gomysql.MyError
+	if !errors.As(err, &my) {
+		return st.classify(err)
+	}
+	for _, ev := range streamer.DumpEvents() {
+		if herr := st.handle(ctx, ev); herr != nil {
+			return herr
+		}
+	}
+	if my.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG && strings.Contains(my.Message, "could not find next log") {
+		if ferr := st.followReset(ctx); ferr != nil {
+			return ferr
+		}
+	}
+	return st.classify(err)
 }
 
 // classify wraps the errors a reconnect cannot fix as permanent, with the

@@ -255,14 +255,8 @@ func errMetadata(id change.TableID) error {
 
 // fromTableMap builds the shape a table map describes. Only the table map is
 // used, never the live schema, so old events decode with their own shape.
-func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (_ *shape, err error) {
+func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (*shape, error) {
 	id := change.TableID{Schema: string(tm.Schema), Name: string(tm.Table)}
-	defer func() {
-		// go-mysql's metadata helpers index lists without checking them.
-		if r := recover(); r != nil {
-			err = permanentf("the binlog table map of %s has inconsistent metadata: %v", id, r)
-		}
-	}()
 	n := int(tm.ColumnCount)
 	if len(tm.ColumnName) != n || n == 0 {
 		return nil, errMetadata(id)
@@ -270,18 +264,17 @@ func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (_ *shape, err er
 	if len(tm.ColumnType) != n || len(tm.ColumnMeta) != n {
 		return nil, permanentf("table map of %s is malformed", id)
 	}
-	unsigned := tm.UnsignedMap()
-	colls := tm.CollationMap()
-	enumColls := tm.EnumSetCollationMap()
-	enums := tm.EnumStrValueMap()
-	sets := tm.SetStrValueMap()
-	geoms := tm.GeometryTypeMap()
+	m, err := readMeta(tm)
+	if err != nil {
+		return nil, permanentf("the binlog table map of %s has inconsistent metadata: %v", id, err)
+	}
+	unsigned, colls, enumColls, enums, sets, geoms := m.unsigned, m.colls, m.enumColls, m.enums, m.sets, m.geoms
 	cols := make([]colDesc, n)
 	for i := range cols {
 		c := &cols[i]
 		c.name = string(tm.ColumnName[i])
-		if avail, nullable := tm.Nullable(i); avail {
-			c.notNull = !nullable
+		if m.nullable[i] != 0 {
+			c.notNull = m.nullable[i] < 0
 		}
 		c.unsigned = unsigned[i]
 		meta := tm.ColumnMeta[i]
@@ -410,6 +403,38 @@ func fromTableMap(tm *replication.TableMapEvent, cs *charsets) (_ *shape, err er
 		t.Key = append(t.Key, int(k))
 	}
 	return &shape{table: t, cols: cols, tm: tm}, nil
+}
+
+// tableMeta is the optional metadata of a table map, per column.
+type tableMeta struct {
+	unsigned         map[int]bool
+	colls, enumColls map[int]uint64
+	enums, sets      map[int][]string
+	geoms            map[int]uint64
+	nullable         []int8 // 1 nullable, -1 NOT NULL, 0 not told
+}
+
+// readMeta reads the table map's optional metadata through go-mysql's
+// helpers, which index their lists without checking them: a panic there
+// is an error about this table map, and only there.
+func readMeta(tm *replication.TableMapEvent) (m tableMeta, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	m.unsigned, m.colls, m.enumColls = tm.UnsignedMap(), tm.CollationMap(), tm.EnumSetCollationMap()
+	m.enums, m.sets, m.geoms = tm.EnumStrValueMap(), tm.SetStrValueMap(), tm.GeometryTypeMap()
+	m.nullable = make([]int8, tm.ColumnCount)
+	for i := range m.nullable {
+		if avail, nullable := tm.Nullable(i); avail {
+			m.nullable[i] = -1
+			if nullable {
+				m.nullable[i] = 1
+			}
+		}
+	}
+	return m, nil
 }
 
 // sameTableMap tells whether two table maps describe the same shape, without
