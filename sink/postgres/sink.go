@@ -333,13 +333,15 @@ func quoteLiteral(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
 
-// redactErr keeps a DSN parse error from echoing the DSN (and its password).
+// redactErr keeps a DSN parse error from echoing the DSN (and its
+// password): pgconn quotes the connection string, masking passwords only
+// where it recognises them, and the error inside may quote it too.
 func redactErr(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "://"); i >= 0 {
-		return errors.New("invalid connection string")
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid connection string (use postgres://user:password@host:5432/db, or key=value pairs)")
 	}
-	return errors.New(msg)
+	return err
 }
 
 // begin sends a pending BEGIN on its own.

@@ -302,7 +302,7 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 				labels[i] = quoteLiteral(l)
 			}
 			_, err := conn.Exec(ctx, fmt.Sprintf("CREATE TYPE %s AS ENUM (%s)", typ, strings.Join(labels, ", ")))
-			if err != nil && !strings.Contains(err.Error(), "already exists") {
+			if err != nil && !alreadyExists(err) {
 				return fmt.Errorf("create enum %s in target: %w", typ, err)
 			}
 			continue
@@ -314,4 +314,12 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 		}
 	}
 	return nil
+}
+
+// alreadyExists tells that a CREATE failed because the object is there:
+// another pipeline's sink may create it at the same moment (duplicate_object,
+// or unique_violation in the catalog when both commit at once).
+func alreadyExists(err error) bool {
+	code := pgCode(err)
+	return code == "42710" || code == "23505"
 }
