@@ -31,7 +31,7 @@ func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (so
 		return src, err
 	}
 	_, schema := splitSchema(cfg)
-	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SpillDir: spill})
+	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SpillDir: spill, LogValues: cfg.Log.Values})
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -93,13 +93,13 @@ func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipe
 	modes := cfg.Sink.ModeOptions()
 	switch cfg.Sink.Kind {
 	case "postgres":
-		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
 		if err != nil {
 			return nil, err
 		}
 		return s.ForPipeline(), nil
 	case "mysql":
-		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ type shape struct {
 	out     *change.Table // src itself when columns and name are unchanged
 	cols    []int         // out column i is src column cols[i]; nil: the same columns
 	filters []filter      // all must match for a row to reach the target
+	values  bool          // errors may quote the row's key values (Options.LogValues)
 }
 
 // passThrough tells whether changes of the table go through untouched.
@@ -31,7 +32,7 @@ func (s *Set) build(t *change.Table) (*shape, error) {
 	for i, c := range t.Columns {
 		cur[i] = column{name: c.Name, src: i}
 	}
-	sh := &shape{src: t}
+	sh := &shape{src: t, values: s.opts.LogValues}
 	id := t.ID
 	schemaSet := false
 	for i := range s.rules {

@@ -33,6 +33,9 @@ type Options struct {
 	// SpillDir is where transformed transactions spill beyond
 	// change.DefaultSpillLimit bytes ("" = os.TempDir), as the source's do.
 	SpillDir string
+	// LogValues lets errors quote a row's key values (log.values);
+	// otherwise they name the key columns only.
+	LogValues bool
 }
 
 // Set is a compiled list of rules. Safe for concurrent use.

@@ -28,6 +28,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // Options configure a Sink.
@@ -43,6 +44,9 @@ type Options struct {
 	// Mode says how changes are written (merge, the zero value, history or
 	// append) and which metadata columns rows get.
 	Mode mode.Options
+	// LogValues lets errors quote row values (log.values); otherwise they
+	// name the table and key columns only (see sink/redact).
+	LogValues bool
 }
 
 // Sink is the MySQL/MariaDB sink.
@@ -146,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log), targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
 		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{}}
 	if err := s.connect(ctx, p); err != nil {
@@ -460,6 +464,7 @@ func (s *Sink) begin(ctx context.Context) error {
 // fail marks the sink unusable: the open target transaction is lost, so the
 // pipeline must restart from its checkpoint.
 func (s *Sink) fail(err error) error {
+	err = redact.Error(err, s.opts.LogValues)
 	if s.broken == nil {
 		s.broken = err
 	}
@@ -498,8 +503,9 @@ func (s *Sink) row(t *change.Table, r change.Row) (change.Row, error) {
 
 // newConverter turns PostgreSQL tables and values into MySQL ones, logging
 // the first value per column that a documented rule changed (e.g. NaN).
-func newConverter(log zerolog.Logger) *typemap.Converter {
+func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
 	c := typemap.New(change.MySQL)
+	c.HideValues = !values
 	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
 		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
 	})

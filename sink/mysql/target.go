@@ -23,8 +23,9 @@ type target struct {
 	all   []int    // 0..n-1
 
 	sh      *mode.Shape
-	nsrc    int // cols[:nsrc] are the source's columns
-	softDel int // index of the deleted-at column, -1 without soft deletes
+	nsrc    int  // cols[:nsrc] are the source's columns
+	softDel int  // index of the deleted-at column, -1 without soft deletes
+	values  bool // errors may quote values (log.values)
 }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
@@ -39,7 +40,7 @@ func (s *Sink) newTarget(sh *mode.Shape) *target {
 	t := sh.Table
 	id := s.targetID(t)
 	tg := &target{id: id, ident: mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name), key: t.Key,
-		sh: sh, nsrc: sh.N, softDel: sh.Extra(mode.KindDeletedAt)}
+		sh: sh, nsrc: sh.N, softDel: sh.Extra(mode.KindDeletedAt), values: s.opts.LogValues}
 	for i, c := range t.Columns {
 		k := kindOf(c)
 		tg.cols = append(tg.cols, mysqlconn.QuoteIdent(c.Name))

@@ -82,3 +82,57 @@ func TestLoadWaitsForItsWriter(t *testing.T) {
 		t.Fatalf("Load = %v, want the rows' own error in the chain", err)
 	}
 }
+
+// TestErrorsHideValues: a value the target refuses (a CHECK added by hand,
+// a bad value in a snapshot) is not quoted in the error unless LogValues;
+// the table and constraint are. With LogValues the server's DETAIL, which
+// holds the row, is in the error too.
+func TestErrorsHideValues(t *testing.T) {
+	const secret = "sk_live_51HxQ"
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{})
+	for _, show := range []bool{false, true} {
+		db := fmt.Sprintf("show_%v", show)
+		if err := c.CreateDB(ctx, db); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(ctx, Options{DSN: c.DSN(db), Pipeline: "t", LogValues: show})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		apply(t, s, inserts(1, 1, "a"))
+		if err := c.Exec(ctx, db, "ALTER TABLE items ADD CONSTRAINT no_keys CHECK (v NOT LIKE 'sk_live%')"); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Apply(ctx, inserts(2, 3, secret))
+		if err == nil {
+			err = s.Flush(ctx)
+		}
+		if err == nil || !strings.Contains(err.Error(), "public.items") || !strings.Contains(err.Error(), "no_keys") {
+			t.Fatalf("LogValues %v: %v, want an error naming the table and the constraint", show, err)
+		}
+		if got := strings.Contains(err.Error(), secret); got != show {
+			t.Errorf("LogValues %v: the error quotes the value: %v\n%v", show, got, err)
+		}
+		var pg *pgconn.PgError
+		if !errors.As(err, &pg) || pg.Code != "23514" {
+			t.Errorf("LogValues %v: %v has lost its SQLSTATE", show, err)
+		}
+
+		s2, err := New(ctx, Options{DSN: c.DSN(db), Pipeline: "t2", LogValues: show})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		if err := s2.PrepareSnapshot(ctx, []*change.Table{tbl}); err != nil {
+			t.Fatal(err)
+		}
+		err = s2.Load(ctx, tbl, func(yield func(change.Row) error) error {
+			return yield(change.Row{change.Text(secret), change.Text("x")}) // not an integer
+		})
+		if err == nil || strings.Contains(err.Error(), secret) != show {
+			t.Errorf("LogValues %v: Load = %v", show, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // execPlan runs a plan's actions inside the open target transaction.
@@ -66,7 +67,7 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error 
 		pred, args := firstMatch(tg, a.Before)
 		tag, err := s.conn.Exec(ctx, "DELETE FROM "+tg.ident+" WHERE "+pred, args...)
 		if err == nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.Before)
+			return fmt.Errorf("delete: no target row matches the old row %s; the target has drifted from the source", redact.Row(s.opts.LogValues, tg.sh.Table, a.Before))
 		}
 		return err
 	}
