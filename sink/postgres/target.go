@@ -30,7 +30,21 @@ type target struct {
 	set      string // appended to every SET list (the synced-at column), "" for none
 	softDel  int    // index of the deleted-at column, -1 without soft deletes
 	conflict string // history and append: the clause that skips rows written already
+	// oldPositions: the history or append table was made by a Sluice that
+	// put the unique key on the position itself, not on positionHash.
+	oldPositions bool
 }
+
+// positionHash is a generated column of history and append tables: a hash
+// of the source position, on which (with the change index) their unique key
+// is built. A B-tree entry holds at most about 2700 bytes, and the GTID set
+// of a long-lived MySQL cluster runs to thousands of characters. md5 only
+// tells positions apart here (no security use): PostgreSQL has no immutable
+// text-to-bytea conversion to feed sha256 in a generated column.
+const positionHash = "_source_position_sha"
+
+// positionHashExpr computes positionHash from a position text.
+func positionHashExpr(pos string) string { return "decode(md5(" + pos + "), 'hex')" }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
 	id := t.ID
@@ -55,10 +69,18 @@ func (s *Sink) newTarget(sh *mode.Shape) *target {
 			tg.set = pgx.Identifier{c.Name}.Sanitize() + " = now()"
 		}
 	}
-	if sh.Mode != mode.Merge {
-		tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize())
-	}
+	tg.setConflict()
 	return tg
+}
+
+// setConflict sets the clause that skips history and append rows written
+// already, by the table's unique key.
+func (tg *target) setConflict() {
+	if tg.sh.Mode == mode.Merge {
+		return
+	}
+	cols := uniqueColumns(tg.sh, tg.oldPositions)
+	tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{cols[0]}.Sanitize(), pgx.Identifier{cols[1]}.Sanitize())
 }
 
 // targetFor makes sure the target table for shape sh exists with every
@@ -109,7 +131,14 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 			}
 		}
 	}
-	if err := checkUnique(ctx, conn, tg, uniqueColumns(sh)); err != nil {
+	if sh.Mode != mode.Merge && !have[positionHash] {
+		tg.oldPositions = true
+		tg.setConflict()
+		if err := s.warnOldPositions(ctx, conn, tg); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUnique(ctx, conn, tg, uniqueColumns(sh, tg.oldPositions)); err != nil {
 		return nil, err
 	}
 	s.targets[t] = tg
@@ -140,10 +169,14 @@ func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]bool
 }
 
 // uniqueColumns are the columns whose unique index makes writes idempotent:
-// the source's key when merging, the change's position and index otherwise.
-func uniqueColumns(sh *mode.Shape) []string {
-	if sh.Mode != mode.Merge {
+// the source's key when merging, the change's position (its hash, unless
+// the table is an old one) and index otherwise.
+func uniqueColumns(sh *mode.Shape, oldPositions bool) []string {
+	switch {
+	case sh.Mode != mode.Merge && oldPositions:
 		return []string{mode.Position, mode.ChangeIndex}
+	case sh.Mode != mode.Merge:
+		return []string{positionHash, mode.ChangeIndex}
 	}
 	keys := make([]string, len(sh.Table.Key))
 	for i, k := range sh.Table.Key {
@@ -213,7 +246,9 @@ func createTableSQL(tg *target, sh *mode.Shape) []string {
 	keys := pick(tg.cols, t.Key)
 	switch {
 	case sh.Mode != mode.Merge:
-		defs = append(defs, fmt.Sprintf("UNIQUE (%s, %s)", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize()))
+		hash := pgx.Identifier{positionHash}.Sanitize()
+		defs = append(defs, fmt.Sprintf("%s bytea GENERATED ALWAYS AS (%s) STORED", hash, positionHashExpr(pgx.Identifier{mode.Position}.Sanitize())),
+			fmt.Sprintf("UNIQUE (%s, %s)", hash, pgx.Identifier{mode.ChangeIndex}.Sanitize()))
 	case len(keys) > 0:
 		defs = append(defs, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
 	}
