@@ -33,8 +33,11 @@ import (
 
 // Options configure a Sink.
 type Options struct {
-	DSN      string // mysql://user:pass@host:port/db
-	Schema   string // target database for every table; "" = a database named like the source schema
+	// DSN is mysql://user:pass@host:port/db. The sink does not use its
+	// database (every statement names one, and it may not exist yet): the
+	// CLI makes it the default Schema.
+	DSN      string
+	Schema   string // target database for every table; "" = each table's own schema (the source's, or a transform's target)
 	Pipeline string // the pipeline's name, keys the stored position
 	Log      zerolog.Logger
 	// ChunkRows and ChunkBytes bound the changes held before they are
@@ -118,6 +121,7 @@ func open(dsn string, log zerolog.Logger) (*sql.DB, *mysqlconn.Parsed, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse sink.dsn: %w", err)
 	}
+	cfg.DBName = "" // see Options.DSN: a database to be created must not fail the connection
 	cfg.Params["sql_mode"] = sqlMode
 	cfg.Params["foreign_key_checks"] = "0"
 	cfg.ClientFoundRows = true // an UPDATE reports the rows it matched, even when unchanged
