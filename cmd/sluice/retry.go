@@ -72,25 +72,29 @@ func (r *retrier) flushed() {
 	r.since = time.Time{}
 }
 
+// transienter is an error that says itself whether it may go away by
+// itself: a package that knows its failures best classifies them, and its
+// verdict wins over the codes below.
+type transienter interface{ Transient() bool }
+
 // transient tells a failure that may go away by itself (a server restart
 // or shutdown, a cut connection, a lock or deadlock timeout, too many
 // connections) from one that needs a person (credentials, a missing
-// table, a value the target refuses, a lost slot or purged binlog).
+// table, a value the target refuses, a lost slot or purged binlog). It
+// goes by error types and codes only, never by message text: a message
+// may quote a row value ("connection refused" in a note column is no
+// network failure), and servers translate theirs.
 func transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	var t transienter
+	if errors.As(err, &t) {
+		return t.Transient()
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
-		switch {
-		case strings.HasPrefix(pg.Code, "08"), // connection exception
-			pg.Code == "57P01", pg.Code == "57P02", pg.Code == "57P03", // shutdown, crash, starting up
-			pg.Code == "40001", pg.Code == "40P01", pg.Code == "55P03", // serialization, deadlock, lock not available
-			pg.Code == "55006",                     // object in use: the replication slot, while the previous connection's walsender exits
-			pg.Code == "53300", pg.Code == "53400": // too many connections, configuration limit
-			return true
-		}
-		return false
+		return transientPG(pg.Code)
 	}
 	var my *mysql.MySQLError
 	if errors.As(err, &my) {
@@ -100,27 +104,35 @@ func transient(err error) bool {
 	if errors.As(err, &gm) {
 		return transientMySQL(gm.Code)
 	}
-	var ne net.Error
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
-		errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || pgconn.Timeout(err) {
-		return true
-	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true // no server error inside (those are handled above): it could not be reached
-	}
-	// Errors some layers format as text.
-	msg := strings.ToLower(err.Error())
-	for _, s := range []string{"connection refused", "connection reset", "broken pipe", "unexpected eof", "bad connection",
-		"invalid connection", "server closed the connection", "conn closed", "i/o timeout", "no route to host"} {
-		if strings.Contains(msg, s) {
+	// A network operation that failed (not any syscall.Errno, which is a
+	// net.Error too: a checkpoint file without permission is no outage).
+	var op *net.OpError
+	var dns *net.DNSError
+	var ce *pgconn.ConnectError // no server error inside (those are handled above): it could not be reached
+	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, driver.ErrBadConn, mysql.ErrInvalidConn, gomysql.ErrBadConn,
+		pgconn.ErrConnClosed, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+		syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, context.DeadlineExceeded} {
+		if errors.Is(err, target) {
 			return true
 		}
+	}
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ce) || pgconn.Timeout(err)
+}
+
+// transientPG tells the SQLSTATEs worth a retry.
+func transientPG(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "08"), // connection exception
+		code == "57P01", code == "57P02", code == "57P03", // shutdown, crash, starting up
+		code == "40001", code == "40P01", code == "55P03", // serialization, deadlock, lock not available
+		code == "55006",                  // object in use: the replication slot, while the previous connection's walsender exits
+		code == "53300", code == "53400": // too many connections, configuration limit
+		return true
 	}
 	return false
 }
 
+// transientMySQL tells the MySQL/MariaDB error numbers worth a retry.
 func transientMySQL(code uint16) bool {
 	switch code {
 	case 1040, // too many connections

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
+	"os"
 	"syscall"
 	"testing"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -37,7 +41,19 @@ func TestTransient(t *testing.T) {
 		{wrap(&mysql.MySQLError{Number: 1406}), false},
 		{wrap(mysql.ErrInvalidConn), true},
 		{wrap(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
-		{wrap(errors.New("read tcp: connection reset by peer")), true},
+		{wrap(&net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}), true},
+		{wrap(fmt.Errorf("io.ReadFull(header) failed. err EOF: %w", gomysql.ErrBadConn)), true}, // go-mysql's own wrapping
+		{wrap(fmt.Errorf("write: %w", pgconn.ErrConnClosed)), true},
+		{wrap(syscall.ETIMEDOUT), true},
+		{wrap(syscall.EHOSTUNREACH), true},
+		{&net.DNSError{Err: "server misbehaving", Name: "db", IsTemporary: true}, true},
+		{fmt.Errorf("save checkpoint: %w", &fs.PathError{Op: "open", Path: "/var/lib/sluice/x.checkpoint", Err: syscall.EACCES}), false},
+		// Text is never matched: a message may quote a row value.
+		{errors.New(`apply changes to dwh.notes: upsert: value "connection refused" is too long for column note`), false},
+		{errors.New("read tcp: connection reset by peer"), false},
+		// A package's own verdict wins over the codes.
+		{wrap(verdict{io.EOF, false}), false},
+		{wrap(verdict{errors.New("slot busy"), true}), true},
 		{wrap(context.Canceled), false},
 		{fmt.Errorf("%w: slot sluice_x lost WAL", pgsource.ErrSlotLost), false},
 		{fmt.Errorf("%w: run sluice run --resnapshot", mysource.ErrPositionLost), false},
@@ -48,3 +64,13 @@ func TestTransient(t *testing.T) {
 		}
 	}
 }
+
+// verdict is an error that classifies itself.
+type verdict struct {
+	err       error
+	transient bool
+}
+
+func (v verdict) Error() string   { return v.err.Error() }
+func (v verdict) Unwrap() error   { return v.err }
+func (v verdict) Transient() bool { return v.transient }

@@ -108,6 +108,15 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer src.Close()
+	// Two tables into one target table are refused before the target is
+	// touched (the pipeline would refuse them at their first row).
+	if c, ok := src.(interface{ Claim(context.Context) error }); ok {
+		if err := c.Claim(ctx); err != nil {
+			m.Error("source", err)
+			m.State(pipeline.StateFailed, err)
+			return err
+		}
+	}
 	sink, err := openSink(ctx, cfg, log.With().Str("component", "sink").Logger())
 	if err != nil {
 		m.Error("apply", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
@@ -27,11 +28,15 @@ type source interface {
 func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (source, error) {
 	spill := os.Getenv("SLUICE_SPILL_DIR")
 	src, err := openLogReader(ctx, cfg, spill, log)
-	if err != nil || len(cfg.Transforms) == 0 {
+	sinkSchema, schema := splitSchema(cfg)
+	// Without rules or a schema every table keeps its own name: no two can
+	// meet in one target table.
+	if err != nil || len(cfg.Transforms) == 0 && sinkSchema == "" {
 		return src, err
 	}
-	_, schema := splitSchema(cfg)
-	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SpillDir: spill})
+	_, key := targetSchema(cfg)
+	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SinkSchema: sinkSchema, SchemaKey: key,
+		SpillDir: spill, LogValues: cfg.Log.Values})
 	if err != nil {
 		src.Close()
 		return nil, err
@@ -39,16 +44,33 @@ func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (so
 	return transform.Wrap(src, set), nil
 }
 
-// splitSchema says who applies sink.schema: the sink, unless a transform
-// names a target schema; then the transforms apply it to every other
-// table, so that the rule's schema wins.
-func splitSchema(cfg *config.Config) (sink, transforms string) {
-	for _, t := range cfg.Transforms {
-		if t.Target.Schema != "" {
-			return "", cfg.Sink.Schema
+// targetSchema is the schema (a MySQL target: database) every table goes
+// into unless a transform names one, and the config key that says so:
+// sink.schema, else the database a MySQL sink's DSN names (what a user
+// who writes mysql://.../dwh expects). "" keeps each table's own schema.
+func targetSchema(cfg *config.Config) (schema, key string) {
+	if cfg.Sink.Schema != "" {
+		return cfg.Sink.Schema, "sink.schema"
+	}
+	if cfg.Sink.Kind == "mysql" {
+		if p, err := mysqlconn.Parse(cfg.Sink.DSN); err == nil && p.Database != "" {
+			return p.Database, "sink.dsn"
 		}
 	}
-	return cfg.Sink.Schema, ""
+	return "", ""
+}
+
+// splitSchema says who applies the target schema: the sink, unless a
+// transform names a target schema; then the transforms apply it to every
+// other table, so that the rule's schema wins.
+func splitSchema(cfg *config.Config) (sink, transforms string) {
+	schema, _ := targetSchema(cfg)
+	for _, t := range cfg.Transforms {
+		if t.Target.Schema != "" {
+			return "", schema
+		}
+	}
+	return schema, ""
 }
 
 func openLogReader(ctx context.Context, cfg *config.Config, spill string, log zerolog.Logger) (source, error) {
@@ -93,13 +115,13 @@ func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipe
 	modes := cfg.Sink.ModeOptions()
 	switch cfg.Sink.Kind {
 	case "postgres":
-		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
 		if err != nil {
 			return nil, err
 		}
 		return s.ForPipeline(), nil
 	case "mysql":
-		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes})
+		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
 		if err != nil {
 			return nil, err
 		}

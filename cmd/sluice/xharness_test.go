@@ -29,12 +29,21 @@ type endpoint interface {
 }
 
 type myEnd struct {
-	s  *mytest.Server
-	db string
+	s      *mytest.Server
+	db     string
+	target bool
 }
 
 func (m *myEnd) kind() string { return "mysql" }
-func (m *myEnd) dsn() string  { return m.s.DSN(m.db) }
+
+// dsn names the database, except for a target: there it would be the
+// default target database, and these tests keep each table's schema.
+func (m *myEnd) dsn() string {
+	if m.target {
+		return m.s.DSN("")
+	}
+	return m.s.DSN(m.db)
+}
 
 func (m *myEnd) exec(t *testing.T, q string) {
 	t.Helper()
@@ -154,6 +163,7 @@ func (p *pgEnd) rows(ctx context.Context, table string) ([]string, error) {
 type xenv struct {
 	*env
 	from, to endpoint
+	into     string // the target schema every table goes into, "" for its own
 }
 
 // newXEnv starts a source of engine srcKind (with database "app") and a
@@ -195,7 +205,7 @@ func startEndpoint(t *testing.T, kind, db string, source bool) endpoint {
 		if err := s.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 			t.Fatal(err)
 		}
-		return &myEnd{s: s, db: db}
+		return &myEnd{s: s, db: db, target: !source}
 	}
 	c := pgtest.Start(t, pgtest.Options{})
 	if err := c.CreateDB(ctx, db); err != nil {
@@ -204,9 +214,14 @@ func startEndpoint(t *testing.T, kind, db string, source bool) endpoint {
 	return &pgEnd{c: c, db: db}
 }
 
-// targetTable names where the source table schema.table lands.
+// targetTable names where the source table schema.table lands: in schema
+// x.into when set, else in its own schema.
 func (x *xenv) targetTable(table string) string {
-	return table
+	if x.into == "" {
+		return table
+	}
+	_, name, _ := strings.Cut(table, ".")
+	return x.into + "." + name
 }
 
 // waitSame waits until every table is equal row for row in source and

@@ -82,6 +82,10 @@ type Checkpoint struct {
 type Log struct {
 	Level  string // debug | info (default) | warn | error
 	Format string // json | console; "" (default): console on an interactive terminal, else json
+	// Values lets errors (and so the log, the exit message and /status)
+	// quote row values, e.g. the value a target constraint refused. Off by
+	// default: errors name the table and key columns only.
+	Values bool
 }
 
 // Error is every problem found in one configuration, one per line.

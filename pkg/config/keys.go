@@ -64,6 +64,7 @@ var examples = map[string]string{
 	"checkpoint.path":                  "/var/lib/sluice/crm-to-dwh.checkpoint",
 	"log.level":                        "info",
 	"log.format":                       "json",
+	"log.values":                       "false",
 	"http.listen":                      "127.0.0.1:9187",
 	"sink.soft_delete":                 "true",
 	"sink.soft_delete_column":          "_deleted_at",

@@ -167,6 +167,8 @@ func TestProblems(t *testing.T) {
 			`log.level: "verbose" must be debug, info, warn or error`, nil},
 		{"log format", doc(t), []string{"SLUICE_LOG_FORMAT", "text"},
 			`log.format (from SLUICE_LOG_FORMAT): "text" must be json or console`, nil},
+		{"log values", doc(t, "log.values", "yes"), nil,
+			`log.values: must be true or false, not the text "yes"`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,5 +304,27 @@ func TestSecretsNeverInErrors(t *testing.T) {
 				t.Errorf("error does not name the dsn key:\n%v", err)
 			}
 		})
+	}
+}
+
+// TestLogValues: log.values is off unless set, in the file or from
+// SLUICE_LOG_VALUES.
+func TestLogValues(t *testing.T) {
+	for _, c := range []struct {
+		data []byte
+		env  []string
+		want bool
+	}{
+		{doc(t), nil, false},
+		{doc(t, "log.values", true), nil, true},
+		{doc(t), []string{"SLUICE_LOG_VALUES", "true"}, true},
+	} {
+		cfg, err := Parse(c.data, "", envOf(c.env...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Log.Values != c.want {
+			t.Errorf("log.values = %v (env %v), want %v", cfg.Log.Values, c.env, c.want)
+		}
 	}
 }

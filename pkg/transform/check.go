@@ -17,14 +17,14 @@ import (
 // typo). It leaves the Set's cache alone.
 func (s *Set) CheckTables(tables []*change.Table) []string {
 	var problems []string
-	into := map[change.TableID]change.TableID{}
+	into := map[change.TableID]claimant{}
 	for _, t := range tables {
 		sh, err := s.build(t)
 		if err != nil {
 			problems = append(problems, err.Error())
 			continue
 		}
-		if err := claim(into, sh.out.ID, t.ID); err != nil {
+		if err := s.claim(into, sh); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

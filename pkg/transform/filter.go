@@ -84,7 +84,7 @@ func (sh *shape) test(r, fallback change.Row) (v verdict, lack string, err error
 		}
 		ok, err := f.expr.Match(env)
 		if err != nil {
-			return no, "", fmt.Errorf("%s.where on %s (row %s): %v", f.at, sh.src.ID, sh.keyText(r, fallback), err)
+			return no, "", fmt.Errorf("%s.where on %s (row %s): %v", f.at, sh.src.ID, sh.keyText(r, fallback, sh.values), err)
 		}
 		if !ok {
 			return no, "", nil
@@ -103,15 +103,23 @@ func valueAt(r, fallback change.Row, col int) (change.Value, bool) {
 	return change.Value{}, false
 }
 
-// keyText renders a row's key for a message, e.g. "id=42".
-func (sh *shape) keyText(r, fallback change.Row) string {
+// keyText renders a row's key for a message: "id=42" with show,
+// otherwise the key columns only ("with key id; ...").
+func (sh *shape) keyText(r, fallback change.Row, show bool) string {
 	if len(sh.src.Key) == 0 {
 		return "without a key"
 	}
 	parts := make([]string, 0, len(sh.src.Key))
 	for _, k := range sh.src.Key {
+		if !show {
+			parts = append(parts, sh.src.Columns[k].Name)
+			continue
+		}
 		val, _ := valueAt(r, fallback, k)
 		parts = append(parts, sh.src.Columns[k].Name+"="+val.String())
+	}
+	if !show {
+		return "with key " + strings.Join(parts, ", ") + "; values not logged, set log.values: true to see them"
 	}
 	return strings.Join(parts, ", ")
 }

@@ -138,12 +138,22 @@ func TestFilterKeyless(t *testing.T) {
 }
 
 func TestFilterErrors(t *testing.T) {
-	s := mustCompile(t, config.Transform{Tables: []string{"public.customers"}, Where: "age < 30"})
-	got := run(s, change.Change{Op: change.Insert, Table: customers(), After: row("7", "ann", "NL", "NULL", "x", "555")})
+	rule := config.Transform{Tables: []string{"public.customers"}, Where: "age < 30"}
+	shown, err := Compile([]config.Transform{rule}, Options{LogValues: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(shown, change.Change{Op: change.Insert, Table: customers(), After: row("7", "ann", "NL", "NULL", "x", "555")})
 	for _, want := range []string{"transforms[0].where on public.customers (row id=7)", "is NULL: guard it"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("%s\nlacks %q", got, want)
 		}
+	}
+	// Without log.values the key column is named, its value is not.
+	s := mustCompile(t, rule)
+	got = run(s, change.Change{Op: change.Insert, Table: customers(), After: row("7", "ann", "NL", "NULL", "x", "555")})
+	if want := "transforms[0].where on public.customers (row with key id; values not logged"; !strings.Contains(got, want) || strings.Contains(got, "7") {
+		t.Errorf("%s\nlacks %q, or quotes the key value", got, want)
 	}
 	got = run(s, change.Change{Op: change.Insert, Table: customers(), After: row("7", "ann", "NL", "old", "x", "555")})
 	if want := "transforms[0].where on public.customers: column age (integer) is not an integer"; !strings.HasPrefix(got, "error: "+want) {

@@ -14,6 +14,10 @@ type shape struct {
 	out     *change.Table // src itself when columns and name are unchanged
 	cols    []int         // out column i is src column cols[i]; nil: the same columns
 	filters []filter      // all must match for a row to reach the target
+	values  bool          // errors may quote the row's key values (Options.LogValues)
+	// bySchema: the target schema is Options.Schema or SinkSchema, not a
+	// rule's target.schema.
+	bySchema bool
 }
 
 // passThrough tells whether changes of the table go through untouched.
@@ -31,7 +35,7 @@ func (s *Set) build(t *change.Table) (*shape, error) {
 	for i, c := range t.Columns {
 		cur[i] = column{name: c.Name, src: i}
 	}
-	sh := &shape{src: t}
+	sh := &shape{src: t, values: s.opts.LogValues}
 	id := t.ID
 	schemaSet := false
 	for i := range s.rules {
@@ -60,6 +64,7 @@ func (s *Set) build(t *change.Table) (*shape, error) {
 	if !schemaSet && s.opts.Schema != "" {
 		id.Schema = s.opts.Schema
 	}
+	sh.bySchema = !schemaSet && (s.opts.Schema != "" || s.opts.SinkSchema != "")
 	same := len(cur) == len(t.Columns)
 	for i, c := range cur {
 		same = same && c.src == i && c.name == t.Columns[i].Name

@@ -14,8 +14,9 @@ import (
 // forwards to the wrapped source (and does nothing, or fails, when that
 // lacks the ability).
 type Source struct {
-	inner pipeline.Source
-	set   *Set
+	inner   pipeline.Source
+	set     *Set
+	claimed bool // Claim succeeded
 }
 
 var (
@@ -33,8 +34,36 @@ func Wrap(src pipeline.Source, set *Set) *Source { return &Source{inner: src, se
 // optional ability by type assertion.
 func (s *Source) Unwrap() pipeline.Source { return s.inner }
 
+// Start claims the target names of the tables the source selects now (see
+// Claim), unless that was done, then starts the wrapped source.
 func (s *Source) Start(ctx context.Context, from change.Position) error {
+	if err := s.Claim(ctx); err != nil {
+		return err
+	}
 	return s.inner.Start(ctx, from)
+}
+
+// Claim checks the rules against every table the wrapped source selects
+// now, as their first change would: a rule that does not fit, or two
+// tables that would land in one target table, is an error before anything
+// is read or written. Tables that appear later are checked at their first
+// change. Without a Describer it does nothing.
+func (s *Source) Claim(ctx context.Context) error {
+	d, ok := s.inner.(pipeline.Describer)
+	if !ok || s.claimed {
+		return nil
+	}
+	tables, err := d.DescribeTables(ctx)
+	if err != nil {
+		return fmt.Errorf("describe the source tables to check their target names: %w", err)
+	}
+	for _, t := range tables {
+		if _, err := s.set.shape(t); err != nil {
+			return err
+		}
+	}
+	s.claimed = true
+	return nil
 }
 
 // Next returns the next transaction, transformed. A change a rule cannot

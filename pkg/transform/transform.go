@@ -30,9 +30,21 @@ type Options struct {
 	// (the CLI passes sink.schema here, and not to the sink, when a rule
 	// sets target.schema, so that the rule wins). "" keeps the source schema.
 	Schema string
+	// SinkSchema is the schema the sink puts every table into (sink.schema,
+	// when no rule sets target.schema). The Set does not rename tables for
+	// it, but checks the names they end up with: two source tables that
+	// would land in one target table are refused, however they got there.
+	SinkSchema string
+	// SchemaKey is the config key Schema or SinkSchema comes from, for the
+	// message that refuses two tables into one: "sink.schema", or
+	// "sink.dsn" when it is the database a MySQL sink's DSN names.
+	SchemaKey string
 	// SpillDir is where transformed transactions spill beyond
 	// change.DefaultSpillLimit bytes ("" = os.TempDir), as the source's do.
 	SpillDir string
+	// LogValues lets errors quote a row's key values (log.values);
+	// otherwise they name the key columns only.
+	LogValues bool
 }
 
 // Set is a compiled list of rules. Safe for concurrent use.
@@ -41,8 +53,8 @@ type Set struct {
 	opts  Options
 
 	mu      sync.Mutex
-	last    map[change.TableID]*shape         // the newest shape per source table
-	targets map[change.TableID]change.TableID // target table → the source table going there
+	last    map[change.TableID]*shape   // the newest shape per source table
+	targets map[change.TableID]claimant // target table → the source table going there
 }
 
 type rule struct {
@@ -56,7 +68,7 @@ type rule struct {
 // Compile checks and compiles the rules (the config has validated them
 // already; Compile repeats what it needs, so it also stands alone).
 func Compile(rules []config.Transform, opts Options) (*Set, error) {
-	s := &Set{opts: opts, last: map[change.TableID]*shape{}, targets: map[change.TableID]change.TableID{}}
+	s := &Set{opts: opts, last: map[change.TableID]*shape{}, targets: map[change.TableID]claimant{}}
 	for i, r := range rules {
 		at := fmt.Sprintf("transforms[%d]", i)
 		if len(r.Tables) == 0 {
@@ -104,19 +116,46 @@ func (s *Set) shape(t *change.Table) (*shape, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := claim(s.targets, sh.out.ID, t.ID); err != nil {
+	if err := s.claim(s.targets, sh); err != nil {
 		return nil, err
 	}
 	s.last[t.ID] = sh
 	return sh, nil
 }
 
-// claim records in targets that source table src goes into target table
-// out, and refuses a target another source table goes into already.
-func claim(targets map[change.TableID]change.TableID, out, src change.TableID) error {
-	if from, ok := targets[out]; ok && from != src {
-		return fmt.Errorf("transforms: %s and %s would both be replicated into %s (give them different target names)", from, src, out)
+// claimant is the source table going into a target table.
+type claimant struct {
+	src      change.TableID
+	bySchema bool // its target schema is Schema or SinkSchema, not a rule's
+}
+
+// claim records in targets that sh's source table goes into its final
+// target table (with SinkSchema applied), and refuses a target another
+// source table goes into already: their rows, deletes and truncates would
+// mix in one table.
+func (s *Set) claim(targets map[change.TableID]claimant, sh *shape) error {
+	out := sh.out.ID
+	if s.opts.SinkSchema != "" {
+		out.Schema = s.opts.SinkSchema
 	}
-	targets[out] = src
-	return nil
+	c := claimant{src: sh.src.ID, bySchema: sh.bySchema}
+	prev, ok := targets[out]
+	if !ok || prev.src == c.src {
+		targets[out] = c
+		return nil
+	}
+	if (prev.bySchema || c.bySchema) && prev.src.Schema != c.src.Schema {
+		key := "sink.schema"
+		why := fmt.Sprintf("sink.schema puts every table into %s", out.Schema)
+		undo := "remove sink.schema so each table keeps its schema"
+		if s.opts.SchemaKey == "sink.dsn" {
+			key = "sink.dsn"
+			why = fmt.Sprintf("the database sink.dsn names (%s) is every table's target database", out.Schema)
+			undo = "remove the database from sink.dsn (mysql://user@host:3306/) so each table keeps its schema"
+		}
+		return fmt.Errorf("%s: %s and %s would both be replicated into %s, mixing their rows, deletes and truncates, as %s; "+
+			"%s, select the tables of one schema in source.tables, or give one of them its own target with a transform (target.schema or target.table)",
+			key, prev.src, c.src, out, why, undo)
+	}
+	return fmt.Errorf("transforms: %s and %s would both be replicated into %s (give them different target names)", prev.src, c.src, out)
 }

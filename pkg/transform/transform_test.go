@@ -103,6 +103,64 @@ func TestTargetCollision(t *testing.T) {
 	}
 }
 
+// TestSchemaCollision: a schema for every table (sink.schema, applied by
+// the sink or by the rules) that sends tables of two source schemas into
+// one target table is refused, naming both, the key and its fix, also for
+// a table first seen while running; tables of one schema pass, and a rule
+// that gives one of them its own target resolves it.
+func TestSchemaCollision(t *testing.T) {
+	orders := func(schema string) *change.Table {
+		return &change.Table{ID: change.TableID{Schema: schema, Name: "orders"}, Key: []int{0}, Columns: []change.Column{{Name: "id", Type: "integer"}}}
+	}
+	insert := func(tbl *change.Table) *change.Txn {
+		txn := change.NewTxn("", 0)
+		txn.Add(change.Change{Op: change.Insert, Table: tbl, After: change.Row{change.Text("1")}})
+		return txn
+	}
+	for _, c := range []struct {
+		name  string
+		opts  Options
+		rules []config.Transform
+		want  string // "" when fine
+	}{
+		{"sink applies sink.schema", Options{SinkSchema: "dwh", SchemaKey: "sink.schema"}, nil,
+			"sink.schema: shop1.orders and shop2.orders would both be replicated into dwh.orders, mixing their rows, deletes and truncates, as sink.schema puts every table into dwh; remove sink.schema"},
+		{"a MySQL sink's DSN database", Options{SinkSchema: "dwh", SchemaKey: "sink.dsn"}, nil,
+			"sink.dsn: shop1.orders and shop2.orders would both be replicated into dwh.orders, mixing their rows, deletes and truncates, as the database sink.dsn names (dwh) is every table's target database; remove the database from sink.dsn"},
+		{"rules apply sink.schema", Options{Schema: "dwh", SchemaKey: "sink.schema"},
+			[]config.Transform{{Tables: []string{"other.*"}, Target: config.TransformTarget{Schema: "x"}}},
+			"sink.schema: shop1.orders and shop2.orders would both be replicated into dwh.orders"},
+		{"a rule gives one its own target", Options{Schema: "dwh", SchemaKey: "sink.schema"},
+			[]config.Transform{{Tables: []string{"shop2.orders"}, Target: config.TransformTarget{Table: "orders2"}}}, ""},
+		{"no schema", Options{}, nil, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Compile(c.rules, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := s.CheckTables([]*change.Table{orders("shop1"), orders("shop2")})
+			var problems []string
+			for _, x := range p {
+				if !strings.Contains(x, "matches none") {
+					problems = append(problems, x)
+				}
+			}
+			if c.want == "" && len(problems) > 0 || c.want != "" && (len(problems) != 1 || !strings.HasPrefix(problems[0], c.want)) {
+				t.Errorf("CheckTables = %q, want %q", problems, c.want)
+			}
+			// Running: shop2.orders appears after shop1.orders streamed.
+			if _, err := s.Txn(insert(orders("shop1"))); err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Txn(insert(orders("shop2")))
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.HasPrefix(err.Error(), c.want)) {
+				t.Errorf("Txn = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
 func TestReshape(t *testing.T) {
 	src := customers()
 	s := mustCompile(t,

@@ -27,6 +27,10 @@ type Converter struct {
 	// DOUBLE column). It may be called concurrently.
 	Warn func(table change.TableID, column, msg string)
 
+	// HideValues keeps values out of errors: they name the table, column,
+	// types and rule only (the sinks set it unless log.values is true).
+	HideValues bool
+
 	cache sync.Map // *change.Table (source shape) → *tableConv
 }
 
@@ -149,7 +153,7 @@ func (c *Converter) row(tc *tableConv, r change.Row) (change.Row, error) {
 		}
 		if err != nil {
 			buf = buf[:start]
-			return nil, cc.valueError(tc.out.ID, v.Data, err)
+			return nil, cc.valueError(tc.out.ID, v.Data, err, !c.HideValues)
 		}
 		if null {
 			buf = buf[:start]
@@ -192,7 +196,10 @@ type ruleError struct{ rule, fix string }
 
 func (e *ruleError) Error() string { return e.rule + "; fix: " + e.fix }
 
-func (cc *colConv) valueError(table change.TableID, v []byte, err error) error {
+func (cc *colConv) valueError(table change.TableID, v []byte, err error, show bool) error {
+	if !show {
+		return fmt.Errorf("typemap: table %s column %s (%s → %s): a value (%d bytes; log.values: true shows it): %w", table, cc.name, cc.from, cc.to, len(v), err)
+	}
 	return fmt.Errorf("typemap: table %s column %s (%s → %s): value %s: %w", table, cc.name, cc.from, cc.to, shortValue(v), err)
 }
 

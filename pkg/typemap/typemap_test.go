@@ -769,3 +769,26 @@ func FuzzValues(f *testing.F) {
 		}
 	})
 }
+
+// TestHideValues: with HideValues (log.values off) a value a rule refuses
+// is not quoted; the table, column, types and rule still are.
+func TestHideValues(t *testing.T) {
+	const secret = "2024-13-45 secret"
+	src := table(change.MySQL, change.Column{Name: "c", Type: "datetime"})
+	for _, hide := range []bool{true, false} {
+		c := New(change.Postgres)
+		c.HideValues = hide
+		_, err := c.Row(src, change.Row{change.Text(secret)})
+		if err == nil {
+			t.Fatal("want an error")
+		}
+		if got := strings.Contains(err.Error(), secret); got == hide {
+			t.Errorf("HideValues %v: %v", hide, err)
+		}
+		for _, want := range []string{"s.t column c", "datetime", "fix:"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("HideValues %v: %v lacks %q", hide, err, want)
+			}
+		}
+	}
+}

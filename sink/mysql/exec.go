@@ -11,6 +11,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // execPlan runs a plan's actions inside the open target transaction.
@@ -82,7 +83,7 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error 
 			return fmt.Errorf("delete: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.Before)
+			return fmt.Errorf("delete: no target row matches the old row %s; the target has drifted from the source", redact.Row(tg.values, tg.sh.Table, a.Before))
 		}
 		return nil
 	}
@@ -202,7 +203,7 @@ func (s *Sink) updateWhere(ctx context.Context, tg *target, before, after change
 		return fmt.Errorf("update: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return fmt.Errorf("update: %d target rows match the old row %v, want 1; the target has drifted from the source", n, before)
+		return fmt.Errorf("update: %d target rows match the old row %s, want 1; the target has drifted from the source", n, redact.Row(tg.values, tg.sh.Table, before))
 	}
 	return nil
 }
@@ -301,7 +302,7 @@ func (tg *target) arg(c int, v change.Value, copyBytes bool) (any, error) {
 	case kindBit:
 		n, err := strconv.ParseUint(string(v.Data), 2, 64)
 		if err != nil || len(v.Data) == 0 {
-			return nil, fmt.Errorf("column %s: bit value %q is not 1 to 64 binary digits", tg.cols[c], v.Data)
+			return nil, fmt.Errorf("column %s: bit value %s is not 1 to 64 binary digits", tg.cols[c], redact.Value(tg.values, v.Data))
 		}
 		return n, nil
 	case kindFloat:

@@ -52,13 +52,22 @@ type logWriter struct {
 func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	held := map[string]bool{}
 	col := mysqlconn.QuoteIdent(mode.Position)
+	// Found through the unique key: on the position's hash, or on the
+	// position itself in an old table.
+	by, mark := mysqlconn.QuoteIdent(positionHash), "UNHEX(SHA2(?, 256)), "
+	if w.tg.oldPositions {
+		by, mark = col, "?, "
+	}
 	for rest := positions; len(rest) > 0; {
-		n := min(len(rest), 1000)
+		n, size := 0, 0 // long positions (GTID sets) fill a statement sooner
+		for ; n < len(rest) && n < 1000 && (n == 0 || size+len(rest[n]) < w.s.srv.maxStmt/2); n++ {
+			size += len(rest[n]) + 32
+		}
 		args := make([]any, n)
 		for i, p := range rest[:n] {
 			args[i] = p
 		}
-		q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", col, w.tg.ident, col, strings.TrimSuffix(strings.Repeat("?, ", n), ", "))
+		q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s IN (%s)", col, w.tg.ident, by, strings.TrimSuffix(strings.Repeat(mark, n), ", "))
 		if err := w.s.begin(ctx); err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // Snapshot rows go in with LOAD DATA LOCAL INFILE when the server allows it:
@@ -108,7 +109,7 @@ func (w *infile) add(r change.Row) error {
 		case kindBit:
 			n, err := strconv.ParseUint(string(v.Data), 2, 64)
 			if err != nil || len(v.Data) == 0 {
-				return fmt.Errorf("column %s: bit value %q is not 1 to 64 binary digits", w.tg.cols[i], v.Data)
+				return fmt.Errorf("column %s: bit value %s is not 1 to 64 binary digits", w.tg.cols[i], redact.Value(w.tg.values, v.Data))
 			}
 			w.buf = strconv.AppendUint(w.buf, n, 10)
 			continue
@@ -150,7 +151,7 @@ func (w *infile) flush(ctx context.Context, s *Sink, conn *sql.Conn) error {
 	}
 	n, err := s.loadData(ctx, conn, w.buf, w.tg.ident, w.cols, false)
 	if err == nil {
-		err = checkWarnings(ctx, conn)
+		err = checkWarnings(ctx, conn, w.tg.values)
 	}
 	if err == nil && n != w.rows {
 		err = fmt.Errorf("LOAD DATA loaded %d rows of %d", n, w.rows)
@@ -167,8 +168,9 @@ func (w *infile) flush(ctx context.Context, s *Sink, conn *sql.Conn) error {
 }
 
 // checkWarnings fails when the last statement left warnings: with LOCAL,
-// values the server changed or rows it skipped are only warnings.
-func checkWarnings(ctx context.Context, conn *sql.Conn) error {
+// values the server changed or rows it skipped are only warnings. Their
+// messages quote values only with show (log.values).
+func checkWarnings(ctx context.Context, conn *sql.Conn, show bool) error {
 	rows, err := conn.QueryContext(ctx, "SHOW WARNINGS LIMIT 3")
 	if err != nil {
 		return err
@@ -181,7 +183,7 @@ func checkWarnings(ctx context.Context, conn *sql.Conn) error {
 		if err := rows.Scan(&level, &code, &msg); err != nil {
 			return err
 		}
-		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, msg))
+		msgs = append(msgs, fmt.Sprintf("%s %d: %s", level, code, redact.MySQLMessage(uint16(code), msg, show)))
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -237,7 +239,7 @@ func (s *Sink) loadApply(ctx context.Context, w *infile, replace bool) error {
 		return fmt.Errorf("insert with LOAD DATA: %w", err)
 	}
 	s.infileLoads++
-	err = checkWarnings(ctx, s.conn)
+	err = checkWarnings(ctx, s.conn, w.tg.values)
 	if err == nil && (n < w.rows || (!replace && n != w.rows)) {
 		err = fmt.Errorf("LOAD DATA loaded %d rows of %d", n, w.rows)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // PrepareSnapshot creates the target tables, forgets the applied position
@@ -111,7 +112,7 @@ func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func
 		err = s.loadInserts(ctx, conn, tg, rows)
 	}
 	if err != nil {
-		return fmt.Errorf("load %s into %s: %w", t.ID, tg.id, err)
+		return redact.Error(fmt.Errorf("load %s into %s: %w", t.ID, tg.id, err), s.opts.LogValues)
 	}
 	return nil
 }

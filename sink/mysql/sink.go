@@ -28,12 +28,16 @@ import (
 	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // Options configure a Sink.
 type Options struct {
-	DSN      string // mysql://user:pass@host:port/db
-	Schema   string // target database for every table; "" = a database named like the source schema
+	// DSN is mysql://user:pass@host:port/db. The sink does not use its
+	// database (every statement names one, and it may not exist yet): the
+	// CLI makes it the default Schema.
+	DSN      string
+	Schema   string // target database for every table; "" = each table's own schema (the source's, or a transform's target)
 	Pipeline string // the pipeline's name, keys the stored position
 	Log      zerolog.Logger
 	// ChunkRows and ChunkBytes bound the changes held before they are
@@ -43,6 +47,9 @@ type Options struct {
 	// Mode says how changes are written (merge, the zero value, history or
 	// append) and which metadata columns rows get.
 	Mode mode.Options
+	// LogValues lets errors quote row values (log.values); otherwise they
+	// name the table and key columns only (see sink/redact).
+	LogValues bool
 }
 
 // Sink is the MySQL/MariaDB sink.
@@ -114,6 +121,7 @@ func open(dsn string, log zerolog.Logger) (*sql.DB, *mysqlconn.Parsed, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse sink.dsn: %w", err)
 	}
+	cfg.DBName = "" // see Options.DSN: a database to be created must not fail the connection
 	cfg.Params["sql_mode"] = sqlMode
 	cfg.Params["foreign_key_checks"] = "0"
 	cfg.ClientFoundRows = true // an UPDATE reports the rows it matched, even when unchanged
@@ -146,7 +154,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log), targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
 		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{}}
 	if err := s.connect(ctx, p); err != nil {
@@ -462,6 +470,7 @@ func (s *Sink) begin(ctx context.Context) error {
 // fail marks the sink unusable: the open target transaction is lost, so the
 // pipeline must restart from its checkpoint.
 func (s *Sink) fail(err error) error {
+	err = redact.Error(err, s.opts.LogValues)
 	if s.broken == nil {
 		s.broken = err
 	}
@@ -500,8 +509,9 @@ func (s *Sink) row(t *change.Table, r change.Row) (change.Row, error) {
 
 // newConverter turns PostgreSQL tables and values into MySQL ones, logging
 // the first value per column that a documented rule changed (e.g. NaN).
-func newConverter(log zerolog.Logger) *typemap.Converter {
+func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
 	c := typemap.New(change.MySQL)
+	c.HideValues = !values
 	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
 		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
 	})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // softDelete marks rows deleted instead of removing them (merge mode with
@@ -43,7 +44,7 @@ func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error 
 			return fmt.Errorf("delete: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("delete: no live target row matches the old row %v; the target has drifted from the source", a.Before)
+			return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(tg.values, tg.sh.Table, a.Before))
 		}
 		return nil
 	}

@@ -23,9 +23,25 @@ type target struct {
 	all   []int    // 0..n-1
 
 	sh      *mode.Shape
-	nsrc    int // cols[:nsrc] are the source's columns
-	softDel int // index of the deleted-at column, -1 without soft deletes
+	nsrc    int  // cols[:nsrc] are the source's columns
+	softDel int  // index of the deleted-at column, -1 without soft deletes
+	values  bool // errors may quote values (log.values)
+	// oldPositions: the history or append table was made by a Sluice that
+	// kept positions in varchar(3000) with the unique key on the position
+	// itself, not on positionHash.
+	oldPositions bool
 }
+
+// positionHash is a generated column of history and append tables: the
+// SHA-256 of the source position, on which (with the change index) their
+// unique key is built. InnoDB cannot index a whole long text, and the GTID
+// set of a long-lived cluster runs to thousands of characters; a prefix of
+// it would make two positions that share it one.
+const positionHash = "_source_position_sha"
+
+// positionType holds a source position of any length (a GTID set may have
+// one entry per server the cluster ever had).
+const positionType = "mediumtext CHARACTER SET ascii COLLATE ascii_bin"
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
 	id := t.ID
@@ -39,7 +55,7 @@ func (s *Sink) newTarget(sh *mode.Shape) *target {
 	t := sh.Table
 	id := s.targetID(t)
 	tg := &target{id: id, ident: mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name), key: t.Key,
-		sh: sh, nsrc: sh.N, softDel: sh.Extra(mode.KindDeletedAt)}
+		sh: sh, nsrc: sh.N, softDel: sh.Extra(mode.KindDeletedAt), values: s.opts.LogValues}
 	for i, c := range t.Columns {
 		k := kindOf(c)
 		tg.cols = append(tg.cols, mysqlconn.QuoteIdent(c.Name))
@@ -140,7 +156,10 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 		err = s.addColumns(ctx, tg, sh, missing, have)
 	}
 	if err == nil && have != nil {
-		err = s.checkUnique(ctx, tg, uniqueColumns(sh))
+		err = s.checkPositions(ctx, tg, sh, have)
+	}
+	if err == nil && have != nil {
+		err = s.checkUnique(ctx, tg, uniqueColumns(sh, tg.oldPositions))
 	}
 	if err != nil {
 		return err
@@ -332,8 +351,8 @@ func (s *Sink) createTableSQL(tg *target, sh *mode.Shape) string {
 	keys := strings.Join(pick(tg.cols, t.Key), ", ")
 	switch {
 	case sh.Mode != mode.Merge:
-		defs = append(defs, "PRIMARY KEY ("+mysqlconn.QuoteIdent(mode.Seq)+")",
-			fmt.Sprintf("UNIQUE KEY `sluice_change` (%s, %s)", mysqlconn.QuoteIdent(mode.Position), mysqlconn.QuoteIdent(mode.ChangeIndex)))
+		defs = append(defs, positionHashDef(), "PRIMARY KEY ("+mysqlconn.QuoteIdent(mode.Seq)+")",
+			fmt.Sprintf("UNIQUE KEY `sluice_change` (%s, %s)", mysqlconn.QuoteIdent(positionHash), mysqlconn.QuoteIdent(mode.ChangeIndex)))
 		if sh.Mode == mode.History {
 			defs = append(defs, "KEY `sluice_key` ("+keys+")")
 		}
@@ -343,11 +362,20 @@ func (s *Sink) createTableSQL(tg *target, sh *mode.Shape) string {
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=%s", tg.ident, strings.Join(defs, ", "), s.srv.collation)
 }
 
+// positionHashDef defines the positionHash column.
+func positionHashDef() string {
+	return fmt.Sprintf("%s binary(32) AS (UNHEX(SHA2(%s, 256))) STORED", mysqlconn.QuoteIdent(positionHash), mysqlconn.QuoteIdent(mode.Position))
+}
+
 // uniqueColumns are the columns whose unique index makes writes idempotent:
-// the source's key when merging, the change's position and index otherwise.
-func uniqueColumns(sh *mode.Shape) []string {
-	if sh.Mode != mode.Merge {
+// the source's key when merging, the change's position (its hash, unless
+// the table is an old one) and index otherwise.
+func uniqueColumns(sh *mode.Shape, oldPositions bool) []string {
+	switch {
+	case sh.Mode != mode.Merge && oldPositions:
 		return []string{mode.Position, mode.ChangeIndex}
+	case sh.Mode != mode.Merge:
+		return []string{positionHash, mode.ChangeIndex}
 	}
 	keys := make([]string, len(sh.Table.Key))
 	for i, k := range sh.Table.Key {
@@ -376,8 +404,7 @@ func managedDef(c mode.Column) string {
 	return n + " datetime(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)"
 }
 
-// columnTypeOf is the MySQL type of a mode column. Positions are ASCII so
-// that the unique index on position and change index fits InnoDB's limit.
+// columnTypeOf is the MySQL type of a mode column.
 func columnTypeOf(k mode.Kind) string {
 	switch k {
 	case mode.KindCommitTime, mode.KindSyncedAt, mode.KindDeletedAt, mode.KindValidFrom, mode.KindValidTo:
@@ -391,7 +418,7 @@ func columnTypeOf(k mode.Kind) string {
 	case mode.KindOp:
 		return "varchar(8)"
 	case mode.KindPosition:
-		return "varchar(3000) CHARACTER SET ascii COLLATE ascii_bin"
+		return positionType
 	}
 	return "varchar(255)"
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // execPlan runs a plan's actions inside the open target transaction.
@@ -66,7 +67,7 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error 
 		pred, args := firstMatch(tg, a.Before)
 		tag, err := s.conn.Exec(ctx, "DELETE FROM "+tg.ident+" WHERE "+pred, args...)
 		if err == nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("delete: no target row matches the old row %v; the target has drifted from the source", a.Before)
+			return fmt.Errorf("delete: no target row matches the old row %s; the target has drifted from the source", redact.Row(s.opts.LogValues, tg.sh.Table, a.Before))
 		}
 		return err
 	}
@@ -86,8 +87,7 @@ func (s *Sink) insertFast(ctx context.Context, tg *target, rows []change.Row) er
 		return fmt.Errorf("insert: %w", err)
 	}
 	err := s.copyRows(ctx, tg.ident, tg.cols, tg.all, rows)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if pgCode(err) == "23505" {
 		if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT sluice_fast; RELEASE SAVEPOINT sluice_fast"); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -177,8 +177,10 @@ func onConflict(tg *target, cols []int) string {
 	return conflict
 }
 
+// upsertErr names the fix when the target has no unique index for ON
+// CONFLICT (SQLSTATE 42P10: someone dropped it after Sluice checked).
 func upsertErr(tg *target, err error) error {
-	if strings.Contains(err.Error(), "no unique or exclusion constraint") {
+	if pgCode(err) == "42P10" {
 		return fmt.Errorf("upsert: the target table needs a primary key or unique index on (%s) like the source: %w",
 			strings.Join(pick(tg.cols, tg.key), ", "), err)
 	}
@@ -352,6 +354,15 @@ func textArg(v change.Value) any {
 		return nil
 	}
 	return string(v.Data)
+}
+
+// pgCode is the SQLSTATE of a server error in err's chain, "" when none.
+func pgCode(err error) string {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code
+	}
+	return ""
 }
 
 func pick(names []string, idx []int) []string {

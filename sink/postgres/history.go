@@ -59,8 +59,14 @@ type logWriter struct {
 }
 
 func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
-	rows, err := w.s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s = ANY($1::text[])",
-		pgx.Identifier{mode.Position}.Sanitize(), w.tg.ident, pgx.Identifier{mode.Position}.Sanitize()), positions)
+	// Found through the unique key: on the position's hash, or on the
+	// position itself in an old table.
+	pos := pgx.Identifier{mode.Position}.Sanitize()
+	where := fmt.Sprintf("%s IN (SELECT %s FROM unnest($1::text[]) p)", pgx.Identifier{positionHash}.Sanitize(), positionHashExpr("p"))
+	if w.tg.oldPositions {
+		where = pos + " = ANY($1::text[])"
+	}
+	rows, err := w.s.conn.Query(ctx, fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE %s", pos, w.tg.ident, where), positions)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // PrepareSnapshot creates the target tables, empties them and forgets the
@@ -129,7 +130,10 @@ func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func
 		return fmt.Errorf("connect to target: %w", err)
 	}
 	defer conn.Release()
+	// The writer turns rows into COPY text on its own goroutine; Load
+	// waits for it, so it never reads the snapshot after Load returned.
 	pr, pw := io.Pipe()
+	done := make(chan error, 1)
 	go func() {
 		w := bufio.NewWriterSize(pw, 256<<10)
 		var line bytes.Buffer
@@ -154,12 +158,19 @@ func (s *Sink) Load(ctx context.Context, src *change.Table, rows func(yield func
 			err = w.Flush()
 		}
 		pw.CloseWithError(err)
+		done <- err
 	}()
 	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", tg.ident, strings.Join(tg.cols, ", "))
 	_, err = conn.Conn().PgConn().CopyFrom(ctx, pr, sql)
 	pr.CloseWithError(io.ErrClosedPipe) // stop the writer if COPY ended first
+	werr := <-done
+	if werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
+		// The rows failed (reading the source, converting a value): that
+		// is the cause, with its type intact; COPY only saw it as text.
+		err = werr
+	}
 	if err != nil {
-		return fmt.Errorf("load %s into %s: %w", t.ID, tg.id, err)
+		return redact.Error(fmt.Errorf("load %s into %s: %w", t.ID, tg.id, err), s.opts.LogValues)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // Options configure a Sink.
@@ -39,6 +40,9 @@ type Options struct {
 	// Mode says how changes are written (merge, the zero value, history or
 	// append) and which metadata columns rows get.
 	Mode mode.Options
+	// LogValues lets errors quote row values (log.values); otherwise they
+	// name the table and key columns only (see sink/redact).
+	LogValues bool
 }
 
 // Sink is the PostgreSQL sink.
@@ -113,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log), plans: map[change.TableID]*plan.Plan{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log, opts.LogValues), plans: map[change.TableID]*plan.Plan{},
 		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{}}
 	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
@@ -319,6 +323,7 @@ func (s *Sink) execAll(ctx context.Context) error {
 // fail marks the sink unusable: the open target transaction is lost, so the
 // pipeline must restart from its checkpoint.
 func (s *Sink) fail(err error) error {
+	err = redact.Error(err, s.opts.LogValues)
 	if s.broken == nil {
 		s.broken = err
 	}
@@ -351,13 +356,15 @@ func parseDSN(dsn string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// redactErr keeps a DSN parse error from echoing the DSN (and its password).
+// redactErr keeps a DSN parse error from echoing the DSN (and its
+// password): pgconn quotes the connection string, masking passwords only
+// where it recognises them, and the error inside may quote it too.
 func redactErr(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, "://"); i >= 0 {
-		return errors.New("invalid connection string")
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("invalid connection string (use postgres://user:password@host:5432/db, or key=value pairs)")
 	}
-	return errors.New(msg)
+	return err
 }
 
 // begin sends a pending BEGIN on its own.
@@ -395,8 +402,9 @@ func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 
 // newConverter turns MySQL tables and values into PostgreSQL ones, logging
 // the first value per column that a documented rule changed.
-func newConverter(log zerolog.Logger) *typemap.Converter {
+func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
 	c := typemap.New(change.Postgres)
+	c.HideValues = !values
 	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
 		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
 	})

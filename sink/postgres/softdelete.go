@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
+	"github.com/sluicecdc/sluice/sink/redact"
 )
 
 // softDelete marks rows deleted instead of removing them (merge mode with
@@ -33,7 +34,7 @@ func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error 
 		set := modeSet(&args, tg, a.Before)
 		tag, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, pred), args...)
 		if err == nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("delete: no live target row matches the old row %v; the target has drifted from the source", a.Before)
+			return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(s.opts.LogValues, tg.sh.Table, a.Before))
 		}
 		return err
 	}

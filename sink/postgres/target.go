@@ -28,7 +28,21 @@ type target struct {
 	set      string // appended to every SET list (the synced-at column), "" for none
 	softDel  int    // index of the deleted-at column, -1 without soft deletes
 	conflict string // history and append: the clause that skips rows written already
+	// oldPositions: the history or append table was made by a Sluice that
+	// put the unique key on the position itself, not on positionHash.
+	oldPositions bool
 }
+
+// positionHash is a generated column of history and append tables: a hash
+// of the source position, on which (with the change index) their unique key
+// is built. A B-tree entry holds at most about 2700 bytes, and the GTID set
+// of a long-lived MySQL cluster runs to thousands of characters. md5 only
+// tells positions apart here (no security use): PostgreSQL has no immutable
+// text-to-bytea conversion to feed sha256 in a generated column.
+const positionHash = "_source_position_sha"
+
+// positionHashExpr computes positionHash from a position text.
+func positionHashExpr(pos string) string { return "decode(md5(" + pos + "), 'hex')" }
 
 func (s *Sink) targetID(t *change.Table) change.TableID {
 	id := t.ID
@@ -53,10 +67,18 @@ func (s *Sink) newTarget(sh *mode.Shape) *target {
 			tg.set = pgx.Identifier{c.Name}.Sanitize() + " = now()"
 		}
 	}
-	if sh.Mode != mode.Merge {
-		tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize())
-	}
+	tg.setConflict()
 	return tg
+}
+
+// setConflict sets the clause that skips history and append rows written
+// already, by the table's unique key.
+func (tg *target) setConflict() {
+	if tg.sh.Mode == mode.Merge {
+		return
+	}
+	cols := uniqueColumns(tg.sh, tg.oldPositions)
+	tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{cols[0]}.Sanitize(), pgx.Identifier{cols[1]}.Sanitize())
 }
 
 // targetFor makes sure the target table for shape sh exists with every
@@ -105,6 +127,13 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", tg.ident, managedDef(c))); err != nil {
 				return nil, fmt.Errorf("add column %s to target table %s: %w", c.Name, id, err)
 			}
+		}
+	}
+	if sh.Mode != mode.Merge && !have[positionHash] {
+		tg.oldPositions = true
+		tg.setConflict()
+		if err := s.warnOldPositions(ctx, conn, tg); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.ensureUnique(ctx, conn, tg); err != nil {
@@ -165,7 +194,9 @@ func createTableSQL(tg *target, sh *mode.Shape) []string {
 	keys := pick(tg.cols, t.Key)
 	switch {
 	case sh.Mode != mode.Merge:
-		defs = append(defs, fmt.Sprintf("UNIQUE (%s, %s)", pgx.Identifier{mode.Position}.Sanitize(), pgx.Identifier{mode.ChangeIndex}.Sanitize()))
+		hash := pgx.Identifier{positionHash}.Sanitize()
+		defs = append(defs, fmt.Sprintf("%s bytea GENERATED ALWAYS AS (%s) STORED", hash, positionHashExpr(pgx.Identifier{mode.Position}.Sanitize())),
+			fmt.Sprintf("UNIQUE (%s, %s)", hash, pgx.Identifier{mode.ChangeIndex}.Sanitize()))
 	case len(keys) > 0:
 		defs = append(defs, "PRIMARY KEY ("+strings.Join(keys, ", ")+")")
 	}
@@ -251,7 +282,7 @@ func (s *Sink) ensureEnums(ctx context.Context, t *change.Table) error {
 				labels[i] = quoteLiteral(l)
 			}
 			_, err := conn.Exec(ctx, fmt.Sprintf("CREATE TYPE %s AS ENUM (%s)", typ, strings.Join(labels, ", ")))
-			if err != nil && !strings.Contains(err.Error(), "already exists") {
+			if err != nil && !alreadyExists(err) {
 				return fmt.Errorf("create enum %s in target: %w", typ, err)
 			}
 			continue
@@ -280,4 +311,12 @@ func typeSchema(typ string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// alreadyExists tells that a CREATE failed because the object is there:
+// another pipeline's sink may create it at the same moment (duplicate_object,
+// or unique_violation in the catalog when both commit at once).
+func alreadyExists(err error) bool {
+	code := pgCode(err)
+	return code == "42710" || code == "23505"
 }

@@ -2,6 +2,7 @@ package crm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -222,26 +224,33 @@ func (w *Workload) cancelOrder(ctx context.Context, tx pgx.Tx, r *rand.Rand) err
 }
 
 // BigTransaction inserts bigOrders orders with bigLines lines each and
-// raises every article's price, all in one transaction.
+// raises every article's price, all in one transaction. The customers it
+// picks are locked FOR KEY SHARE: otherwise a concurrent transaction may
+// delete one (or change its key) between the pick and the foreign-key
+// check, which fails the whole transaction (SQLSTATE 23503). A picked
+// customer deleted meanwhile is skipped instead; a changed key is followed.
+// A deadlock with a transaction deleting several customers is retried.
 func (w *Workload) BigTransaction(ctx context.Context) error {
 	start := time.Now()
 	var orders, lines, maxID int64
-	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `WITH o AS (
+	err := retryDeadlock(ctx, func() error {
+		return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+			err := tx.QueryRow(ctx, `WITH o AS (
 				INSERT INTO orders (customer_id, ordered_at, status)
-				SELECT id, now(), 'paid' FROM customers ORDER BY random() LIMIT $1
+				SELECT id, now(), 'paid' FROM customers ORDER BY random() LIMIT $1 FOR KEY SHARE
 				RETURNING id),
 			l AS (
 				INSERT INTO order_lines (order_id, line_no, article_id, qty)
 				SELECT o.id, g, 1 + (random() * 199)::int, 1 + (random() * 9)::int FROM o, generate_series(1, $2::int) g
 				RETURNING 1)
 			SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM l), (SELECT max(id) FROM o)`,
-			bigOrders, bigLines).Scan(&orders, &lines, &maxID)
-		if err != nil {
+				bigOrders, bigLines).Scan(&orders, &lines, &maxID)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE articles SET price = round(price * 1.03, 2)`)
 			return err
-		}
-		_, err = tx.Exec(ctx, `UPDATE articles SET price = round(price * 1.03, 2)`)
-		return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("large transaction: %w", err)
@@ -293,4 +302,17 @@ func plural(n int64, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// retryDeadlock runs f again, up to 3 times in all, when the server chose
+// its transaction as a deadlock's victim (SQLSTATE 40P01).
+func retryDeadlock(ctx context.Context, f func() error) error {
+	var err error
+	for range 3 {
+		var pgErr *pgconn.PgError
+		if err = f(); !errors.As(err, &pgErr) || pgErr.Code != "40P01" || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }

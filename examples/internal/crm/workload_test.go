@@ -1,0 +1,78 @@
+package crm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicecdc/sluice/internal/pgtest"
+)
+
+// TestBigTransactionRacesKeyChanges: the large transaction picks customers
+// while another transaction changes their keys (as ChangeCustomerKey does,
+// or deletes them, as the warehouse does). It must wait for that one and
+// use the keys as they are after it, not fail its foreign-key check with
+// SQLSTATE 23503, which stopped make demo and TestWarehouse now and then.
+func TestBigTransactionRacesKeyChanges(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{})
+	if err := c.CreateDB(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(ctx, "crm", SchemaSQL+SeedSQL); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	w, err := NewWorkload(ctx, c.DSN("crm"), func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	other, err := pgx.Connect(ctx, c.DSN("crm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE customers SET id = id + $1`, keyChangeN); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.BigTransaction(ctx) }()
+	// Commit the key change only once the large transaction waits for it.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := c.QueryValue(ctx, "crm", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != "0" {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the large transaction ended (%v) while the key change was open", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the large transaction never waited for the key change")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("large transaction: %v", err)
+	}
+	if len(said) == 0 || !strings.HasPrefix(said[0], "committed one large transaction: 600 orders") {
+		t.Errorf("said %q", said)
+	}
+}
