@@ -201,7 +201,7 @@ func configKeys(typ reflect.Type, prefix string) []string {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name := f.Tag.Get("mapstructure")
-		if name == "-" {
+		if name == "-" || !f.IsExported() {
 			continue // a list of rules read outside the key schema (transforms), optional
 		}
 		if name == "" {

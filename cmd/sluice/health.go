@@ -8,12 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/metrics"
-	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
 
@@ -51,7 +50,7 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 		}
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		if lr == nil {
-			if src, err := openLogReader(pctx, cfg, "", zerolog.Nop()); err == nil {
+			if src, err := openLogReader(pctx, connector.Env{Config: cfg, Log: zerolog.Nop()}); err == nil {
 				if lr, _ = src.(pipeline.LogReporter); lr == nil {
 					src.Close()
 				}
@@ -112,26 +111,6 @@ func warnSlot(log zerolog.Logger, last string, ls pipeline.LogStatus) string {
 			"lost":       "the replication slot lost WAL it needed: changes since the checkpoint cannot be read; run `sluice run --resnapshot`",
 		}[st])
 	return st
-}
-
-// pingSink opens and closes a connection to the target.
-func pingSink(ctx context.Context, cfg *config.Config) error {
-	switch cfg.Sink.Kind {
-	case "postgres":
-		conn, err := pgconn.Connect(ctx, cfg.Sink.DSN)
-		if err != nil {
-			return err
-		}
-		return conn.Close(ctx)
-	case "mysql":
-		db, _, err := mysqlconn.Open(cfg.Sink.DSN)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return db.PingContext(ctx)
-	}
-	return nil // a sink without a server to ping
 }
 
 // redactErr hides secrets in an error's text.

@@ -18,7 +18,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/sluicecdc/sluice/pkg/config"
 )
 
 // defaultHealthAddr is probed when neither --url nor --config is given:
@@ -59,7 +58,7 @@ func healthURL(rawURL, cfgPath string, ready bool) (string, error) {
 	case rawURL != "" && cfgPath != "":
 		return "", errors.New("give --url or --config, not both")
 	case cfgPath != "":
-		cfg, err := config.Load(cfgPath)
+		cfg, err := loadConfig(cfgPath)
 		if err != nil {
 			return "", err
 		}

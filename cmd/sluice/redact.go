@@ -61,6 +61,9 @@ func secrets(cfg *config.Config) []string {
 			add(u.Query().Get("password"))
 		}
 	}
+	for _, s := range cfg.SecretValues() {
+		add(s)
+	}
 	return out
 }
 

@@ -39,7 +39,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Writer) error {
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -139,15 +139,13 @@ func info(cfg *config.Config) metrics.Info {
 	i := metrics.Info{Pipeline: cfg.Name, Version: version,
 		SourceKind: cfg.Source.Kind, Source: config.RedactDSN(cfg.Source.DSN),
 		SinkKind: cfg.Sink.Kind, Sink: config.RedactDSN(cfg.Sink.DSN)}
-	if cfg.Source.Kind == "postgres" {
-		i.Slot = cfg.Source.Postgres.Slot
-	}
+	i.Slot = slotOf(cfg)
 	return i
 }
 
 // check prints every problem with its fix; any problem fails the command.
 func check(ctx context.Context, path string, offline bool, stdout io.Writer) error {
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -158,14 +156,15 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 	var problems []string
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if src, err := openSource(ctx, cfg, zerolog.Nop()); err != nil {
+	src, err := openSource(ctx, cfg, zerolog.Nop())
+	if err != nil {
 		problems = append(problems, fmt.Sprintf("source: %v (check source.dsn and that the server accepts connections from here)", err))
+		src = nil
 	} else {
-		problems = append(problems, src.Check(ctx)...)
-		problems = append(problems, checkTargetNames(ctx, cfg, src)...)
-		src.Close()
+		defer src.Close()
+		problems = append(problems, checkSource(ctx, src)...)
 	}
-	problems = append(problems, checkSink(ctx, cfg)...)
+	problems = append(problems, checkSink(ctx, cfg, src)...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, "problem:", p)
 	}

@@ -26,7 +26,7 @@ import (
 // when http.listen is set and answers, else from the checkpoint file and
 // the source server.
 func status(ctx context.Context, path string, asJSON bool, stdout io.Writer) error {
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func offlineStatus(ctx context.Context, cfg *config.Config, secret []string) (me
 
 // sourceLog fills in what the source tells about its log relative to the
 // checkpoint.
-func sourceLog(ctx context.Context, src source, cp checkpoint.Checkpoint, s *metrics.Status, slot string) error {
+func sourceLog(ctx context.Context, src pipeline.Source, cp checkpoint.Checkpoint, s *metrics.Status, slot string) error {
 	lr, ok := src.(pipeline.LogReporter)
 	if !ok {
 		return nil

@@ -10,26 +10,19 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/checkpoint/file"
-	"github.com/sluicecdc/sluice/pkg/config"
-	mysink "github.com/sluicecdc/sluice/sink/mysql"
-	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	"github.com/sluicecdc/sluice/pkg/connector"
 )
-
-// tearer is a log reader that holds something on the source server.
-type tearer interface {
-	Teardown(ctx context.Context, dryRun bool) ([]string, error)
-}
 
 // teardown removes what the pipeline keeps: the source's slot and
 // publication (PostgreSQL), the applied position in the target and the
 // checkpoint file. The replicated target tables stay. It lists what it
 // will remove and asks unless yes is set; Sluice must not be running.
 func teardown(ctx context.Context, path string, yes bool, in io.Reader, out io.Writer) error {
-	cfg, err := config.Load(path)
+	cfg, err := loadConfig(path)
 	if err != nil {
 		return err
 	}
-	src, err := openLogReader(ctx, cfg, "", zerolog.Nop())
+	src, err := openLogReader(ctx, connector.Env{Config: cfg, Log: zerolog.Nop()})
 	if err != nil {
 		return err
 	}
@@ -40,22 +33,12 @@ func teardown(ctx context.Context, path string, yes bool, in io.Reader, out io.W
 		do   func(dryRun bool) ([]string, error)
 	}{
 		{"source", func(dry bool) ([]string, error) {
-			if t, ok := src.(tearer); ok {
+			if t, ok := src.(connector.Tearer); ok {
 				return t.Teardown(ctx, dry)
 			}
 			return nil, nil
 		}},
-		{"target", func(dry bool) ([]string, error) {
-			forget := pgsink.ForgetPosition
-			if cfg.Sink.Kind == "mysql" {
-				forget = mysink.ForgetPosition
-			}
-			found, err := forget(ctx, cfg.Sink.DSN, cfg.Name, dry)
-			if !found || err != nil {
-				return nil, err
-			}
-			return []string{fmt.Sprintf("applied position of pipeline %s in sluice.positions", cfg.Name)}, nil
-		}},
+		{"target", func(dry bool) ([]string, error) { return teardownSink(ctx, cfg, dry) }},
 		{"checkpoint", func(dry bool) ([]string, error) {
 			found, err := cp.Remove(dry)
 			if !found || err != nil {

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/pkg/config"
-	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
@@ -17,165 +16,174 @@ import (
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
 
-// source is what the CLI needs of every log reader.
-type source interface {
-	pipeline.Source
-	Check(ctx context.Context) []string
+// kinds are the source and sink kinds this program supports, one line
+// each; everything a kind needs lives in its own package.
+var kinds = connector.New(
+	pgsource.Connector,
+	mysource.Connector,
+	pgsink.Connector,
+	mysink.Connector,
+)
+
+// loadConfig reads a config file that may use any of the kinds.
+func loadConfig(path string) (*config.Config, error) { return kinds.Load(path) }
+
+// env is what a kind gets to open or check itself.
+func kindEnv(cfg *config.Config, log zerolog.Logger) connector.Env {
+	return connector.Env{Config: cfg, Log: log, SpillDir: os.Getenv("SLUICE_SPILL_DIR")}
 }
 
 // openSource connects the log reader cfg.Source.Kind names, with the
 // config's transforms applied to what it yields.
-func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (source, error) {
-	spill := os.Getenv("SLUICE_SPILL_DIR")
-	src, err := openLogReader(ctx, cfg, spill, log)
-	sinkSchema, schema := splitSchema(cfg)
-	// Without rules or a schema every table keeps its own name: no two can
-	// meet in one target table.
-	if err != nil || len(cfg.Transforms) == 0 && sinkSchema == "" {
-		return src, err
-	}
-	_, key := targetSchema(cfg)
-	set, err := transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SinkSchema: sinkSchema, SchemaKey: key,
-		SpillDir: spill, LogValues: cfg.Log.Values})
+func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Source, error) {
+	e := kindEnv(cfg, log)
+	src, err := openLogReader(ctx, e)
 	if err != nil {
-		src.Close()
 		return nil, err
+	}
+	set, err := compileTransforms(cfg)
+	if err != nil || set == nil {
+		if err != nil {
+			src.Close()
+		}
+		return src, err
 	}
 	return transform.Wrap(src, set), nil
 }
 
-// targetSchema is the schema (a MySQL target: database) every table goes
-// into unless a transform names one, and the config key that says so:
-// sink.schema, else the database a MySQL sink's DSN names (what a user
-// who writes mysql://.../dwh expects). "" keeps each table's own schema.
-func targetSchema(cfg *config.Config) (schema, key string) {
-	if cfg.Sink.Schema != "" {
-		return cfg.Sink.Schema, "sink.schema"
+// openLogReader connects the log reader alone, without the transforms.
+func openLogReader(ctx context.Context, e connector.Env) (pipeline.Source, error) {
+	k, err := kinds.Source(e.Config)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Sink.Kind == "mysql" {
-		if p, err := mysqlconn.Parse(cfg.Sink.DSN); err == nil && p.Database != "" {
-			return p.Database, "sink.dsn"
-		}
-	}
-	return "", ""
+	return k.Open(ctx, e)
 }
 
-// splitSchema says who applies the target schema: the sink, unless a
-// transform names a target schema; then the transforms apply it to every
-// other table, so that the rule's schema wins.
-func splitSchema(cfg *config.Config) (sink, transforms string) {
-	schema, _ := targetSchema(cfg)
-	for _, t := range cfg.Transforms {
-		if t.Target.Schema != "" {
-			return "", schema
-		}
+// compileTransforms compiles the config's rules with the target schema the
+// sink kind applies; nil when no table changes its name, so no two can meet
+// in one target table.
+func compileTransforms(cfg *config.Config) (*transform.Set, error) {
+	k, err := kinds.Sink(cfg)
+	if err != nil {
+		return nil, err
 	}
-	return schema, ""
-}
-
-func openLogReader(ctx context.Context, cfg *config.Config, spill string, log zerolog.Logger) (source, error) {
-	s := &cfg.Source
-	switch s.Kind {
-	case "postgres":
-		src, err := pgsource.New(ctx, pgsource.Options{
-			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
-			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication, Pipeline: cfg.Name,
-			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: spill, Log: log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return src, nil
-	case "mysql":
-		src, err := mysource.New(ctx, mysource.Options{
-			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
-			ServerID: s.MySQL.ServerID, SnapshotWorkers: s.MySQL.SnapshotWorkers, SpillDir: spill, Log: log,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return src, nil
+	sinkSchema, schema := k.SplitSchema(cfg)
+	if len(cfg.Transforms) == 0 && sinkSchema == "" {
+		return nil, nil
 	}
-	return nil, fmt.Errorf("source.kind: %q is not supported (supported: postgres, mysql)", s.Kind)
+	_, key := k.TargetSchema(cfg)
+	return transform.Compile(cfg.Transforms, transform.Options{Schema: schema, SinkSchema: sinkSchema, SchemaKey: key,
+		SpillDir: os.Getenv("SLUICE_SPILL_DIR"), LogValues: cfg.Log.Values})
 }
 
 // snapshotWorkers is the configured number of parallel snapshot readers.
 func snapshotWorkers(cfg *config.Config) int {
-	if cfg.Source.Kind == "mysql" {
-		return cfg.Source.MySQL.SnapshotWorkers
+	k, err := kinds.Source(cfg)
+	if err != nil || k.SnapshotWorkers == nil {
+		return 0 // the pipeline's default
 	}
-	return cfg.Source.Postgres.SnapshotWorkers
+	return k.SnapshotWorkers(cfg)
 }
 
 // openSink connects the target cfg.Sink.Kind names.
 func openSink(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Sink, error) {
-	schema, _ := splitSchema(cfg)
-	// ForPipeline: in modes whose rows record their commit the sink takes
-	// whole transactions only, not the parts of running ones.
-	modes := cfg.Sink.ModeOptions()
-	switch cfg.Sink.Kind {
-	case "postgres":
-		s, err := pgsink.New(ctx, pgsink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
-		if err != nil {
-			return nil, err
-		}
-		return s.ForPipeline(), nil
-	case "mysql":
-		s, err := mysink.New(ctx, mysink.Options{DSN: cfg.Sink.DSN, Schema: schema, Pipeline: cfg.Name, Log: log, Mode: modes, LogValues: cfg.Log.Values})
-		if err != nil {
-			return nil, err
-		}
-		return s.ForPipeline(), nil
+	k, err := kinds.Sink(cfg)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)
+	return k.Open(ctx, kindEnv(cfg, log))
 }
 
-// checkSink lists the target's problems with their fixes.
-func checkSink(ctx context.Context, cfg *config.Config) []string {
-	switch cfg.Sink.Kind {
-	case "postgres":
-		return pgsink.Check(ctx, cfg.Sink.DSN)
-	case "mysql":
-		return mysink.Check(ctx, cfg.Sink.DSN)
+// pingSink tells whether the target can be reached now.
+func pingSink(ctx context.Context, cfg *config.Config) error {
+	k, err := kinds.Sink(cfg)
+	if err != nil || k.Ping == nil {
+		return err // nothing to reach
 	}
-	return []string{fmt.Sprintf("sink.kind: %q is not supported (supported: postgres, mysql)", cfg.Sink.Kind)}
+	return k.Ping(ctx, kindEnv(cfg, zerolog.Nop()))
 }
 
-// checkTargetNames lists the names a PostgreSQL target would cut, for
-// every selected table as it is now, after the transforms: the problems
-// the sink would stop with (see pgsink.NameProblems).
-func checkTargetNames(ctx context.Context, cfg *config.Config, src source) []string {
-	if cfg.Sink.Kind != "postgres" {
+// checkSource lists the source's problems; src is the opened source.
+func checkSource(ctx context.Context, src pipeline.Source) []string {
+	if c, ok := src.(connector.Checker); ok {
+		return c.Check(ctx)
+	}
+	return nil
+}
+
+// checkSink lists the target's problems with their fixes, for every
+// selected table (src tells their shapes, when it can).
+func checkSink(ctx context.Context, cfg *config.Config, src pipeline.Source) []string {
+	k, err := kinds.Sink(cfg)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	if k.Check == nil {
 		return nil
 	}
-	var inner pipeline.Source = src
+	e := kindEnv(cfg, zerolog.Nop())
+	if src != nil {
+		e.Targets = func(ctx context.Context) ([]connector.Target, error) { return targets(ctx, cfg, src) }
+	}
+	return k.Check(ctx, e)
+}
+
+// targets describes every selected table as it is now and as it reaches the
+// sink, after the transforms.
+func targets(ctx context.Context, cfg *config.Config, src pipeline.Source) ([]connector.Target, error) {
+	inner := src
 	if w, ok := src.(interface{ Unwrap() pipeline.Source }); ok {
 		inner = w.Unwrap()
 	}
 	d, ok := inner.(pipeline.Describer)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	tables, err := d.DescribeTables(ctx)
 	if err != nil {
-		return []string{fmt.Sprintf("sink: cannot read the source tables' shapes to check their target names: %v", err)}
+		return nil, err
 	}
-	sinkSchema, ruleSchema := splitSchema(cfg)
 	var set *transform.Set
 	if len(cfg.Transforms) > 0 {
+		k, err := kinds.Sink(cfg)
+		if err != nil {
+			return nil, err
+		}
+		_, ruleSchema := k.SplitSchema(cfg)
 		if set, err = transform.Compile(cfg.Transforms, transform.Options{Schema: ruleSchema}); err != nil {
-			return nil // a config problem, reported when the source was opened
+			return nil, nil // a config problem, reported when the source was opened
 		}
 	}
-	var problems []string
+	var out []connector.Target
 	for _, t := range tables {
-		out := t
+		shape := t
 		if set != nil {
-			if out, err = set.Table(t); err != nil {
+			if shape, err = set.Table(t); err != nil {
 				continue // the transforms' own check reports it
 			}
 		}
-		problems = append(problems, pgsink.NameProblems(t.ID, out, sinkSchema)...)
+		out = append(out, connector.Target{Source: t.ID, Table: shape})
 	}
-	return problems
+	return out, nil
 }
+
+// teardownSink drops what the sink keeps for the pipeline.
+func teardownSink(ctx context.Context, cfg *config.Config, dryRun bool) ([]string, error) {
+	k, err := kinds.Sink(cfg)
+	if err != nil || k.Teardown == nil {
+		return nil, err
+	}
+	return k.Teardown(ctx, kindEnv(cfg, zerolog.Nop()), dryRun)
+}
+
+// slotOf names what the source server keeps for the pipeline ("" when
+// nothing), for status.
+func slotOf(cfg *config.Config) string {
+	k, err := kinds.Source(cfg)
+	if err != nil || k.Slot == nil {
+		return ""
+	}
+	return k.Slot(cfg)
+}
+

@@ -25,6 +25,8 @@ type Config struct {
 	Log        Log
 	HTTP       HTTP        // observability endpoints, see http.go
 	Transforms []Transform `mapstructure:"-"` // read outside viper, see takeTransforms
+
+	settings map[string]any // the kinds' own settings by "<role>.<name>", see Settings
 }
 
 // Source is the database whose change log is read.
@@ -123,7 +125,7 @@ func (c *Config) String() string {
 	walk = func(v reflect.Value, prefix string) {
 		for i := range v.NumField() {
 			f, fv := v.Type().Field(i), v.Field(i)
-			if keyName(f) == "-" {
+			if !f.IsExported() || keyName(f) == "-" {
 				continue
 			}
 			key := prefix + keyName(f)
@@ -135,6 +137,11 @@ func (c *Config) String() string {
 				b.WriteByte(' ')
 			}
 			switch x := fv.Interface().(type) {
+			case string:
+				if secret(key) && x != "" && !strings.HasSuffix(key, ".dsn") { // DSNs are redacted already
+					x = "***"
+				}
+				fmt.Fprintf(&b, "%s=%s", key, x)
 			case []string:
 				fmt.Fprintf(&b, "%s=%s", key, strings.Join(x, ","))
 			case time.Duration:
@@ -145,5 +152,14 @@ func (c *Config) String() string {
 		}
 	}
 	walk(reflect.ValueOf(r), "")
+	for _, role := range []string{"source", "sink"} {
+		if set := c.Settings(role); set != nil {
+			kind := c.Source.Kind
+			if role == "sink" {
+				kind = c.Sink.Kind
+			}
+			walk(reflect.ValueOf(set).Elem(), role+"."+kind+".")
+		}
+	}
 	return b.String()
 }

@@ -21,8 +21,9 @@ const (
 
 // leaf is one settable key, e.g. "sink.batch.rows".
 type leaf struct {
-	key  string
-	kind kind
+	key     string
+	kind    kind
+	example string // a valid value, for messages
 }
 
 // section is a mapping key with known children, e.g. "source.postgres".
@@ -32,9 +33,18 @@ type section struct {
 	children map[string]*section // nil entry: the child is a leaf
 }
 
-// schema is derived from the Config struct, so a new field is a new key
-// everywhere: unknown-key check, env override, type check, String.
-var schema, leaves = buildSchema()
+// keySet is every key one parse knows: the Config struct's, and the
+// settings sections of the kinds it was given (see Kind). It is derived
+// from the structs, so a new field is a new key everywhere: unknown-key
+// check, env override, type check, String.
+type keySet struct {
+	root   *section
+	leaves []leaf
+	kinds  []Kind
+}
+
+// builtin are the Config struct's own keys.
+var builtin = newKeySet(nil)
 
 // notYet are top-level keys the design describes but this version does not
 // implement; they get a clearer message than "unknown key".
@@ -75,8 +85,18 @@ var examples = map[string]string{
 	"sink.metadata.synced_at.column":   "_synced_at",
 }
 
-// secret keys never have their value quoted in a message.
-func secret(key string) bool { return strings.HasSuffix(key, ".dsn") }
+// secret keys never have their value quoted in a message: DSNs, and every
+// key named password, secret or token (or ending in _password, _secret,
+// _token), whichever kind's settings it belongs to.
+func secret(key string) bool {
+	name := key[strings.LastIndexByte(key, '.')+1:]
+	for _, s := range []string{"password", "secret", "token"} {
+		if name == s || strings.HasSuffix(name, "_"+s) {
+			return true
+		}
+	}
+	return strings.HasSuffix(key, ".dsn")
+}
 
 // envName is the override variable of a key: sink.batch.rows → SLUICE_SINK_BATCH_ROWS.
 func envName(key string) string {
@@ -94,33 +114,48 @@ func isSection(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t != reflect.TypeFor[time.Duration]()
 }
 
-func buildSchema() (*section, []leaf) {
-	var all []leaf
-	var build func(t reflect.Type, path string) *section
-	build = func(t reflect.Type, path string) *section {
+// newKeySet builds the keys of Config and of each kind's settings, which
+// sit under <role>.<name> (e.g. sink.kafka).
+func newKeySet(kinds []Kind) *keySet {
+	ks := &keySet{kinds: kinds}
+	var build func(t reflect.Type, path string, ex map[string]string) *section
+	build = func(t reflect.Type, path string, ex map[string]string) *section {
 		s := &section{path: path, children: map[string]*section{}}
 		for i := range t.NumField() {
 			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
 			name := keyName(f)
 			if name == "-" { // a list of rules, read outside this schema (transforms)
 				s.names = append(s.names, strings.ToLower(f.Name))
 				continue
 			}
-			key := name
-			if path != "" {
-				key = path + "." + name
-			}
+			key := join(path, name)
 			s.names = append(s.names, name)
 			if isSection(f.Type) {
-				s.children[name] = build(f.Type, key)
+				s.children[name] = build(f.Type, key, ex)
 				continue
 			}
 			s.children[name] = nil
-			all = append(all, leaf{key: key, kind: kindOf(f.Type)})
+			ks.leaves = append(ks.leaves, leaf{key: key, kind: kindOf(f.Type), example: ex[key]})
 		}
 		return s
 	}
-	return build(reflect.TypeFor[Config](), ""), all
+	ks.root = build(reflect.TypeFor[Config](), "", examples)
+	for _, k := range kinds {
+		if k.Settings == nil {
+			continue
+		}
+		parent := ks.root.children[k.Role]
+		ex := map[string]string{}
+		for rel, e := range k.Examples {
+			ex[k.Role+"."+k.Name+"."+rel] = e
+		}
+		parent.children[k.Name] = build(reflect.TypeOf(k.Settings).Elem(), k.Role+"."+k.Name, ex)
+		parent.names = append(parent.names, k.Name)
+	}
+	return ks
 }
 
 func kindOf(t reflect.Type) kind {

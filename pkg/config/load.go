@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -34,7 +33,7 @@ var defaults = map[string]any{
 // Load reads the YAML file at path, expands ${VAR} from the environment,
 // applies SLUICE_* overrides, applies defaults and validates. A problem in
 // the file is returned as an *Error listing all of them.
-func Load(path string) (*Config, error) {
+func Load(path string, kinds ...Kind) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -43,19 +42,24 @@ func Load(path string) (*Config, error) {
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	return parse(data, path, dir, os.LookupEnv)
+	return parse(data, path, dir, os.LookupEnv, kinds)
 }
 
 // Parse does what Load does, from bytes. dir is where relative paths go
 // (the default checkpoint file, a relative checkpoint.path); "" leaves them
 // relative to the working directory. env looks up environment variables,
-// both for ${VAR} and for SLUICE_* overrides.
-func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, error) {
-	return parse(data, "", dir, env)
+// both for ${VAR} and for SLUICE_* overrides. kinds are the source and
+// sink kinds beyond the built-in ones, with their settings.
+func Parse(data []byte, dir string, env func(string) (string, bool), kinds ...Kind) (*Config, error) {
+	return parse(data, "", dir, env, kinds)
 }
 
-func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Config, error) {
-	p := &problems{bad: map[string]bool{}, from: map[string]string{}}
+func parse(data []byte, file, dir string, env func(string) (string, bool), kinds []Kind) (*Config, error) {
+	keys := builtin
+	if len(kinds) > 0 {
+		keys = newKeySet(kinds)
+	}
+	p := &problems{bad: map[string]bool{}, from: map[string]string{}, keys: keys}
 	tree, rules, ok := readTree(data, env, p)
 	if !ok {
 		return nil, &Error{File: file, Problems: p.list}
@@ -68,6 +72,7 @@ func parse(data []byte, file, dir string, env func(string) (string, bool)) (*Con
 	derive(c, dir, p.bad)
 	deriveSinkMode(c, tree, p.bad)
 	validate(c, p)
+	validateKinds(c, tree, p)
 	if len(p.list) > 0 {
 		return nil, &Error{File: file, Problems: p.list}
 	}
@@ -95,11 +100,11 @@ func readTree(data []byte, env func(string) (string, bool), p *problems) (tree m
 	}
 	root, isMap := asMap(doc)
 	if doc != nil && !isMap {
-		p.addf("must be a mapping of keys (%s)", schema.knownList())
+		p.addf("must be a mapping of keys (%s)", p.keys.root.knownList())
 		return nil, nil, false
 	}
 	rules = takeTransforms(root, env, p)
-	return walk(root, schema, env, p), rules, true
+	return walk(root, p.keys.root, env, p), rules, true
 }
 
 // decode layers the file's tree under the SLUICE_* overrides and over the
@@ -117,7 +122,12 @@ func decode(tree map[string]any, env func(string) (string, bool), p *problems) (
 	for key, val := range defaults {
 		v.SetDefault(key, val)
 	}
-	for _, l := range leaves {
+	for _, k := range p.keys.kinds {
+		for rel, val := range k.Defaults {
+			v.SetDefault(k.Role+"."+k.Name+"."+rel, val)
+		}
+	}
+	for _, l := range p.keys.leaves {
 		if val, ok := env(envName(l.key)); ok && val != "" {
 			v.Set(l.key, val)
 			p.from[l.key] = " (from " + envName(l.key) + ")"
@@ -127,7 +137,7 @@ func decode(tree map[string]any, env func(string) (string, bool), p *problems) (
 	// Give every key the Go type of its field before decoding, so decoding
 	// is exact rather than weakly typed, and a bad value is reported once,
 	// by key. A bad key is zeroed and left out of validation.
-	for _, l := range leaves {
+	for _, l := range p.keys.leaves {
 		raw := v.Get(l.key)
 		if raw == nil {
 			continue
@@ -142,14 +152,15 @@ func decode(tree map[string]any, env func(string) (string, bool), p *problems) (
 	}
 
 	var c Config
-	strict := func(dc *mapstructure.DecoderConfig) {
-		dc.WeaklyTypedInput = false
-		dc.ErrorUnused = true
-		dc.DecodeHook = nil
+	all := v.AllSettings()
+	settings, err := takeSettings(all, p.keys.kinds)
+	if err != nil {
+		return nil, err
 	}
-	if err := v.Unmarshal(&c, strict); err != nil {
+	if err := decodeStrict(all, &c); err != nil {
 		return nil, fmt.Errorf("decode config: %w", err) // normalize missed a case: a bug
 	}
+	c.settings = settings
 	return &c, nil
 }
 
@@ -215,6 +226,7 @@ type problems struct {
 	list []string
 	bad  map[string]bool   // keys already reported
 	from map[string]string // key → " (from SLUICE_...)" for overridden keys
+	keys *keySet           // the keys this parse knows
 }
 
 func (p *problems) add(msg string) { p.list = append(p.list, msg) }

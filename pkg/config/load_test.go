@@ -263,7 +263,7 @@ func TestEnvOnly(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	var keys []string
-	for _, l := range leaves {
+	for _, l := range builtin.leaves {
 		keys = append(keys, l.key)
 		if examples[l.key] == "" {
 			t.Errorf("key %s has no example", l.key)
@@ -278,8 +278,8 @@ func TestKeys(t *testing.T) {
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %s\nwant   %s", got, want)
 	}
-	if len(examples) != len(leaves) {
-		t.Errorf("%d examples for %d keys", len(examples), len(leaves))
+	if len(examples) != len(builtin.leaves) {
+		t.Errorf("%d examples for %d keys", len(examples), len(builtin.leaves))
 	}
 	for key := range defaults {
 		if !strings.Contains(" "+want+" ", " "+key+" ") {

@@ -41,7 +41,7 @@ func describe(key string, v any) string {
 // from says where the value came from, for the message.
 func normalize(l leaf, v any, from string) (any, error) {
 	bad := func(want string) error {
-		return fmt.Errorf("%s%s: must be %s, not %s (e.g. %s)", l.key, from, want, describe(l.key, v), examples[l.key])
+		return fmt.Errorf("%s%s: must be %s, not %s (e.g. %s)", l.key, from, want, describe(l.key, v), l.example)
 	}
 	switch l.kind {
 	case kString:
@@ -81,7 +81,7 @@ func normalize(l leaf, v any, from string) (any, error) {
 		if s, ok := v.(string); ok {
 			n, err := parseSize(s)
 			if err != nil {
-				return nil, fmt.Errorf("%s%s: %v (e.g. %s or 1048576)", l.key, from, err, examples[l.key])
+				return nil, fmt.Errorf("%s%s: %v (e.g. %s or 1048576)", l.key, from, err, l.example)
 			}
 			return n, nil
 		}
@@ -125,7 +125,7 @@ func normalizeList(l leaf, v any, from string) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("%s%s: must be a list, not %s (e.g. %s)", l.key, from, describe(l.key, v), examples[l.key])
+	return nil, fmt.Errorf("%s%s: must be a list, not %s (e.g. %s)", l.key, from, describe(l.key, v), l.example)
 }
 
 // splitList reads the comma-separated form of a list, as in

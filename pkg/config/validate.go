@@ -107,16 +107,21 @@ func validateSource(s *Source, at func(string) string, p *problems) {
 
 func validateSink(c *Config, at func(string) string, p *problems) {
 	s := &c.Sink
+	sinks := knownList(kindNames("sink", p.keys.kinds))
 	if k := at("sink.kind"); k != "" {
 		switch {
-		case s.Kind == "postgres", s.Kind == "mysql":
+		case slices.Contains(kindNames("sink", p.keys.kinds), s.Kind):
 		case s.Kind == "":
-			p.addf("%s: required (supported: postgres, mysql)", k)
+			p.addf("%s: required (supported: %s)", k, sinks)
 		case slices.Contains(laterSinks, s.Kind):
-			p.addf("%s: %q is not supported yet (supported: postgres, mysql)", k, s.Kind)
+			p.addf("%s: %q is not supported yet (supported: %s)", k, s.Kind, sinks)
 		default:
-			p.addf("%s: %q is not a known sink (supported: postgres, mysql)", k, s.Kind)
+			p.addf("%s: %q is not a known sink (supported: %s)", k, s.Kind, sinks)
 		}
+	}
+	if k, ok := kindOfRole("sink", s.Kind, p.keys.kinds); ok && !k.SQL {
+		validateBatch(s, at, p)
+		return // the SQL keys are refused in validateKinds
 	}
 	if k := at("sink.dsn"); k != "" {
 		checkDSN(k, s.Kind, s.DSN, p)
@@ -128,6 +133,10 @@ func validateSink(c *Config, at func(string) string, p *problems) {
 	if k := at("sink.schema"); k != "" && len(s.Schema) > 63 {
 		p.addf("%s: %q is longer than 63 bytes, PostgreSQL's limit for a name", k, s.Schema)
 	}
+	validateBatch(s, at, p)
+}
+
+func validateBatch(s *Sink, at func(string) string, p *problems) {
 	if k := at("sink.batch.rows"); k != "" && s.Batch.Rows < 1 {
 		p.addf("%s: must be at least 1 (got %d; e.g. 50000)", k, s.Batch.Rows)
 	}

@@ -40,7 +40,7 @@ func walk(m map[string]any, s *section, env func(string) (string, bool), p *prob
 		sub, ok := asMap(v)
 		if !ok {
 			p.addf("%s: must be a mapping, not %s (%s)", key, describe(key, v), child.knownList())
-			for _, l := range leaves {
+			for _, l := range p.keys.leaves {
 				if strings.HasPrefix(l.key, key+".") {
 					p.bad[l.key] = true
 				}
