@@ -17,7 +17,6 @@ import (
 	"strings"
 	"time"
 	"unicode"
-
 )
 
 // defaultHealthAddr is probed when neither --url nor --config is given:

@@ -186,4 +186,3 @@ func slotOf(cfg *config.Config) string {
 	}
 	return k.Slot(cfg)
 }
-

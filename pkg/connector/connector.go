@@ -86,10 +86,14 @@ type Sink struct {
 // TargetSchema is the schema every table goes into unless a transform names
 // one, and the config key that says so: sink.schema, else the kind's
 // default; "" keeps each table's own schema.
-func (s Sink) TargetSchema(c *config.Config) (schema, key string) { return TargetSchema(c, s.DefaultSchema) }
+func (s Sink) TargetSchema(c *config.Config) (schema, key string) {
+	return TargetSchema(c, s.DefaultSchema)
+}
 
 // SplitSchema is SplitSchema with the kind's default schema.
-func (s Sink) SplitSchema(c *config.Config) (sink, transforms string) { return SplitSchema(c, s.DefaultSchema) }
+func (s Sink) SplitSchema(c *config.Config) (sink, transforms string) {
+	return SplitSchema(c, s.DefaultSchema)
+}
 
 // TargetSchema is the schema every table goes into unless a transform names
 // one, and the config key that says so: sink.schema, else def's (nil: none).
