@@ -555,4 +555,3 @@ func Sorted(rows [][]string) []string {
 	slices.Sort(out)
 	return out
 }
-
