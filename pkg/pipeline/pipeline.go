@@ -256,6 +256,18 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	return err
 }
 
+// shutdownGrace is how long target work in flight may go on after the
+// pipeline is told to stop.
+const shutdownGrace = time.Minute
+
+// afterGrace returns a context that ends grace after parent ends (or when
+// cancel is called), so work begun under parent can finish.
+func afterGrace(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() { time.AfterFunc(grace, cancel) })
+	return ctx, func() { stop(); cancel() }
+}
+
 // checkpointEvery is how often the checkpoint file is rewritten when the
 // sink keeps the applied position in the target itself.
 const checkpointEvery = time.Second
@@ -303,14 +315,22 @@ type countSeg struct {
 	counts []Count
 }
 
+// loop takes transactions until ctx ends. The target work it starts runs
+// under a context that outlives ctx by shutdownGrace: a shutdown lets the
+// statement in flight finish rather than cutting the target connection
+// under it (a driver that saw its context canceled fails every later
+// statement, and the shutdown flush would fail with it).
 func (b *batch) loop(ctx context.Context, txns <-chan read) error {
+	stop := ctx
+	ctx, cancel := afterGrace(stop, shutdownGrace)
+	defer cancel()
 	opts := b.p.opts
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-stop.Done():
+			return stop.Err()
 		case <-timer.C:
 			if b.open != "" { // half a transaction must never commit
 				timer.Reset(opts.BatchWait)

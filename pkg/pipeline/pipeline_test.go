@@ -492,3 +492,30 @@ func TestAcksWaitForTargetDisk(t *testing.T) {
 		t.Fatalf("events %q: shutdown did not wait for the last commit to be durable", got)
 	}
 }
+
+// slowSink takes a while to apply and fails, as a driver does, if its
+// context ends meanwhile.
+type slowSink struct{ *fakeSink }
+
+func (s slowSink) Apply(ctx context.Context, t *change.Txn) error {
+	s.ev.add("applying(%v)", t.Position)
+	time.Sleep(200 * time.Millisecond)
+	if ctx.Err() != nil {
+		return fmt.Errorf("apply: %w", ctx.Err())
+	}
+	return s.fakeSink.Apply(ctx, t)
+}
+
+// A shutdown lets the apply in flight finish, then flushes it: it does not
+// cut the target's statement (and connection) under it.
+func TestShutdownLetsApplyFinish(t *testing.T) {
+	ev, src, sink, store := setup(streaming("10"))
+	src.txns <- txn(11)
+	err := runUntil(t, New(src, slowSink{sink}, store, quiet), ev, "applying(11)")
+	if err != nil {
+		t.Fatalf("shutdown during an apply: %v (events %s)", err, ev)
+	}
+	if got := ev.String(); !strings.HasSuffix(got, "apply(11) flush save(streaming,11) ack(11)") {
+		t.Fatalf("events %q: want the apply finished, flushed, saved and acked", got)
+	}
+}
