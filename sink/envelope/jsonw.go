@@ -109,7 +109,8 @@ func appendBase64(dst, b []byte) []byte {
 // otherwise Java's toString form, which since JDK 19 is the shortest
 // decimal that reads back as the same number: plain notation with at
 // least one fraction digit for magnitudes in [1e-3, 1e7) ("0.001",
-// "1234.5678", "1.0", "-0.0"), else d.dddE±n ("1.0E7", "4.9E-324").
+// "1234.5678", "1.0", "-0.0"), else d.dddE±n ("1.0E7", "4.9E-324": at
+// least two significant digits, the nearest two when the shortest has one).
 func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):
@@ -169,12 +170,21 @@ func appendJavaFloat(dst []byte, f float64, bits int) []byte {
 		dst = append(dst, '.')
 		return append(dst, digits[exp+1:]...)
 	}
-	dst = append(dst, digits[0], '.')
-	if len(digits) > 1 {
-		dst = append(dst, digits[1:]...)
-	} else {
-		dst = append(dst, '0')
+	if len(digits) == 1 {
+		// d.dE±n needs two significant digits: Java takes the two-digit
+		// decimal nearest the value (4.9E-324, not 5.0E-324).
+		e2 := strconv.AppendFloat(tmp[:0], math.Abs(f), 'e', 1, bits) // d.de±XX
+		digits = append(dbuf[:0], e2[0], e2[2])
+		exp = 0
+		for _, c := range e2[5:] {
+			exp = exp*10 + int(c-'0')
+		}
+		if e2[4] == '-' {
+			exp = -exp
+		}
 	}
+	dst = append(dst, digits[0], '.')
+	dst = append(dst, digits[1:]...)
 	dst = append(dst, 'E')
 	return strconv.AppendInt(dst, int64(exp), 10)
 }
