@@ -25,15 +25,18 @@ var (
 	errInvalidDate = errors.New("not a calendar date (MySQL ALLOW_INVALID_DATES)")
 )
 
-// Debezium's PostgreSQL values for infinite dates and timestamps (those of
-// the PostgreSQL JDBC driver, PGStatement.DATE_POSITIVE_INFINITY and
-// DATE_NEGATIVE_INFINITY, read as microseconds; a date's epoch day of its
-// sentinel LocalDate overflows int32 to exactly these).
+// Debezium's PostgreSQL values for infinite dates and timestamps.
+// Timestamps: those of the PostgreSQL JDBC driver
+// (PGStatement.DATE_POSITIVE_INFINITY and DATE_NEGATIVE_INFINITY), read as
+// microseconds. Dates: the epoch days of the LocalDates Debezium maps them
+// to (-5877611-06-21 and -22), which are PostgreSQL's internal infinite
+// dates (int32 days since 2000) rebased to 1970 and wrapped to int32: so
+// infinity comes out below -infinity, exactly as Debezium writes them.
 const (
 	pgInfinityMicros    = int64(9223372036825200000)
 	pgNegInfinityMicros = int64(-9223372036832400000)
-	pgInfinityDays      = math.MaxInt32
-	pgNegInfinityDays   = math.MinInt32
+	pgInfinityDays      = int64(-2147472692)
+	pgNegInfinityDays   = int64(-2147472691)
 )
 
 func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
