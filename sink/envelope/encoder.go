@@ -296,6 +296,84 @@ type sourcePos struct {
 	tsMS, tsUS, tsNS int64
 	snapshot         string
 	streaming        bool // sequence and row count events
+
+	segs [2]*sourceSegs // the formatted constant parts, PostgreSQL and MySQL layout
+}
+
+// sourceSegs are the parts of a source block that are the same for every
+// event of a transaction (or snapshot): formatted once.
+type sourceSegs struct {
+	ms      []byte // ts_ms digits
+	seqHead []byte // "sequence":..., up to the event index when hasSeq
+	hasSeq  bool
+	seqTail []byte // after the event index: ...,"ts_us":...,"ts_ns":...,
+	tail    []byte // after "table": PostgreSQL all of it; MySQL up to "row":
+	rowTail []byte // MySQL: after the row
+}
+
+func (p *sourcePos) segments(postgres bool) *sourceSegs {
+	i := 1
+	if postgres {
+		i = 0
+	}
+	if s := p.segs[i]; s != nil {
+		return s
+	}
+	s := &sourceSegs{ms: strconv.AppendInt(nil, p.tsMS, 10)}
+	s.seqHead = []byte(`"sequence":`)
+	switch {
+	case postgres && p.hasLSN && p.streaming:
+		// [commit LSN, event index]: see the package documentation.
+		s.seqHead = append(s.seqHead, `"[\"`...)
+		s.seqHead = strconv.AppendUint(s.seqHead, p.lsn, 10)
+		s.seqHead = append(s.seqHead, `\",\"`...)
+		s.hasSeq = true
+		s.seqTail = append(s.seqTail, `\"]"`...)
+	case postgres && p.hasLSN:
+		s.seqHead = append(s.seqHead, `"[null,\"`...)
+		s.seqHead = strconv.AppendUint(s.seqHead, p.lsn, 10)
+		s.seqHead = append(s.seqHead, `\"]"`...)
+	default:
+		s.seqHead = append(s.seqHead, "null"...)
+	}
+	s.seqTail = append(s.seqTail, `,"ts_us":`...)
+	s.seqTail = strconv.AppendInt(s.seqTail, p.tsUS, 10)
+	s.seqTail = append(s.seqTail, `,"ts_ns":`...)
+	s.seqTail = strconv.AppendInt(s.seqTail, p.tsNS, 10)
+	s.seqTail = append(s.seqTail, ',')
+	var t []byte
+	if postgres {
+		t = append(t, `"txId":`...)
+		if p.hasTxID {
+			t = strconv.AppendInt(t, p.txID, 10)
+		} else {
+			t = append(t, "null"...)
+		}
+		t = append(t, `,"lsn":`...)
+		if p.hasLSN {
+			t = strconv.AppendInt(t, int64(p.lsn), 10) // Java long: the same 64 bits
+		} else {
+			t = append(t, "null"...)
+		}
+		s.tail = append(t, `,"xmin":null,"origin":null,"origin_lsn":null}`...)
+	} else {
+		t = append(t, `"server_id":`...)
+		t = strconv.AppendUint(t, uint64(p.server), 10)
+		t = append(t, `,"gtid":`...)
+		if p.gtid != "" {
+			t = appendStr(t, p.gtid)
+		} else {
+			t = append(t, "null"...)
+		}
+		t = append(t, `,"file":`...)
+		t = appendStr(t, p.file)
+		t = append(t, `,"pos":`...)
+		t = strconv.AppendUint(t, uint64(p.pos), 10)
+		s.tail = append(t, `,"row":`...)
+		s.rowTail = []byte(`,"thread":null,"query":null}`)
+	}
+	p.segs[i] = s
+	return s
 }
 
 func (p *sourcePos) setTime(t time.Time) {
@@ -605,12 +683,7 @@ func (e *Encoder) appendEvent(s *session, ev *event) error {
 	}
 	s.buf = append(s.buf, `,"op":"`...)
 	s.buf = append(s.buf, ev.op)
-	s.buf = append(s.buf, `","ts_ms":`...)
-	s.buf = strconv.AppendInt(s.buf, ev.now.UnixMilli(), 10)
-	s.buf = append(s.buf, `,"ts_us":`...)
-	s.buf = strconv.AppendInt(s.buf, ev.now.UnixMicro(), 10)
-	s.buf = append(s.buf, `,"ts_ns":`...)
-	s.buf = strconv.AppendInt(s.buf, ev.now.UnixNano(), 10)
+	s.buf = appendTimes(s.buf, ev.now)
 	s.buf = append(s.buf, '}')
 	if cd.valuePrefix != nil {
 		s.buf = append(s.buf, '}')
@@ -638,8 +711,10 @@ func (e *Encoder) appendTombstone(s *session, ev *event) {
 // appendSource writes the source block of an event.
 func (e *Encoder) appendSource(dst []byte, cd *codec, ev *event) []byte {
 	p := ev.src
+	postgres := cd.table.Dialect == change.Postgres
+	sg := p.segments(postgres)
 	dst = append(dst, cd.sourceHead...)
-	dst = strconv.AppendInt(dst, p.tsMS, 10)
+	dst = append(dst, sg.ms...)
 	dst = append(dst, `,"snapshot":"`...)
 	if ev.op == 'r' && p.snapshot == "false" {
 		dst = append(dst, "true"...) // a snapshot row inside a transaction
@@ -648,63 +723,22 @@ func (e *Encoder) appendSource(dst []byte, cd *codec, ev *event) []byte {
 	}
 	dst = append(dst, `",`...)
 	dst = append(dst, cd.sourceDB...)
-	dst = append(dst, `"sequence":`...)
-	postgres := cd.table.Dialect == change.Postgres
-	switch {
-	case postgres && p.hasLSN && p.streaming:
-		// [commit LSN, event index]: see the package documentation.
-		dst = append(dst, `"[\"`...)
-		dst = strconv.AppendUint(dst, p.lsn, 10)
-		dst = append(dst, `\",\"`...)
+	dst = append(dst, sg.seqHead...)
+	if sg.hasSeq {
 		dst = strconv.AppendInt(dst, ev.seq, 10)
-		dst = append(dst, `\"]"`...)
-	case postgres && p.hasLSN:
-		dst = append(dst, `"[null,\"`...)
-		dst = strconv.AppendUint(dst, p.lsn, 10)
-		dst = append(dst, `\"]"`...)
-	default:
-		dst = append(dst, "null"...)
 	}
-	dst = append(dst, `,"ts_us":`...)
-	dst = strconv.AppendInt(dst, p.tsUS, 10)
-	dst = append(dst, `,"ts_ns":`...)
-	dst = strconv.AppendInt(dst, p.tsNS, 10)
-	dst = append(dst, ',')
+	dst = append(dst, sg.seqTail...)
 	dst = append(dst, cd.sourceTable...)
+	dst = append(dst, sg.tail...)
 	if postgres {
-		dst = append(dst, `"txId":`...)
-		if p.hasTxID {
-			dst = strconv.AppendInt(dst, p.txID, 10)
-		} else {
-			dst = append(dst, "null"...)
-		}
-		dst = append(dst, `,"lsn":`...)
-		if p.hasLSN {
-			dst = strconv.AppendInt(dst, int64(p.lsn), 10) // Java long: the same 64 bits
-		} else {
-			dst = append(dst, "null"...)
-		}
-		return append(dst, `,"xmin":null,"origin":null,"origin_lsn":null}`...)
+		return dst
 	}
-	dst = append(dst, `"server_id":`...)
-	dst = strconv.AppendUint(dst, uint64(p.server), 10)
-	dst = append(dst, `,"gtid":`...)
-	if p.gtid != "" {
-		dst = appendStr(dst, p.gtid)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `,"file":`...)
-	dst = appendStr(dst, p.file)
-	dst = append(dst, `,"pos":`...)
-	dst = strconv.AppendUint(dst, uint64(p.pos), 10)
-	dst = append(dst, `,"row":`...)
 	if p.streaming {
 		dst = strconv.AppendInt(dst, ev.seq, 10)
 	} else {
 		dst = append(dst, '0')
 	}
-	return append(dst, `,"thread":null,"query":null}`...)
+	return append(dst, sg.rowTail...)
 }
 
 // appendTxnEvent writes a BEGIN or END event for the transaction topic.
@@ -751,4 +785,27 @@ func (e *Encoder) appendTxnEvent(s *session, t *Txn, status string) {
 	}
 	sp.v1 = len(s.buf)
 	s.spans = append(s.spans, sp)
+}
+
+// appendTimes writes the envelope's ts_ms, ts_us and ts_ns: the
+// nanoseconds formatted once, the others its leading digits (for any time
+// after 1970-01-01T00:00:00.01, floor division is cutting digits).
+func appendTimes(dst []byte, now time.Time) []byte {
+	ns := now.UnixNano()
+	if ns < 10_000_000 {
+		dst = append(dst, `","ts_ms":`...)
+		dst = strconv.AppendInt(dst, now.UnixMilli(), 10)
+		dst = append(dst, `,"ts_us":`...)
+		dst = strconv.AppendInt(dst, now.UnixMicro(), 10)
+		dst = append(dst, `,"ts_ns":`...)
+		return strconv.AppendInt(dst, ns, 10)
+	}
+	var b [20]byte
+	d := strconv.AppendInt(b[:0], ns, 10)
+	dst = append(dst, `","ts_ms":`...)
+	dst = append(dst, d[:len(d)-6]...)
+	dst = append(dst, `,"ts_us":`...)
+	dst = append(dst, d[:len(d)-3]...)
+	dst = append(dst, `,"ts_ns":`...)
+	return append(dst, d...)
 }
