@@ -53,3 +53,19 @@ func BenchmarkEncodeInsertSchemas(b *testing.B) {
 func BenchmarkEncodeInsertTxnMetadata(b *testing.B) {
 	benchEncode(b, func(o *Options) { o.TransactionMetadata = true })
 }
+
+// BenchmarkEncodeRead: a snapshot row of the same table.
+func BenchmarkEncodeRead(b *testing.B) {
+	e, err := New(Options{Prefix: "sluice", Version: "1.0.0", Database: "shop"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	snap := Snapshot{Time: fixedCommit, Position: pgPos(0x16B374D848)}
+	var recs []Record
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if recs, err = e.Read(recs[:0], benchTable, benchRow, snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -208,6 +208,7 @@ type session struct {
 	w     writer
 	buf   []byte
 	spans []span
+	snap  sourcePos // the last snapshot's source fields, formatted parts kept
 }
 
 // span is a record whose bytes lie in session.buf until the call ends.
@@ -560,7 +561,12 @@ func (e *Encoder) Read(dst []Record, t *change.Table, row change.Row, snap Snaps
 	src.setTime(read)
 	src.setPosition(snap.Position)
 	s := e.session()
-	ev := event{cd: cd, src: &src, now: now, op: 'r', after: row, keyRow: row}
+	cached := s.snap
+	cached.segs = src.segs // compare the fields, not their formatted parts
+	if cached != src {
+		s.snap = src // another snapshot, marker or time: format its parts anew
+	}
+	ev := event{cd: cd, src: &s.snap, now: now, op: 'r', after: row, keyRow: row}
 	if err := e.appendEvent(s, &ev); err != nil {
 		e.release(s)
 		return dst, err
