@@ -370,3 +370,28 @@ func TestIntervals(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedChangeLeavesTxn: a change that fails adds nothing to the
+// transaction: the next one still gets the BEGIN event and the counts.
+func TestFailedChangeLeavesTxn(t *testing.T) {
+	e := newTest(t, func(o *Options) { o.TransactionMetadata = true })
+	tb := opsTable(change.MySQL)
+	tx := e.Begin(TxnInfo{ID: "0-1-9", Position: myPos{file: "b.000001", pos: 4, gtid: "0-1-9"}})
+	if _, err := tx.Change(nil, &change.Change{Op: change.Insert, Table: tb, After: row("1", "x", "nope", "1.00")}); err == nil {
+		t.Fatal("a bad int was accepted")
+	}
+	recs, err := tx.Change(nil, &change.Change{Op: change.Insert, Table: tb, After: row("1", "x", "1", "1.00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || !recs[0].Transaction || !strings.Contains(string(recs[0].Value), `"BEGIN"`) {
+		t.Fatalf("want BEGIN and the insert, got %d records", len(recs))
+	}
+	if v := string(recs[1].Value); !strings.Contains(v, `"total_order":1,`) || !strings.Contains(v, `"row":0,`) {
+		t.Errorf("the failed change was counted: %s", v)
+	}
+	end := tx.End(nil)
+	if v := string(end[0].Value); !strings.Contains(v, `"event_count":1,`) || !strings.Contains(v, `"event_count":1}`) {
+		t.Errorf("END: %s", v)
+	}
+}
