@@ -44,6 +44,10 @@ type pgArrayParser struct {
 	elem  elemKind
 	delim byte
 	tmp   []byte // the current element, unescaped
+
+	// each, when set, receives every element instead of the JSON output
+	// (EachPGArrayElement); nested arrays are then refused.
+	each func(elem []byte, null bool) error
 }
 
 // appendPGArrayJSON converts a PostgreSQL array literal ({1,2,NULL},
@@ -60,6 +64,11 @@ func appendPGArrayJSON(dst, s []byte, elem elemKind, delim byte) ([]byte, error)
 
 func parsePGArray(dst, s []byte, elem elemKind, delim byte) ([]byte, error) {
 	p := &pgArrayParser{s: s, elem: elem, delim: delim}
+	return p.run(dst)
+}
+
+// run parses the whole literal.
+func (p *pgArrayParser) run(dst []byte) ([]byte, error) {
 	p.space()
 	if p.i < len(p.s) && p.s[p.i] == '[' {
 		if err := p.bounds(); err != nil {
@@ -147,6 +156,9 @@ func (p *pgArrayParser) array(dst []byte, depth int) ([]byte, error) {
 		var err error
 		switch p.s[p.i] {
 		case '{':
+			if p.each != nil {
+				return dst, arrayError("multi-dimensional array")
+			}
 			dst, err = p.array(dst, depth+1)
 		case '"':
 			dst, err = p.quoted(dst)
@@ -229,6 +241,9 @@ func (p *pgArrayParser) unquoted(dst []byte) ([]byte, error) {
 		return dst, arrayError("empty unquoted element")
 	}
 	if !escaped && len(p.tmp) == 4 && strings.EqualFold(string(p.tmp), "NULL") {
+		if p.each != nil {
+			return dst, p.each(nil, true)
+		}
 		return append(dst, "null"...), nil
 	}
 	return p.element(dst, p.tmp)
@@ -236,6 +251,9 @@ func (p *pgArrayParser) unquoted(dst []byte) ([]byte, error) {
 
 // element appends one element's JSON value.
 func (p *pgArrayParser) element(dst, v []byte) ([]byte, error) {
+	if p.each != nil {
+		return dst, p.each(v, false)
+	}
 	switch p.elem {
 	case elemNumber:
 		if isJSONNumber(v) {

@@ -50,6 +50,14 @@ func (p Position) String() string {
 	return s
 }
 
+// Binlog returns the parts of the position, for consumers that must not
+// import this package (sink/envelope writes them as Debezium's source
+// file, pos and server_id). gtidSet is the GTID state after the
+// transaction (not the transaction's own GTID), "" without GTIDs.
+func (p Position) Binlog() (file string, pos uint32, gtidSet string, serverID uint32) {
+	return p.File, p.Pos, p.GTID, p.Server
+}
+
 // Compare orders p against o, another position of this source. What the
 // pipeline relies on is "p.Compare(o) <= 0": o covers p, every transaction
 // up to p is also up to o, so a transaction at p that the target holds up

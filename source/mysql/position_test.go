@@ -188,3 +188,22 @@ func FuzzPositionCompare(f *testing.F) {
 		}
 	})
 }
+
+// TestPositionBinlog checks the parts Binlog hands to consumers that cannot
+// import this package (sink/envelope).
+func TestPositionBinlog(t *testing.T) {
+	p := Position{File: "binlog.000003", Pos: 1234, GTID: "0-1-57,1-2-9", Server: 7, Epoch: 2}
+	file, pos, gtid, server := p.Binlog()
+	if file != "binlog.000003" || pos != 1234 || gtid != "0-1-57,1-2-9" || server != 7 {
+		t.Errorf("Binlog() = %q, %d, %q, %d", file, pos, gtid, server)
+	}
+	var b interface {
+		Binlog() (string, uint32, string, uint32)
+	} = p
+	if file, _, gtid, server := b.Binlog(); file != p.File || gtid != p.GTID || server != p.Server {
+		t.Errorf("through the interface: %q %q %d", file, gtid, server)
+	}
+	if file, pos, gtid, server := (Position{File: "mysql-bin.000001", Pos: 4}).Binlog(); file != "mysql-bin.000001" || pos != 4 || gtid != "" || server != 0 {
+		t.Errorf("no GTID, no server: %q %d %q %d", file, pos, gtid, server)
+	}
+}

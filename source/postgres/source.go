@@ -23,6 +23,10 @@ type LSN pglogrepl.LSN
 
 func (l LSN) String() string { return pglogrepl.LSN(l).String() }
 
+// LSN returns the position as a number, for consumers that must not import
+// this package (sink/envelope writes it as Debezium's source.lsn).
+func (l LSN) LSN() uint64 { return uint64(l) }
+
 // Compare orders two LSNs.
 func (l LSN) Compare(o change.Position) int {
 	m, ok := o.(LSN)
