@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/checkpoint/file"
@@ -124,6 +125,10 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
+	if c, ok := sink.(prometheus.Collector); ok { // a sink with metrics of its own
+		m.SetSinkCollector(c)
+		defer m.SetSinkCollector(nil)
+	}
 	p := pipeline.New(src, sink, file.ForPipeline(cfg.Checkpoint.Path, cfg.Name), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
 		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,

@@ -41,7 +41,8 @@ type Metrics struct {
 	errors, retries        *prometheus.CounterVec
 	state                  *prometheus.GaugeVec
 
-	lag lagQueue
+	lag         lagQueue
+	sinkMetrics swappable
 
 	mu     sync.Mutex
 	tables map[tableOp]*tableCounters
@@ -110,7 +111,38 @@ func New(info Info) *Metrics {
 			return 0
 		}))
 	r.MustRegister(optional{m})
+	r.MustRegister(&m.sinkMetrics)
 	return m
+}
+
+// SetSinkCollector exports the metrics of the sink of the current attempt
+// (a stream sink's records, bytes, produce latency, ...) with the
+// pipeline's; nil stops. The pipeline label is added.
+func (m *Metrics) SetSinkCollector(c prometheus.Collector) { m.sinkMetrics.set(c) }
+
+// swappable is a collector standing for whichever one is set now: each
+// attempt of a retried pipeline opens a new sink, registered once here.
+// It describes nothing, so the registry treats it as unchecked.
+type swappable struct {
+	mu sync.Mutex
+	c  prometheus.Collector
+}
+
+func (s *swappable) set(c prometheus.Collector) {
+	s.mu.Lock()
+	s.c = c
+	s.mu.Unlock()
+}
+
+func (s *swappable) Describe(chan<- *prometheus.Desc) {}
+
+func (s *swappable) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	c := s.c
+	s.mu.Unlock()
+	if c != nil {
+		c.Collect(ch)
+	}
 }
 
 // Registry is the private registry holding every metric, for /metrics.

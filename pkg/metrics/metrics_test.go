@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -169,5 +170,25 @@ func BenchmarkRead(b *testing.B) {
 		if i%100 == 99 {
 			m.Flushed(pipeline.FlushInfo{Txns: 100, Position: pos(i), Counts: counts})
 		}
+	}
+}
+
+// A sink's own metrics appear with the pipeline's, labelled, and follow
+// the sink of the current attempt.
+func TestSinkCollector(t *testing.T) {
+	m := New(Info{Pipeline: "p"})
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_sink_records_total", Help: "test"})
+	c.Add(3)
+	m.SetSinkCollector(c)
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP sluice_sink_records_total test
+# TYPE sluice_sink_records_total counter
+sluice_sink_records_total{pipeline="p"} 3
+`), "sluice_sink_records_total"); err != nil {
+		t.Fatal(err)
+	}
+	m.SetSinkCollector(nil)
+	if n, err := testutil.GatherAndCount(m.Registry(), "sluice_sink_records_total"); err != nil || n != 0 {
+		t.Fatalf("the sink's counter is still exported after the sink went away (%d, %v)", n, err)
 	}
 }
