@@ -30,7 +30,7 @@ func loadConfig(path string) (*config.Config, error) { return kinds.Load(path) }
 
 // env is what a kind gets to open or check itself.
 func kindEnv(cfg *config.Config, log zerolog.Logger) connector.Env {
-	return connector.Env{Config: cfg, Log: log, SpillDir: os.Getenv("SLUICE_SPILL_DIR")}
+	return connector.Env{Config: cfg, Version: version, Log: log, SpillDir: os.Getenv("SLUICE_SPILL_DIR")}
 }
 
 // openSource connects the log reader cfg.Source.Kind names, with the

@@ -21,6 +21,7 @@ import (
 // Env is what a kind gets to open or check itself.
 type Env struct {
 	Config   *config.Config
+	Version  string // Sluice's version, for what a kind writes about itself (e.g. Debezium's source.version)
 	Log      zerolog.Logger
 	SpillDir string // where large transactions spill ("" = the temp dir)
 	// Targets, for checks, describes every selected source table as it is
