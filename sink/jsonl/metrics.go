@@ -35,7 +35,11 @@ func (m *Metrics) each(f func(prometheus.Collector)) {
 }
 
 // Describe implements prometheus.Collector.
-func (m *Metrics) Describe(ch chan<- *prometheus.Desc) { m.each(func(c prometheus.Collector) { c.Describe(ch) }) }
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.each(func(c prometheus.Collector) { c.Describe(ch) })
+}
 
 // Collect implements prometheus.Collector.
-func (m *Metrics) Collect(ch chan<- prometheus.Metric) { m.each(func(c prometheus.Collector) { c.Collect(ch) }) }
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.each(func(c prometheus.Collector) { c.Collect(ch) })
+}
