@@ -13,6 +13,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/jsonl"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	"github.com/sluicecdc/sluice/sink/webhook"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
@@ -25,6 +26,7 @@ var kinds = connector.New(
 	pgsink.Connector,
 	mysink.Connector,
 	jsonl.Connector,
+	webhook.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.

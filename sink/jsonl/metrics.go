@@ -8,6 +8,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	Records, Bytes  prometheus.Counter
 	Commits, Aborts prometheus.Counter
+	Retries         prometheus.Counter // requests retried (webhook)
 	Latency         prometheus.Histogram
 }
 
@@ -23,13 +24,15 @@ func NewMetrics(kind string) *Metrics {
 			Help: "Flushes that made what the sink wrote durable (delivered)."}),
 		Aborts: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_sink_aborts_total", ConstLabels: l,
 			Help: "Flushes that failed."}),
+		Retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_sink_retries_total", ConstLabels: l,
+			Help: "Requests the sink retried after a failure that may pass."}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_sink_produce_seconds", ConstLabels: l,
 			Help: "Time a flush took to make the sink's writes durable (delivered).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
 	}
 }
 
 func (m *Metrics) each(f func(prometheus.Collector)) {
-	for _, c := range []prometheus.Collector{m.Records, m.Bytes, m.Commits, m.Aborts, m.Latency} {
+	for _, c := range []prometheus.Collector{m.Records, m.Bytes, m.Commits, m.Aborts, m.Retries, m.Latency} {
 		f(c)
 	}
 }
