@@ -25,8 +25,8 @@ type receiver struct {
 
 	mu       sync.Mutex
 	srv      *http.Server
-	requests int      // every request, retries included
-	batches  []batch  // unique by key, in the order received
+	requests int     // every request, retries included
+	batches  []batch // unique by key, in the order received
 	seen     map[string][]byte
 	repeats  int      // requests whose key was seen before
 	problems []string // what the receiver found wrong (bad signature, a key reused for another body)
@@ -183,4 +183,3 @@ func (r *receiver) check(t testing.TB) {
 		t.Error("receiver:", p)
 	}
 }
-
