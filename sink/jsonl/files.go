@@ -228,9 +228,10 @@ func (fs *files) boundary() error {
 	return nil
 }
 
-// commit makes everything written durable, then records pos (and an
-// unfinished snapshot's start when pos is "") in the state file.
-func (fs *files) commit(pos string) error {
+// commit makes everything written durable, then records pos in the state
+// file, with the start of the last snapshot while snapshot says it may
+// still be copied again.
+func (fs *files) commit(pos string, snapshot bool) error {
 	err := fs.w.Flush()
 	if err == nil {
 		err = fs.f.Sync()
@@ -239,7 +240,7 @@ func (fs *files) commit(pos string) error {
 		return fmt.Errorf("jsonl: flush %s: %w", fs.f.Name(), err)
 	}
 	st := state{Pipeline: fs.pipeline, Position: pos, File: fs.name(fs.seq), Offset: fs.size}
-	if pos == "" {
+	if snapshot {
 		st.Snapshot = fs.st.Snapshot
 	}
 	if st.File != fs.st.File {
@@ -275,25 +276,24 @@ func (fs *files) prune() error {
 	return nil
 }
 
-// prepareSnapshot forgets the position; an unfinished snapshot's rows are
+// prepareSnapshot forgets the position. The rows of an earlier snapshot
+// whose start is still marked (it did not finish, or no transaction
+// followed it, so the pipeline may not have recorded that it finished) are
 // cut off first, so a snapshot started over appears once.
 func (fs *files) prepareSnapshot() error {
+	if err := fs.w.Flush(); err != nil {
+		return err
+	}
 	m := mark{File: fs.name(fs.seq), Offset: fs.size}
 	if fs.st.Snapshot != nil {
 		m = *fs.st.Snapshot
-		if err := fs.cutTo(fs.st, m); err != nil {
-			return err
-		}
-		fs.log.Info().Str("file", m.File).Int64("offset", m.Offset).Msg("cut the unfinished snapshot off; copying again")
-	} else if err := fs.w.Flush(); err != nil {
-		return err
+		fs.log.Info().Str("file", m.File).Int64("offset", m.Offset).Msg("cutting the earlier snapshot's rows off; copying again")
 	}
 	st := state{Pipeline: fs.pipeline, File: m.File, Offset: m.Offset, Snapshot: &m}
-	if err := writeState(statePath(fs.path), st); err != nil {
+	if err := writeState(statePath(fs.path), st); err != nil { // first: the data ends at m
 		return err
 	}
-	fs.st = st
-	return nil
+	return fs.cutTo(st, m)
 }
 
 func (fs *files) close() error {

@@ -20,8 +20,8 @@ import (
 // output is where the lines go: data files or standard output.
 type output interface {
 	write(p []byte) error
-	boundary() error         // between transactions
-	commit(pos string) error // durable, and pos recorded (files)
+	boundary() error                        // between transactions
+	commit(pos string, snapshot bool) error // durable, pos (and the snapshot's start) recorded (files)
 	prepareSnapshot() error
 	close() error
 	crash()
@@ -45,14 +45,18 @@ type Sink struct {
 	enc *envelope.Encoder
 	log zerolog.Logger
 
-	mu      sync.Mutex
-	out     output
-	pos     string // the position of the last transaction written
-	dirty   bool   // written or moved since the last commit
-	broken  error  // a write failed half-way: nothing more may be committed
-	first   bool   // the next snapshot row is the snapshot's first
-	buf     []byte
-	started time.Time
+	mu     sync.Mutex
+	out    output
+	pos    string // the position of the last transaction written
+	dirty  bool   // written or moved since the last commit
+	broken error  // a write failed half-way: nothing more may be committed
+	first  bool   // the next snapshot row is the snapshot's first
+	// snapshot: no transaction has followed the last snapshot yet, so the
+	// pipeline may still copy it again (it records that the snapshot is
+	// done after the sink recorded the snapshot's position).
+	snapshot bool
+	buf      []byte
+	started  time.Time
 }
 
 var (
@@ -84,7 +88,7 @@ func Open(opts Options) (pipeline.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.out, s.pos = fs, fs.st.Position
+	s.out, s.pos, s.snapshot = fs, fs.st.Position, fs.st.Snapshot != nil
 	return keeper{s}, nil
 }
 
@@ -110,6 +114,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	}
 	if txn.Position != nil {
 		s.pos = txn.Position.String()
+	}
+	if txn.Len() > 0 {
+		s.snapshot = false
 	}
 	return nil
 }
@@ -139,7 +146,7 @@ func (s *Sink) commit() error {
 	if !s.dirty {
 		return nil
 	}
-	if err := s.out.commit(s.pos); err != nil {
+	if err := s.out.commit(s.pos, s.snapshot); err != nil {
 		s.Aborts.Inc()
 		s.broken = err
 		return err
@@ -163,7 +170,7 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 		s.broken = err
 		return err
 	}
-	s.pos, s.first = "", true
+	s.pos, s.first, s.snapshot = "", true, true
 	return nil
 }
 
@@ -236,7 +243,7 @@ func (o *stdout) prepareSnapshot() error {
 	return nil
 }
 
-func (o *stdout) commit(string) error {
+func (o *stdout) commit(string, bool) error {
 	if err := o.w.Flush(); err != nil {
 		return fmt.Errorf("jsonl: write to standard output: %w", err)
 	}
