@@ -70,7 +70,8 @@ func isTLS(err error) bool {
 	var hn x509.HostnameError
 	var ci x509.CertificateInvalidError
 	var rh tls.RecordHeaderError
-	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh)
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || errors.As(err, &rh) ||
+		strings.Contains(err.Error(), "HTTP response to HTTPS client") // net/http's own check, not a typed error
 }
 
 // describe names a transport error, TLS problems with their fix.
@@ -81,7 +82,7 @@ func describe(err error) string {
 	}
 	var rh tls.RecordHeaderError
 	switch {
-	case errors.As(err, &rh):
+	case errors.As(err, &rh) || strings.Contains(err.Error(), "HTTP response to HTTPS client"):
 		return fmt.Sprintf("TLS handshake failed: the server does not speak TLS (%v); use http:// or the server's TLS port", err)
 	case isTLS(err):
 		return fmt.Sprintf("TLS: %v (the server's certificate is not trusted or does not match the host: install its CA in the system trust store)", err)
