@@ -97,8 +97,11 @@ func Check(path, pipelineName string) []string {
 		return nil
 	}
 	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return []string{fmt.Sprintf("sink.jsonl.path: cannot create directory %s: %v (create it, or choose another path)", dir, err)}
+	for { // the directory, or the nearest one that exists (run creates the rest)
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
 	}
 	f, err := os.CreateTemp(dir, ".sluice-check-*")
 	if err != nil {
