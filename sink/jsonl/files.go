@@ -255,7 +255,8 @@ func (fs *files) commit(pos string, snapshot bool) error {
 	return fs.prune()
 }
 
-// prune removes the oldest files beyond keep.
+// prune removes the oldest files beyond keep, never one a snapshot may be
+// cut back into.
 func (fs *files) prune() error {
 	if fs.keep <= 0 {
 		return nil
@@ -264,8 +265,14 @@ func (fs *files) prune() error {
 	if err != nil {
 		return err
 	}
+	last := fs.seq - fs.keep   // the newest file to remove
+	if fs.st.Snapshot != nil { // a snapshot that may be cut back needs its first file
+		if m, ok := fs.number(fs.st.Snapshot.File); ok {
+			last = min(last, m-1)
+		}
+	}
 	for _, n := range ns {
-		if n > fs.seq-fs.keep {
+		if n > last {
 			break
 		}
 		p := filepath.Join(fs.dir, fs.name(n))

@@ -20,7 +20,12 @@ var tbl = &change.Table{ID: change.TableID{Schema: "conf", Name: "rec"}, Dialect
 
 func openAt(t *testing.T, path string, maxBytes int64) pipeline.Sink {
 	t.Helper()
-	s, err := Open(Options{Path: path, Pipeline: "rec", MaxBytes: maxBytes, Encoder: testEncoder(t), Log: zerolog.Nop()})
+	return openKeep(t, path, maxBytes, 0)
+}
+
+func openKeep(t *testing.T, path string, maxBytes int64, keep int) pipeline.Sink {
+	t.Helper()
+	s, err := Open(Options{Path: path, Pipeline: "rec", MaxBytes: maxBytes, Keep: keep, Encoder: testEncoder(t), Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,4 +183,37 @@ func TestLockAndOwner(t *testing.T) {
 	if p := Check(path, "rec"); len(p) != 0 {
 		t.Fatalf("check: %q", p)
 	}
+}
+
+// keep removes the oldest files, but never those of a snapshot that may
+// be copied again.
+func TestKeep(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	count := func() int {
+		names, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "out.*.jsonl"))
+		return len(names)
+	}
+	s := openKeep(t, path, 100, 2)
+	for i := 1; i <= 10; i++ {
+		must(t, s.Apply(ctx, insertTxn(i, i)))
+		must(t, s.Flush(ctx))
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d files with keep 2", n)
+	}
+	l := s.(pipeline.Loader)
+	must(t, l.PrepareSnapshot(ctx, []*change.Table{tbl}))
+	for range 5 {
+		must(t, l.Load(ctx, tbl, func(yield func(change.Row) error) error {
+			return yield(change.Row{change.Text("7"), change.Text("s")})
+		}))
+	}
+	if n := count(); n < 5 {
+		t.Fatalf("%d files: the snapshot's first file was removed", n)
+	}
+	s.(sinktest.Crasher).Crash()
+	s = openKeep(t, path, 100, 2)
+	must(t, s.(pipeline.Loader).PrepareSnapshot(ctx, []*change.Table{tbl})) // cut back: its file must be there
+	must(t, s.Close())
 }
