@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/connector"
@@ -77,8 +78,13 @@ func validate(c *config.Config, raw any, v config.Validator) {
 	if s == nil {
 		s = &Settings{}
 	}
-	if k := v.At("sink.jsonl.path"); k != "" && s.Path == "" {
-		v.Addf(`%s: required (a file name such as /var/lib/sluice/%s.jsonl, or "-" for standard output)`, k, c.Name)
+	if k := v.At("sink.jsonl.path"); k != "" {
+		switch {
+		case s.Path == "":
+			v.Addf(`%s: required (a file name such as /var/lib/sluice/%s.jsonl, or "-" for standard output)`, k, c.Name)
+		case s.Path != "-" && (strings.HasSuffix(s.Path, "/") || filepath.Base(s.Path) == "." || filepath.Base(s.Path) == ".."):
+			v.Addf("%s: %q names a directory; name the files, e.g. %s", k, s.Path, filepath.Join(s.Path, c.Name+".jsonl"))
+		}
 	}
 	if k := v.At("sink.jsonl.max_bytes"); k != "" && s.MaxBytes < 0 {
 		v.Addf("%s: must be 0 (never rotate) or a size such as 64MiB", k)
