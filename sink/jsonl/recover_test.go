@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -216,4 +218,42 @@ func TestKeep(t *testing.T) {
 	s = openKeep(t, path, 100, 2)
 	must(t, s.(pipeline.Loader).PrepareSnapshot(ctx, []*change.Table{tbl})) // cut back: its file must be there
 	must(t, s.Close())
+}
+
+// The sink is a prometheus.Collector (cmd/sluice exports it with the
+// pipeline's metrics): records, bytes, commits, latency.
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	s := openAt(t, filepath.Join(t.TempDir(), "out.jsonl"), 0)
+	defer s.Close()
+	must(t, s.Apply(ctx, insertTxn(1, 1, 2, 3)))
+	must(t, s.Flush(ctx))
+	c, ok := s.(prometheus.Collector)
+	if !ok {
+		t.Fatal("the sink is not a prometheus.Collector")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	must(t, reg.Register(c))
+	for name, want := range map[string]float64{"sluice_sink_records_total": 3, "sluice_sink_commits_total": 1, "sluice_sink_aborts_total": 0} {
+		if got := testutil.ToFloat64(metricOf(t, c, name)); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	if n, err := testutil.GatherAndCount(reg, "sluice_sink_produce_seconds", "sluice_sink_bytes_total"); err != nil || n != 2 {
+		t.Errorf("latency and bytes series: %d, %v", n, err)
+	}
+}
+
+func metricOf(t *testing.T, c prometheus.Collector, name string) prometheus.Collector {
+	m := c.(keeper).Metrics
+	for _, x := range []struct {
+		n string
+		c prometheus.Collector
+	}{{"sluice_sink_records_total", m.Records}, {"sluice_sink_commits_total", m.Commits}, {"sluice_sink_aborts_total", m.Aborts}} {
+		if x.n == name {
+			return x.c
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
 }
