@@ -87,8 +87,12 @@ func TestExampleConfigsLoad(t *testing.T) {
 				t.Setenv(v, "secret-for-"+strings.ToLower(v))
 				env = append(env, v+"=secret-for-"+strings.ToLower(v))
 			}
-			if _, err := config.Load(f); err != nil {
-				t.Fatalf("config.Load: %v", err)
+			// config.Load knows the built-in kinds only; the binary loads
+			// every registered kind (jsonl, webhook, ...).
+			if builtinSink(t, text) {
+				if _, err := config.Load(f); err != nil {
+					t.Fatalf("config.Load: %v", err)
+				}
 			}
 			cmd := exec.Command(buildSluice(t), "check", "--offline", "--config", f)
 			cmd.Env = env
@@ -97,6 +101,18 @@ func TestExampleConfigsLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// builtinSink tells whether a config's sink kind is one config.Load knows
+// without the registry (postgres, mysql).
+func builtinSink(t *testing.T, text []byte) bool {
+	var c struct {
+		Sink struct{ Kind string } `yaml:"sink"`
+	}
+	if err := yaml.Unmarshal(text, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Sink.Kind == "postgres" || c.Sink.Kind == "mysql"
 }
 
 // TestReferenceConfig: each reference config shows every key its source

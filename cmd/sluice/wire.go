@@ -10,8 +10,10 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
+	"github.com/sluicecdc/sluice/sink/jsonl"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	"github.com/sluicecdc/sluice/sink/webhook"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
@@ -23,6 +25,8 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	jsonl.Connector,
+	webhook.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.
