@@ -10,6 +10,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
+	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
@@ -23,6 +24,7 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	kafkasink.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.
