@@ -19,7 +19,7 @@ import (
 // process's open transaction blocks read_committed consumers when no
 // successor fences it sooner.
 const (
-	deliveryTimeout = 20 * time.Second
+	deliveryTimeout = 10 * time.Second
 	txnTimeout      = 60 * time.Second
 	dialTimeout     = 10 * time.Second
 )

@@ -73,7 +73,7 @@ func transientErr(err error) bool {
 		errors.Is(err, kerr.UnsupportedVersion), errors.Is(err, kerr.UnsupportedForMessageFormat):
 		return false
 	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries),
-		errors.Is(err, context.DeadlineExceeded), errors.Is(err, kgo.ErrAborting):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, kgo.ErrAborting), errors.Is(err, errStalled):
 		return true
 	}
 	var ke *kerr.Error

@@ -35,7 +35,7 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 		return err
 	}
 	s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name)})
-	if err := s.cl.Flush(ctx); err != nil {
+	if err := s.flushClient(ctx, s.cl); err != nil {
 		return s.abort(classify("forget the progress record", s.name, err))
 	}
 	if err := s.producedErr(); err != nil {
@@ -92,6 +92,7 @@ func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(c
 		recs []envelope.Record
 	)
 	promise := func(r *kgo.Record, err error) {
+		s.acks.Add(1)
 		if err != nil {
 			mu.Lock()
 			if perr == nil {
@@ -135,7 +136,7 @@ func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(c
 	if err == nil && have {
 		err = publish(prev, envelope.SnapshotLast)
 	}
-	if ferr := cl.Flush(ctx); err == nil {
+	if ferr := s.flushClient(ctx, cl); err == nil {
 		err = ferr
 	}
 	mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +51,7 @@ type Sink struct {
 	loadMu  sync.Mutex
 	loader  *kgo.Client // snapshot rows, exactly once: idempotent, outside transactions
 	closeMu sync.Once
+	acks    atomic.Int64 // records the broker answered for (acknowledged or failed)
 }
 
 // ExactlyOnce is a Sink that keeps its applied position in Kafka (the
@@ -223,6 +225,7 @@ func (s *Sink) send(ctx context.Context, kr *kgo.Record) {
 }
 
 func (s *Sink) promise(r *kgo.Record, err error) {
+	s.acks.Add(1)
 	if err != nil {
 		s.m.failures.Inc()
 		s.perrMu.Lock()
@@ -270,7 +273,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 		}
 		s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name), Value: []byte(s.pos.String())})
 	}
-	err := s.cl.Flush(ctx)
+	err := s.flushClient(ctx, s.cl)
 	if err == nil {
 		err = s.producedErr()
 	}
@@ -288,17 +291,54 @@ func (s *Sink) Flush(ctx context.Context) error {
 	return nil
 }
 
+// errStalled says no broker answered for a produced record for a while.
+var errStalled = errors.New("no broker acknowledged a record for " + deliveryTimeout.String())
+
+// flushClient waits until the broker answered for every buffered record,
+// or until it answered for none for deliveryTimeout (kgo alone may wait
+// for a broker that is down much longer, retrying to connect).
+func (s *Sink) flushClient(ctx context.Context, cl *kgo.Client) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		last, since := s.acks.Load(), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				if n := s.acks.Load(); n != last {
+					last, since = n, now
+				} else if now.Sub(since) > deliveryTimeout {
+					cancel(errStalled)
+					return
+				}
+			}
+		}
+	}()
+	err := cl.Flush(wctx)
+	if err != nil && errors.Is(context.Cause(wctx), errStalled) {
+		return errStalled
+	}
+	return err
+}
+
 // abort ends the failed transaction without committing it and makes the
 // sink unusable: err says why. A fenced producer must not touch the
 // transaction (that would bump the epoch back and fence the new owner).
+// Aborting is best effort: the next process initializing the
+// transactional id aborts whatever is still open.
 func (s *Sink) abort(err error) error {
 	if s.exactly && s.inTxn && !errors.Is(err, ErrFenced) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.cl.UnsafeAbortBufferedRecords() // the client is not used again
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if aerr := s.cl.AbortBufferedRecords(ctx); aerr == nil {
-			if aerr = s.cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
-				s.log.Warn().Err(aerr).Msg("abort the Kafka transaction; the next start aborts it")
-			}
+		if aerr := s.cl.EndTransaction(ctx, kgo.TryAbort); aerr != nil {
+			s.log.Warn().Err(aerr).Msg("abort the Kafka transaction; the next start aborts it")
 		}
 		s.inTxn = false
 	}
@@ -319,7 +359,7 @@ func (s *Sink) fail(err error) error {
 // the open transaction is left to the broker (the next process with the
 // pipeline's name aborts it when it initializes).
 func (s *Sink) Crash() {
-	s.failed = errors.New("kafka: the sink crashed")
+	s.fail(errors.New("kafka: the sink crashed"))
 	s.cl.UnsafeAbortBufferedRecords()
 	s.closeClients()
 }
