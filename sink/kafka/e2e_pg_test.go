@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +29,19 @@ var pgbenchColumns = map[string][]string{
 	"pgbench_tellers":  {"tid", "bid", "tbalance", "filler"},
 	"pgbench_history":  {"tid", "bid", "aid", "delta", "(extract(epoch from mtime) * 1000000)::bigint", "filler"},
 }
+
+const tpcbScript = `\set aid random(1, 10000)
+\set bid random(1, 1 * :scale)
+\set tid random(1, 10 * :scale)
+\set delta random(-5000, 5000)
+BEGIN;
+UPDATE pgbench_accounts SET abalance = abalance + :delta WHERE aid = :aid;
+SELECT abalance FROM pgbench_accounts WHERE aid = :aid;
+UPDATE pgbench_tellers SET tbalance = tbalance + :delta WHERE tid = :tid;
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = :bid;
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :aid, :delta, CURRENT_TIMESTAMP);
+END;
+`
 
 func sourceRows(t *testing.T, c *pgtest.Cluster, table string) []string {
 	t.Helper()
@@ -62,6 +77,8 @@ func TestPgbenchKill9(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	ctx := context.Background()
+	began := time.Now()
+	phase := func(what string) { t.Logf("%s at %s", what, time.Since(began).Round(100*time.Millisecond)) }
 	src := pgtest.Start(t, pgtest.Options{})
 	if err := src.CreateDB(ctx, "app"); err != nil {
 		t.Fatal(err)
@@ -73,7 +90,13 @@ func TestPgbenchKill9(t *testing.T) {
 	if out, err := pgbench("-i", "-s", "1", "-q").CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
 	}
-	if err := src.Exec(ctx, "app", "CREATE TABLE done_marker (id int PRIMARY KEY)"); err != nil {
+	// 10,000 accounts instead of 100,000 keep the test short; the
+	// script is pgbench's tpcb-like with that range.
+	if err := src.Exec(ctx, "app", "DELETE FROM pgbench_accounts WHERE aid > 10000; CREATE TABLE done_marker (id int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "tpcb.sql")
+	if err := os.WriteFile(script, []byte(tpcbScript), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := newSluiceRun(t, fmt.Sprintf(`name: pgbench
@@ -94,9 +117,11 @@ log:
   level: info
 `, src.DSN("app"), b.Addr()))
 
+	phase("source ready")
 	p := run.start()
 	waitLog(t, p, "snapshot done", 90*time.Second)
-	load := pgbench("-n", "-c", "4", "-j", "2", "-T", "15")
+	phase("snapshot done")
+	load := pgbench("-n", "-c", "4", "-j", "2", "-T", "15", "-f", script)
 	var loadOut strings.Builder
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -128,11 +153,14 @@ log:
 	if err := <-loadDone; err != nil {
 		t.Fatalf("pgbench: %v\n%s", err, loadOut.String())
 	}
+	phase("load done")
 	if err := src.Exec(ctx, "app", "INSERT INTO done_marker VALUES (1)"); err != nil {
 		t.Fatal(err)
 	}
 	waitTopic(t, b, p, "crm.public.done_marker", 1, 120*time.Second)
 	p.Stop(t)
+	phase("caught up")
+	defer phase("checked")
 
 	history, _ := src.QueryValue(ctx, "app", "SELECT count(*) FROM pgbench_history")
 	t.Logf("pgbench_history has %s rows", history)
