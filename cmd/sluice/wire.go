@@ -11,6 +11,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
 	"github.com/sluicecdc/sluice/sink/jsonl"
+	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	"github.com/sluicecdc/sluice/sink/webhook"
@@ -25,6 +26,7 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	kafkasink.Connector,
 	jsonl.Connector,
 	webhook.Connector,
 )
