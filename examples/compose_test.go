@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/sink/kafka"
 )
 
 type composeFile struct {
@@ -136,7 +137,7 @@ func words(v any) []string {
 
 func TestCompose(t *testing.T) {
 	c := readCompose(t)
-	for _, name := range []string{"source", "target", "sluice", "mariadb", "sluice-mariadb", "prometheus", "grafana"} {
+	for _, name := range []string{"source", "target", "sluice", "mariadb", "sluice-mariadb", "kafka", "sluice-kafka", "prometheus", "grafana"} {
 		if _, ok := c.Services[name]; !ok {
 			t.Fatalf("docker-compose.yml: service %q missing (have %v)", name, keys(c.Services))
 		}
@@ -161,6 +162,7 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	checkMariaDBService(t, c.Services["mariadb"])
+	checkKafkaService(t, c.Services["kafka"])
 
 	// Mounts: host paths exist, named volumes are declared, init scripts
 	// have a name the image runs.
@@ -230,6 +232,34 @@ func TestCompose(t *testing.T) {
 		}
 		if id := mariadbOptions(t, c.Services["mariadb"])["server-id"]; id == fmt.Sprint(my.Source.MySQL.ServerID) {
 			t.Errorf("source.mysql.server_id %d is the mariadb server's own --server-id: the server refuses a replica with its own id", my.Source.MySQL.ServerID)
+		}
+	})
+	t.Run("sluice-kafka", func(t *testing.T) {
+		k, kState := checkSluiceService(t, c, "sluice-kafka", "source", "kafka")
+		if k == nil {
+			return
+		}
+		checkPostgresDSN(t, c, "source.dsn", k.Source.DSN, "source")
+		if k.Sink.Kind != "kafka" {
+			t.Fatalf("sink.kind %q: want kafka", k.Sink.Kind)
+		}
+		ks, ok := k.Settings("sink").(*kafka.Settings)
+		if !ok {
+			t.Fatalf("sink.kafka settings: %T", k.Settings("sink"))
+		}
+		adv := c.Services["kafka"].env(t)["KAFKA_ADVERTISED_LISTENERS"]
+		for _, b := range ks.Brokers {
+			if !strings.Contains(adv, "://"+b) {
+				t.Errorf("sink.kafka.brokers %q is not a listener the kafka service advertises (%s)", b, adv)
+			}
+		}
+		if pg != nil {
+			if kState == pgState {
+				t.Errorf("sluice and sluice-kafka share the state volume %q", kState)
+			}
+			if k.Source.Postgres.Slot == pg.Source.Postgres.Slot || k.Source.Postgres.Publication == pg.Source.Postgres.Publication {
+				t.Errorf("sluice and sluice-kafka read the same source with the same slot or publication: give each its own")
+			}
 		}
 	})
 	if pg != nil && my != nil {
@@ -307,7 +337,7 @@ func checkSluiceService(t *testing.T, c composeFile, name string, deps ...string
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	cfg, err := config.Load(path)
+	cfg, err := streamKinds.Load(path)
 	if err != nil {
 		t.Fatalf("%s does not load: %v", cfgHost, err)
 	}
@@ -601,7 +631,7 @@ func composeConfig(t *testing.T, c composeFile, service string) (*config.Config,
 		t.Fatal(err)
 	}
 	env := s.env(t)
-	cfg, err := config.Parse(text, "", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Parse(text, "", func(k string) (string, bool) { v, ok := env[k]; return v, ok }, streamKinds.Kinds()...)
 	if err != nil {
 		t.Fatalf("%s: %v", host, err)
 	}
@@ -632,5 +662,35 @@ func runHealthchecks(t *testing.T, ctx context.Context, bin string, c composeFil
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+	}
+}
+
+// checkKafkaService: a single KRaft node whose internal topics can exist
+// on one broker (transactions need the transaction state log, with its
+// min ISR, at replication factor 1), with its data on a named volume.
+func checkKafkaService(t *testing.T, s composeService) {
+	t.Helper()
+	if !strings.HasPrefix(s.Image, "apache/kafka:") {
+		t.Errorf("kafka image %q: want apache/kafka:<version>", s.Image)
+	}
+	env := s.env(t)
+	for k, want := range map[string]string{
+		"KAFKA_PROCESS_ROLES":                            "broker,controller",
+		"KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR":         "1",
+		"KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+		"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR":            "1",
+	} {
+		if env[k] != want {
+			t.Errorf("kafka %s = %q, want %q", k, env[k], want)
+		}
+	}
+	if !strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "PLAINTEXT://kafka:9092") {
+		t.Errorf("kafka advertises %q: the sluice-kafka service reaches it as kafka:9092", env["KAFKA_ADVERTISED_LISTENERS"])
+	}
+	if vs := s.mounts(t); len(vs) == 0 || vs[0].bind || vs[0].target != env["KAFKA_LOG_DIRS"] {
+		t.Errorf("kafka: KAFKA_LOG_DIRS %q is not on a named volume (mounts %v): topics would be lost with the container", env["KAFKA_LOG_DIRS"], vs)
+	}
+	if hc := strings.Join(words(s.Healthcheck["test"]), " "); !strings.Contains(hc, "kafka-broker-api-versions") {
+		t.Errorf("kafka healthcheck %q: want a broker API probe (sluice-kafka waits for service_healthy)", hc)
 	}
 }
