@@ -22,6 +22,7 @@ const (
 	deliveryTimeout = 10 * time.Second
 	txnTimeout      = 60 * time.Second
 	dialTimeout     = 10 * time.Second
+	maxBuffered     = 100_000 // records a producer holds before Apply waits for the broker
 )
 
 // TransactionalID is the transactional id of a pipeline's producer.
@@ -65,7 +66,7 @@ func producerOpts(s *Settings, txnID string) []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.ProducerBatchMaxBytes(1 << 20),
-		kgo.MaxBufferedRecords(100_000),
+		kgo.MaxBufferedRecords(maxBuffered + 1),
 		kgo.ProducerLinger(5 * time.Millisecond),
 	}
 	if txnID != "" {
