@@ -128,6 +128,11 @@ func (r *sluiceRun) start() *sluicetest.Proc {
 	return sluicetest.Start(r.t, r.dir, "run", "--config", r.cfg)
 }
 
+// command runs another sluice command (check, teardown).
+func (r *sluiceRun) command(args ...string) *sluicetest.Proc {
+	return sluicetest.Start(r.t, r.dir, args...)
+}
+
 // waitLog waits until the process logs text.
 func waitLog(t *testing.T, p *sluicetest.Proc, text string, d time.Duration) {
 	t.Helper()
