@@ -17,10 +17,11 @@ import (
 // flush (the broker is down): the pipeline then retries from its position
 // instead of hanging. The transaction timeout bounds how long a crashed
 // process's open transaction blocks read_committed consumers when no
-// successor fences it sooner.
+// successor fences it sooner, and how long one source transaction may take
+// to publish (the broker aborts a Kafka transaction older than that).
 const (
 	deliveryTimeout = 10 * time.Second
-	txnTimeout      = 60 * time.Second
+	txnTimeout      = 5 * time.Minute
 	dialTimeout     = 10 * time.Second
 	maxBuffered     = 100_000 // records a producer holds before Apply waits for the broker
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,7 +194,7 @@ func (s *Sink) produce(ctx context.Context, recs []envelope.Record) error {
 	}
 	names := make([]string, 0, 2)
 	for i := range recs {
-		if n := s.topic(&recs[i]); len(names) == 0 || names[len(names)-1] != n {
+		if n := s.topic(&recs[i]); !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
