@@ -164,7 +164,7 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return s.failed
 	}
 	if err := s.producedErr(); err != nil {
-		return err
+		return s.abort(classify("produce", s.name, err))
 	}
 	tx := s.enc.Begin(envelope.InfoOf(txn))
 	recs := s.recs[:0]
@@ -282,7 +282,10 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.failed
 	}
 	if !s.dirty && !s.inTxn {
-		return s.producedErr()
+		if err := s.producedErr(); err != nil {
+			return s.abort(classify("produce", s.name, err))
+		}
+		return nil
 	}
 	if s.exactly && s.dirty {
 		if err := s.begin(); err != nil {
@@ -292,6 +295,10 @@ func (s *Sink) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+	// A flush that began finishes even if ctx ends (the pipeline stopping):
+	// the stall watchdog bounds it, and a commit cut short leaves its
+	// outcome unknown until the next start.
+	ctx = context.WithoutCancel(ctx)
 	err := s.flushClient(ctx, s.cl)
 	if err == nil {
 		err = s.producedErr()
