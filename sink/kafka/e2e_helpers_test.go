@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -196,4 +195,3 @@ func sumLen(m map[string][]event) (n int) {
 	return n
 }
 
-var _ = fmt.Sprint
