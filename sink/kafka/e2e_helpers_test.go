@@ -194,4 +194,3 @@ func sumLen(m map[string][]event) (n int) {
 	}
 	return n
 }
-
