@@ -17,8 +17,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicecdc/sluice/pkg/config"
-	"github.com/sluicecdc/sluice/pkg/connector"
-	"github.com/sluicecdc/sluice/sink/kafka"
 )
 
 var configVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
@@ -60,10 +58,6 @@ func exampleConfigs(t *testing.T) []string {
 	return files
 }
 
-// streamKinds are the sink kinds registered beside the built-in SQL ones
-// (cmd/sluice's registry is in package main).
-var streamKinds = connector.New(kafka.Connector)
-
 // notSluiceConfigs are the YAML files under examples/ that configure
 // something else (docker-compose.yml mounts them into other services).
 var notSluiceConfigs = []string{"docker/prometheus.yml"}
@@ -93,8 +87,12 @@ func TestExampleConfigsLoad(t *testing.T) {
 				t.Setenv(v, "secret-for-"+strings.ToLower(v))
 				env = append(env, v+"=secret-for-"+strings.ToLower(v))
 			}
-			if _, err := streamKinds.Load(f); err != nil {
-				t.Fatalf("config.Load: %v", err)
+			// config.Load knows the built-in kinds only; the binary loads
+			// every registered kind (jsonl, webhook, ...).
+			if builtinSink(t, text) {
+				if _, err := config.Load(f); err != nil {
+					t.Fatalf("config.Load: %v", err)
+				}
 			}
 			cmd := exec.Command(buildSluice(t), "check", "--offline", "--config", f)
 			cmd.Env = env
@@ -103,6 +101,18 @@ func TestExampleConfigsLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// builtinSink tells whether a config's sink kind is one config.Load knows
+// without the registry (postgres, mysql).
+func builtinSink(t *testing.T, text []byte) bool {
+	var c struct {
+		Sink struct{ Kind string } `yaml:"sink"`
+	}
+	if err := yaml.Unmarshal(text, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Sink.Kind == "postgres" || c.Sink.Kind == "mysql"
 }
 
 // TestReferenceConfig: each reference config shows every key its source

@@ -10,9 +10,11 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
+	"github.com/sluicecdc/sluice/sink/jsonl"
 	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	"github.com/sluicecdc/sluice/sink/webhook"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
@@ -24,6 +26,8 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	jsonl.Connector,
+	webhook.Connector,
 	kafkasink.Connector,
 )
 
