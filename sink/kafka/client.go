@@ -17,11 +17,13 @@ import (
 // flush (the broker is down): the pipeline then retries from its position
 // instead of hanging. The transaction timeout bounds how long a crashed
 // process's open transaction blocks read_committed consumers when no
-// successor fences it sooner.
+// successor fences it sooner, and how long one source transaction may take
+// to publish (the broker aborts a Kafka transaction older than that).
 const (
 	deliveryTimeout = 10 * time.Second
-	txnTimeout      = 60 * time.Second
+	txnTimeout      = 5 * time.Minute
 	dialTimeout     = 10 * time.Second
+	maxBuffered     = 100_000 // records a producer holds before Apply waits for the broker
 )
 
 // TransactionalID is the transactional id of a pipeline's producer.
@@ -65,7 +67,7 @@ func producerOpts(s *Settings, txnID string) []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
 		kgo.ProducerBatchMaxBytes(1 << 20),
-		kgo.MaxBufferedRecords(100_000),
+		kgo.MaxBufferedRecords(maxBuffered + 1),
 		kgo.ProducerLinger(5 * time.Millisecond),
 	}
 	if txnID != "" {

@@ -145,7 +145,8 @@ func Check(ctx context.Context, s *Settings, name string, tableTopics []string) 
 // produces to the progress topic and aborts.
 func checkTransactions(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, s *Settings, name string) []string {
 	if err := ensureProgressTopic(ctx, adm, s); err != nil {
-		return []string{fmt.Sprintf("sink.kafka.progress_topic: cannot create %s (compacted): %v; create it, or grant Sluice the right to", s.ProgressTopic, err)}
+		return []string{fmt.Sprintf("sink.kafka.progress_topic: cannot make sure %s exists: %v; create it (cleanup.policy=compact), "+
+			"or grant Sluice's user the rights to describe and create it", s.ProgressTopic, err)}
 	}
 	id := TransactionalID(name) + "-check"
 	cl, err := kgo.NewClient(append(opts[:len(opts):len(opts)], producerOpts(s, id)...)...)

@@ -3,7 +3,6 @@ package kafka
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -128,6 +127,11 @@ func (r *sluiceRun) start() *sluicetest.Proc {
 	return sluicetest.Start(r.t, r.dir, "run", "--config", r.cfg)
 }
 
+// command runs another sluice command (check, teardown).
+func (r *sluiceRun) command(args ...string) *sluicetest.Proc {
+	return sluicetest.Start(r.t, r.dir, args...)
+}
+
 // waitLog waits until the process logs text.
 func waitLog(t *testing.T, p *sluicetest.Proc, text string, d time.Duration) {
 	t.Helper()
@@ -190,5 +194,3 @@ func sumLen(m map[string][]event) (n int) {
 	}
 	return n
 }
-
-var _ = fmt.Sprint

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicecdc/sluice/internal/kafkatest"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
@@ -196,4 +198,52 @@ func brokerDiesMidTransaction(t *testing.T, mode string) {
 	if got := applied(t, s2); got != "10" && mode == "stop" {
 		t.Fatalf("applied position %q after the resumed commit, want 10", got)
 	}
+}
+
+// Another pipeline's transaction open in the progress topic hides what
+// follows it from read_committed readers: a restarting pipeline whose
+// newer progress record is behind it waits for it to end instead of
+// resuming from an older position.
+func TestProgressBehindAnOpenTransaction(t *testing.T) {
+	ctx := context.Background()
+	b := kafkatest.Start(t)
+	st := testSettings(b, 1)
+	a := openSink(t, st, "a")
+	if err := applyTxns(t, a, 1, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.TransactionalID(TransactionalID("b")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.ProduceSync(ctx, &kgo.Record{Topic: st.ProgressTopic, Key: []byte("b"), Value: []byte("7")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyTxns(t, a, 2, 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	ended := make(chan error, 1)
+	go func() {
+		time.Sleep(2 * time.Second)
+		ended <- other.EndTransaction(ctx, kgo.TryCommit)
+	}()
+	began := time.Now()
+	if got := applied(t, openSinkClosed(t, st, "a")); got != "2" {
+		t.Fatalf("pipeline a resumes after %q, want 2", got)
+	}
+	if err := <-ended; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("read the position after waiting %s for the other transaction", time.Since(began).Round(time.Millisecond))
 }

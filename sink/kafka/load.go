@@ -34,7 +34,9 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 	if err := s.begin(); err != nil {
 		return err
 	}
-	s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name)})
+	if err := s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name)}); err != nil {
+		return err
+	}
 	if err := s.flushClient(ctx, s.cl); err != nil {
 		return s.abort(classify("forget the progress record", s.name, err))
 	}
@@ -111,6 +113,11 @@ func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(c
 			return fmt.Errorf("kafka: snapshot of %s: %w", t.ID, err)
 		}
 		for i := range recs {
+			if cl.BufferedProduceRecords() >= maxBuffered {
+				if err := s.flushClient(ctx, cl); err != nil {
+					return err
+				}
+			}
 			kr := toKgo(topic, &recs[i])
 			kr.Timestamp = time.Now()
 			cl.Produce(ctx, kr, promise)

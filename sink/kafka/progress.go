@@ -37,25 +37,15 @@ func readProgress(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, topic, 
 		return "", false, nil // no progress topic: nothing written yet
 	}
 	part := progressPartition(topic, pipeline, len(d.Partitions))
-	starts, err := adm.ListStartOffsets(ctx, topic)
+	start, end, err := settledOffsets(ctx, adm, topic, part, pipeline)
 	if err != nil {
-		return "", false, classify("read the progress topic "+topic, pipeline, err)
-	}
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return "", false, classify("read the progress topic "+topic, pipeline, err)
-	}
-	start, okS := starts.Lookup(topic, part)
-	end, okE := ends.Lookup(topic, part)
-	if !okS || !okE || start.Err != nil || end.Err != nil {
-		return "", false, &Error{Op: "read the progress topic " + topic, Err: errors.Join(start.Err, end.Err,
-			fmt.Errorf("no offsets for partition %d", part)), transient: true}
+		return "", false, err
 	}
 	// Read backwards in growing windows: the record is usually near the
 	// end (the topic is compacted, and every flush rewrites it).
 	window := int64(256)
-	for to := end.Offset; to > start.Offset; {
-		from := max(start.Offset, to-window)
+	for to := end; to > start; {
+		from := max(start, to-window)
 		val, found, err := scanProgress(ctx, opts, topic, part, from, to, pipeline)
 		if err != nil || found {
 			return val, found, err
@@ -63,6 +53,55 @@ func readProgress(ctx context.Context, opts []kgo.Opt, adm *kadm.Client, topic, 
 		to, window = from, window*4
 	}
 	return "", false, nil
+}
+
+// settleWait bounds how long readProgress waits for open transactions in
+// the progress partition to end.
+const settleWait = 30 * time.Second
+
+// settledOffsets returns the partition's first offset and its end, once
+// no transaction is open in it (the last stable offset is the high
+// watermark). A read_committed consumer sees nothing past an open
+// transaction: another pipeline's progress record about to commit, or one
+// a crashed Sluice left open until its transaction times out. Reading
+// only up to it could miss this pipeline's newer record after it, and
+// resuming from an older position would publish changes twice.
+func settledOffsets(ctx context.Context, adm *kadm.Client, topic string, part int32, pipeline string) (start, end int64, err error) {
+	deadline := time.Now().Add(settleWait)
+	for {
+		starts, err := adm.ListStartOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, classify("read the progress topic "+topic, pipeline, err)
+		}
+		stable, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, classify("read the progress topic "+topic, pipeline, err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return 0, 0, classify("read the progress topic "+topic, pipeline, err)
+		}
+		s, okS := starts.Lookup(topic, part)
+		l, okL := stable.Lookup(topic, part)
+		h, okH := ends.Lookup(topic, part)
+		if !okS || !okL || !okH || s.Err != nil || l.Err != nil || h.Err != nil {
+			return 0, 0, &Error{Op: "read the progress topic " + topic, Err: errors.Join(s.Err, l.Err, h.Err,
+				fmt.Errorf("no offsets for partition %d", part)), transient: true}
+		}
+		if l.Offset >= h.Offset {
+			return s.Offset, l.Offset, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, &Error{Op: "read the progress topic " + topic, transient: true, Err: fmt.Errorf("partition %d has had a "+
+				"transaction open for %s (another pipeline's, or one a killed Sluice left until it times out): "+
+				"the position is read once it ends", part, settleWait)}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // scanProgress reads partition part of topic from offset from up to (not

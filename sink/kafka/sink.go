@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,11 @@ type Sink struct {
 	loader  *kgo.Client // snapshot rows, exactly once: idempotent, outside transactions
 	closeMu sync.Once
 	acks    atomic.Int64 // records the broker answered for (acknowledged or failed)
+	// life is the context records are produced with: a record lives until
+	// a flush commits or aborts it, not as long as the caller's context
+	// (the pipeline cancels Apply's when it stops, then flushes).
+	life context.Context
+	kill context.CancelFunc
 }
 
 // ExactlyOnce is a Sink that keeps its applied position in Kafka (the
@@ -91,6 +97,7 @@ func open(ctx context.Context, o Options) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{s: st, name: o.Pipeline, log: o.Log, enc: enc, m: newMetrics(), exactly: st.ExactlyOnce}
+	s.life, s.kill = context.WithCancel(context.Background())
 	if st.Topic != "" {
 		t, err := envelope.ParseTopicTemplate(st.Topic)
 		if err != nil {
@@ -157,7 +164,7 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return s.failed
 	}
 	if err := s.producedErr(); err != nil {
-		return err
+		return s.abort(classify("produce", s.name, err))
 	}
 	tx := s.enc.Begin(envelope.InfoOf(txn))
 	recs := s.recs[:0]
@@ -187,7 +194,7 @@ func (s *Sink) produce(ctx context.Context, recs []envelope.Record) error {
 	}
 	names := make([]string, 0, 2)
 	for i := range recs {
-		if n := s.topic(&recs[i]); len(names) == 0 || names[len(names)-1] != n {
+		if n := s.topic(&recs[i]); !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -202,7 +209,9 @@ func (s *Sink) produce(ctx context.Context, recs []envelope.Record) error {
 		if r.Value == nil && r.Key == nil {
 			continue // a keyless table's tombstone compacts nothing
 		}
-		s.send(ctx, toKgo(s.topic(r), r))
+		if err := s.send(ctx, toKgo(s.topic(r), r)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -218,10 +227,18 @@ func (s *Sink) begin() error {
 	return nil
 }
 
-// send produces one record; its promise notes the outcome.
-func (s *Sink) send(ctx context.Context, kr *kgo.Record) {
+// send produces one record; its promise notes the outcome. When the
+// client's buffer is full it first waits for the broker to take what is
+// buffered (failing if the broker stalls), so Produce never blocks.
+func (s *Sink) send(ctx context.Context, kr *kgo.Record) error {
+	if s.cl.BufferedProduceRecords() >= maxBuffered {
+		if err := s.flushClient(ctx, s.cl); err != nil {
+			return s.abort(classify("produce", s.name, err))
+		}
+	}
 	kr.Timestamp = time.Now()
-	s.cl.Produce(ctx, kr, s.promise)
+	s.cl.Produce(s.life, kr, s.promise)
+	return nil
 }
 
 func (s *Sink) promise(r *kgo.Record, err error) {
@@ -265,14 +282,23 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.failed
 	}
 	if !s.dirty && !s.inTxn {
-		return s.producedErr()
+		if err := s.producedErr(); err != nil {
+			return s.abort(classify("produce", s.name, err))
+		}
+		return nil
 	}
 	if s.exactly && s.dirty {
 		if err := s.begin(); err != nil {
 			return err
 		}
-		s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name), Value: []byte(s.pos.String())})
+		if err := s.send(ctx, &kgo.Record{Topic: s.s.ProgressTopic, Key: []byte(s.name), Value: []byte(s.pos.String())}); err != nil {
+			return err
+		}
 	}
+	// A flush that began finishes even if ctx ends (the pipeline stopping):
+	// the stall watchdog bounds it, and a commit cut short leaves its
+	// outcome unknown until the next start.
+	ctx = context.WithoutCancel(ctx)
 	err := s.flushClient(ctx, s.cl)
 	if err == nil {
 		err = s.producedErr()
@@ -360,6 +386,7 @@ func (s *Sink) fail(err error) error {
 // pipeline's name aborts it when it initializes).
 func (s *Sink) Crash() {
 	s.fail(errors.New("kafka: the sink crashed"))
+	s.kill()
 	s.cl.UnsafeAbortBufferedRecords()
 	s.closeClients()
 }
@@ -375,6 +402,7 @@ func (s *Sink) Close() error {
 
 func (s *Sink) closeClients() {
 	s.closeMu.Do(func() {
+		s.kill()
 		s.cl.Close()
 		s.loadMu.Lock()
 		if s.loader != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -30,7 +31,7 @@ func (t *topics) ensure(ctx context.Context, names ...string) error {
 	defer t.mu.Unlock()
 	var unknown []string
 	for _, n := range names {
-		if !t.known[n] {
+		if !t.known[n] && !slices.Contains(unknown, n) {
 			unknown = append(unknown, n)
 		}
 	}
