@@ -11,6 +11,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
+	natssink "github.com/sluicecdc/sluice/sink/nats"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
@@ -23,6 +24,7 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	natssink.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.
