@@ -94,7 +94,7 @@ func scanAfter(ctx context.Context, js jetstream.JetStream, st jetstream.Stream,
 	}
 	prefix := pipeline + ":"
 	for {
-		batch, err := cons.Fetch(1024, jetstream.FetchMaxWait(time.Second))
+		batch, err := cons.FetchNoWait(1024) // all of it is stored already
 		if err != nil {
 			return nil, fmt.Errorf("read the records after the last progress marker: %w", err)
 		}
