@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,7 +55,16 @@ func connect(ctx context.Context, s *Settings, name string, onDisconnect func())
 		nc.Close()
 		return nil, nil, fmt.Errorf("start JetStream: %w", err)
 	}
-	if _, err := js.AccountInfo(ctx); err != nil {
+	// Right after a server start JetStream may not answer yet: ask again
+	// for a few seconds before saying it is off.
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		_, err = js.AccountInfo(ctx)
+		if err == nil || !errors.Is(err, jetstream.ErrJetStreamNotEnabled) || wait > 3*time.Second {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if err != nil {
 		nc.Close()
 		return nil, nil, jsError(err, s)
 	}

@@ -69,6 +69,11 @@ var ErrConnectionLost = errors.New("the connection to NATS was lost")
 // New connects, opens (or creates) the stream and checks it holds the
 // progress subject.
 func New(ctx context.Context, o Options) (*Sink, error) {
+	s, err := newSink(ctx, o)
+	return s, classify(err)
+}
+
+func newSink(ctx context.Context, o Options) (*Sink, error) {
 	dec, err := envelope.ParseDecimalMode(o.Settings.DecimalHandling)
 	if err != nil {
 		return nil, fmt.Errorf("sink.nats.decimal_handling: %w", err)
@@ -97,6 +102,11 @@ func (s *Sink) connectionLost() { s.lostOnce.Do(func() { close(s.lost) }) }
 // last complete transaction. It also learns which records of an
 // unfinished batch after it are stored, so the replay skips them.
 func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
+	pos, err := s.appliedPosition(ctx)
+	return pos, classify(err)
+}
+
+func (s *Sink) appliedPosition(ctx context.Context) (string, error) {
 	pos, seq, err := readProgress(ctx, s.stream, s.progress)
 	if err != nil {
 		return "", err
@@ -116,6 +126,10 @@ func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
 // Apply publishes the transaction's events asynchronously; Flush waits
 // for their acknowledgements.
 func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
+	return classify(s.apply(ctx, txn))
+}
+
+func (s *Sink) apply(ctx context.Context, txn *change.Txn) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -168,6 +182,10 @@ func (s *Sink) publish(r envelope.Record, id, pos string) error {
 // returns. On error the sink is done; the pipeline opens a new one and
 // replays from the last marker.
 func (s *Sink) Flush(ctx context.Context) error {
+	return classify(s.flush(ctx))
+}
+
+func (s *Sink) flush(ctx context.Context) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -222,6 +240,11 @@ func (s *Sink) waitAcks(ctx context.Context, futures []jetstream.PubAckFuture) e
 
 func (s *Sink) publishError(subj string, err error) error {
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		if covered(s.stream.CachedInfo().Config.Subjects, subj) {
+			// the stream holds the subject but did not answer: it is
+			// starting or electing a leader
+			return &transientError{fmt.Errorf("publish to %s: stream %s did not answer: %w", subj, s.set.streamName(), err)}
+		}
 		return fmt.Errorf("publish to %s: no stream holds this subject (the stream %s's subjects must include it, e.g. %s.>): %w",
 			subj, s.set.streamName(), s.set.SubjectPrefix, err)
 	}

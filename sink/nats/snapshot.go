@@ -18,6 +18,10 @@ import (
 // the copy over. A stream is never emptied: the snapshot's op r events
 // follow what the stream holds, as in Debezium.
 func (s *Sink) PrepareSnapshot(ctx context.Context, _ []*change.Table) error {
+	return classify(s.prepareSnapshot(ctx))
+}
+
+func (s *Sink) prepareSnapshot(ctx context.Context) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -36,6 +40,10 @@ var loadSeq atomic.Int64
 // "first" for the snapshot's first row, "true" after it) and waits until
 // JetStream acknowledged them all. Safe for concurrent use.
 func (s *Sink) Load(ctx context.Context, t *change.Table, rows func(yield func(change.Row) error) error) error {
+	return classify(s.load(ctx, t, rows))
+}
+
+func (s *Sink) load(ctx context.Context, t *change.Table, rows func(yield func(change.Row) error) error) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
