@@ -54,21 +54,19 @@ func readStream(t testing.TB, url, stream, filter string) []stored {
 	if err != nil {
 		t.Fatal(err)
 	}
+	it, err := cons.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
 	var out []stored
 	for uint64(len(out)) < want {
-		batch, err := cons.Fetch(int(min(want-uint64(len(out)), 4096)), jetstream.FetchMaxWait(5*time.Second))
+		m, err := it.Next(jetstream.NextMaxWait(10 * time.Second))
 		if err != nil {
-			t.Fatalf("read %s: %v", filter, err)
+			t.Fatalf("read %s: %d of %d messages, then %v", filter, len(out), want, err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			md, _ := m.Metadata()
-			out = append(out, stored{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()})
-			n++
-		}
-		if n == 0 {
-			t.Fatalf("read %s: %d of %d messages, then nothing (%v)", filter, len(out), want, batch.Error())
-		}
+		md, _ := m.Metadata()
+		out = append(out, stored{Subject: m.Subject(), Seq: md.Sequence.Stream, Header: m.Headers(), Data: m.Data()})
 	}
 	return out
 }
