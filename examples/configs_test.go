@@ -17,7 +17,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluicecdc/sluice/pkg/config"
+	"github.com/sluicecdc/sluice/pkg/connector"
+	natssink "github.com/sluicecdc/sluice/sink/nats"
 )
+
+// kinds are the registered kinds beyond the built-in SQL ones that the
+// example configs use (cmd/sluice registers the same in wire.go).
+var kinds = connector.New(natssink.Connector).Kinds()
 
 var configVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
@@ -87,7 +93,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 				t.Setenv(v, "secret-for-"+strings.ToLower(v))
 				env = append(env, v+"=secret-for-"+strings.ToLower(v))
 			}
-			if _, err := config.Load(f); err != nil {
+			if _, err := config.Load(f, kinds...); err != nil {
 				t.Fatalf("config.Load: %v", err)
 			}
 			cmd := exec.Command(buildSluice(t), "check", "--offline", "--config", f)
