@@ -25,6 +25,7 @@ type Server struct {
 	bin  string
 	cmd  *exec.Cmd
 	done chan error
+	noJS bool
 }
 
 // binary finds nats-server: on PATH, else where Debian installs it.
@@ -51,9 +52,23 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartWithoutJetStream starts a server without -js, to test what a client
+// says about it.
+func StartWithoutJetStream(t testing.TB) *Server {
+	t.Helper()
+	s, err := startServer(t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Kill)
+	return s
+}
+
 // StartServer starts a server keeping its store under dir; the caller
 // stops it.
-func StartServer(dir string) (*Server, error) {
+func StartServer(dir string) (*Server, error) { return startServer(dir, false) }
+
+func startServer(dir string, noJS bool) (*Server, error) {
 	bin, err := binary()
 	if err != nil {
 		return nil, err
@@ -62,7 +77,7 @@ func StartServer(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Port: port, dir: dir, bin: bin}
+	s := &Server{Port: port, dir: dir, bin: bin, noJS: noJS}
 	return s, s.Start()
 }
 
@@ -80,8 +95,11 @@ func (s *Server) Start() error {
 	logPath := filepath.Join(s.dir, "nats-server.log")
 	// -js: JetStream; -sd: its store; no -l, so the log goes to stderr,
 	// which we append to the log file.
-	cmd := exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.Port),
-		"-sd", filepath.Join(s.dir, "store"), "-n", "natstest-"+strconv.Itoa(s.Port))
+	args := []string{"-a", "127.0.0.1", "-p", strconv.Itoa(s.Port), "-n", "natstest-" + strconv.Itoa(s.Port)}
+	if !s.noJS {
+		args = append(args, "-js", "-sd", filepath.Join(s.dir, "store"))
+	}
+	cmd := exec.Command(s.bin, args...)
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("natstest: %w", err)
