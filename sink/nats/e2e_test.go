@@ -143,6 +143,27 @@ log:
 	p.Stop(t)
 	checkNoDuplicates(t, msgs)
 	checkKeyOrder(t, msgs)
+
+	// sluice check probes the server, stream and subjects; teardown drops
+	// the progress markers only.
+	// (pgbench_history has no key: check would warn about the source.)
+	if err := src.Exec(ctx, "app", "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"); err != nil {
+		t.Fatal(err)
+	}
+	chk := sluicetest.Start(t, dir, "check", "--config", cfg)
+	if err := chk.Wait(t, 60*time.Second); err != nil {
+		t.Fatalf("sluice check: %v\n%s", err, chk.Log())
+	}
+	td := sluicetest.Start(t, dir, "teardown", "--yes", "--config", cfg)
+	if err := td.Wait(t, 60*time.Second); err != nil || !strings.Contains(td.Log(), "target: progress markers of pipeline e2e") {
+		t.Fatalf("sluice teardown (%v):\n%s", err, td.Log())
+	}
+	if left := readStream(t, srv.URL(), "APP", "app._sluice.>"); len(left) != 0 {
+		t.Errorf("%d progress markers left after teardown", len(left))
+	}
+	if after := readStream(t, srv.URL(), "APP", "app.public.*"); len(after) != len(msgs) {
+		t.Errorf("teardown changed the change events: %d, were %d", len(after), len(msgs))
+	}
 	n, _ := src.QueryValue(ctx, "app", "SELECT count(*) FROM pgbench_history")
 	t.Logf("%d messages; the stream folds to the source row for row; pgbench_history has %s rows", len(msgs), n)
 }
