@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // errCodeSubjectOverlap is JetStream's "subjects overlap with an existing
@@ -113,14 +114,17 @@ func streamConfig(s *Settings) jetstream.StreamConfig {
 
 // openStream finds the stream, creating it when missing and allowed, and
 // checks that it holds the progress subject.
-func openStream(ctx context.Context, js jetstream.JetStream, s *Settings, pipeline string) (jetstream.Stream, error) {
+func openStream(ctx context.Context, js jetstream.JetStream, s *Settings, pipeline string, log zerolog.Logger) (jetstream.Stream, error) {
 	name := s.streamName()
 	st, err := js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		if !s.CreateStream {
 			return nil, fmt.Errorf("stream %s does not exist (create it with subjects %v, or set sink.nats.create_stream: true)", name, s.subjects())
 		}
-		st, err = js.CreateStream(ctx, streamConfig(s))
+		if st, err = js.CreateStream(ctx, streamConfig(s)); err == nil {
+			log.Info().Str("stream", name).Strs("subjects", s.subjects()).Str("retention", s.Retention).Int("replicas", s.Replicas).
+				Msg("created the JetStream stream")
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", name, jsError(err, s))

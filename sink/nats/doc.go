@@ -37,7 +37,9 @@
 // The stream is created when missing (sink.nats.create_stream) with the
 // configured subjects (default <prefix>.>), retention, replicas, storage,
 // max_age and duplicate window. Teardown purges the pipeline's markers,
-// never the change events nor the stream.
+// never the change events nor the stream. The markers must stay in the
+// stream: with interest or workqueue retention they may be removed (see
+// docs/sinks/nats.md).
 //
 // Durability is JetStream's: an acknowledged message is in the stream's
 // store (with replicas > 1, on a quorum). A single server's file store

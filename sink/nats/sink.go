@@ -54,6 +54,7 @@ type Sink struct {
 
 	snapNonce string // tells this snapshot's message ids from an earlier one's
 	snapFirst atomic.Bool
+	loads     atomic.Int64 // Load calls, in message ids
 }
 
 var (
@@ -89,7 +90,7 @@ func newSink(ctx context.Context, o Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.stream, err = openStream(ctx, s.js, &s.set, o.Pipeline); err != nil {
+	if s.stream, err = openStream(ctx, s.js, &s.set, o.Pipeline, o.Log); err != nil {
 		s.nc.Close()
 		return nil, err
 	}

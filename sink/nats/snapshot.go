@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,8 +33,6 @@ func (s *Sink) prepareSnapshot(ctx context.Context) error {
 	return nil
 }
 
-var loadSeq atomic.Int64
-
 // Load publishes a snapshot chunk's rows as op r events (source.snapshot
 // "first" for the snapshot's first row, "true" after it) and waits until
 // JetStream acknowledged them all. Safe for concurrent use.
@@ -49,7 +46,7 @@ func (s *Sink) load(ctx context.Context, t *change.Table, rows func(yield func(c
 	}
 	// Ids tell this chunk's rows apart from every other's, so none is
 	// dropped as a duplicate; a restarted snapshot publishes its rows again.
-	base := s.pipeline + ":snapshot:" + s.snapNonce + ":" + strconv.FormatInt(loadSeq.Add(1), 36) + ":"
+	base := s.pipeline + ":snapshot:" + s.snapNonce + ":" + strconv.FormatInt(s.loads.Add(1), 36) + ":"
 	var futures []jetstream.PubAckFuture
 	var recs []envelope.Record
 	n := 0
