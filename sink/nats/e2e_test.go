@@ -32,6 +32,8 @@ var pgbenchTables = map[string]string{
 		"coalesce(delta::text, '∅'), coalesce((extract(epoch FROM mtime) * 1000000)::bigint::text, '∅'), CASE WHEN filler IS NULL THEN '∅' ELSE format('%s', filler) END) FROM pgbench_history",
 }
 
+const secretToken = "e2e-s3cret-token"
+
 // TestEndToEndPgbench runs the sluice binary from PostgreSQL under pgbench
 // into nats-server, kills sluice -9 three times and restarts the server
 // once, then checks the stream: no change twice, each key's changes in
@@ -63,11 +65,12 @@ sink:
     urls: [%s]
     subject_prefix: app
     schemas: false
+    token: %s
 checkpoint:
   path: %s
 log:
   level: debug
-`, src.DSN("app"), srv.URL(), filepath.Join(dir, "e2e.checkpoint"))), 0o600); err != nil {
+`, src.DSN("app"), srv.URL(), secretToken, filepath.Join(dir, "e2e.checkpoint"))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,6 +166,16 @@ log:
 	}
 	if after := readStream(t, srv.URL(), "APP", "app.public.*"); len(after) != len(msgs) {
 		t.Errorf("teardown changed the change events: %d, were %d", len(after), len(msgs))
+	}
+	// The token (a server without auth takes any) is never in a log.
+	logs, _ := filepath.Glob(filepath.Join(dir, "sluice-*.log"))
+	if len(logs) < 6 {
+		t.Errorf("found %d sluice logs to check, want 6 (4 runs, check, teardown)", len(logs))
+	}
+	for _, f := range logs {
+		if b, _ := os.ReadFile(f); strings.Contains(string(b), secretToken) {
+			t.Errorf("%s holds sink.nats.token", f)
+		}
 	}
 	n, _ := src.QueryValue(ctx, "app", "SELECT count(*) FROM pgbench_history")
 	t.Logf("%d messages; the stream folds to the source row for row; pgbench_history has %s rows", len(msgs), n)
