@@ -85,6 +85,13 @@ func TestSubjects(t *testing.T) {
 			t.Errorf("matches(%s, %s) = %v", tc.filter, tc.subject, got)
 		}
 	}
+	if got := msgID("p", "0/16B3748", 3); got != "p:0/16B3748:3" {
+		t.Errorf("msgID = %s", got)
+	}
+	long := strings.Repeat("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5,", 4)
+	if a, b := msgID("p", long, 0), msgID("p", long, 0); a != b || len(a) > 40 || a == msgID("p", long+"x", 0) {
+		t.Errorf("msgID of a long position: %s, %s", a, b)
+	}
 	if got := redactURL("nats://u:s3cret@h:4222"); strings.Contains(got, "s3cret") {
 		t.Errorf("redactURL kept the password: %s", got)
 	}

@@ -158,6 +158,7 @@ func (s *Sink) apply(ctx context.Context, txn *change.Txn) error {
 		return nil
 	})
 	if err != nil {
+		s.connectionLost() // nothing may follow what this left unsent
 		return fmt.Errorf("publish transaction %s (position %s): %w", txn.ID, pos, err)
 	}
 	s.last, s.dirty = txn.Position, true
@@ -170,13 +171,24 @@ func (s *Sink) publish(r envelope.Record, id, pos string) error {
 	if s.started.IsZero() {
 		s.started = time.Now()
 	}
+	// No retries: a retried message would overtake the ones after it.
 	f, err := s.js.PublishMsgAsync(m, jetstream.WithMsgID(id), jetstream.WithStallWait(s.set.Timeout), jetstream.WithRetryAttempts(0))
 	if err != nil {
 		return s.lostOr(err)
 	}
 	s.futures = append(s.futures, f)
+	if len(s.futures) >= maxFutures { // a large transaction: bound what is held
+		if err := s.waitAcks(context.Background(), s.futures); err != nil {
+			return err
+		}
+		s.futures = s.futures[:0]
+	}
 	return nil
 }
+
+// maxFutures is how many unacknowledged messages Apply holds before it
+// waits for their acknowledgements (each bounded by the timeout).
+const maxFutures = 16384
 
 // Flush waits until JetStream acknowledged every message published since
 // the last Flush, then publishes the progress marker: durable when it
