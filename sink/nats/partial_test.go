@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sluicecdc/sluice/internal/natstest"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/sinktest"
@@ -151,4 +154,41 @@ func TestServerKilledMidFlush(t *testing.T) {
 	apply(t, s, insertTxn(t, 1, 0, n))
 	flush(t, s)
 	checkOnce(t, srv.URL(), set, n)
+}
+
+// TestNarrowStreamSubjects: a stream the user made with exactly the
+// subjects needed (not <prefix>.>): resuming reads it all the same.
+func TestNarrowStreamSubjects(t *testing.T) {
+	srv := natstest.Start(t)
+	set := testSettings(srv.URL())
+	set.CreateStream, set.Schemas = false, false
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "SLUICE",
+		Subjects: []string{"sluice.public.items", "sluice._sluice.progress.*"}, Duplicates: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	s := openSink(t, set, "narrow")
+	appliedPosition(t, s)
+	apply(t, s, insertTxn(t, 1, 0, 4))
+	flush(t, s)
+	apply(t, s, insertTxn(t, 2, 4, 6)) // half of transaction 2, acknowledged, then the crash
+	if err := s.waitAcks(ctx, s.futures); err != nil {
+		t.Fatal(err)
+	}
+	s.Crash()
+	time.Sleep(300 * time.Millisecond)
+	s = openSink(t, set, "narrow")
+	if pos := appliedPosition(t, s); pos != "1" || len(s.present) != 2 {
+		t.Fatalf("resumes from %q with %d records stored after it, want 1 and 2", pos, len(s.present))
+	}
+	apply(t, s, insertTxn(t, 2, 4, 8))
+	flush(t, s)
+	checkOnce(t, srv.URL(), set, 8)
 }

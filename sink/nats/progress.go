@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,7 +88,13 @@ func scanAfter(ctx context.Context, js jetstream.JetStream, st jetstream.Stream,
 	if info.State.LastSeq <= seq {
 		return present, nil
 	}
-	cons, err := js.OrderedConsumer(ctx, info.Config.Name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter},
+	// A consumer's filter must lie within the stream's subjects: read
+	// everything when the stream's subjects are narrower than filter.
+	var filters []string
+	if slices.Contains(info.Config.Subjects, filter) || slices.Contains(info.Config.Subjects, ">") {
+		filters = []string{filter}
+	}
+	cons, err := js.OrderedConsumer(ctx, info.Config.Name, jetstream.OrderedConsumerConfig{FilterSubjects: filters,
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: seq + 1, HeadersOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("read the records after the last progress marker: %w", err)
