@@ -27,8 +27,31 @@ warehouse: deps build
 bench: deps build
 	$(GO) run ./internal/bench -sluice $(BIN)
 
+# Every fuzz target of our own decoders and parsers, FUZZTIME each (their
+# seed corpora also run as ordinary tests in `make test`).
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./source/postgres/pgoutput:FuzzParse \
+	./source/postgres:FuzzCopyParser \
+	./source/mysql:FuzzTableMapRows \
+	./source/mysql:FuzzParsePosition \
+	./source/mysql:FuzzMariaGTIDs \
+	./source/mysql:FuzzPositionCompare \
+	./source/mysql:FuzzBitsSetsEnums \
+	./source/mysql:FuzzLabels \
+	./source/mysql:FuzzParseTruncate \
+	./pkg/transform/where:FuzzWhere \
+	./pkg/transform/where:FuzzVar \
+	./pkg/typemap:FuzzValues \
+	./pkg/typemap:FuzzPGArray \
+	./sink/envelope:FuzzEncode
+
 fuzz:
-	$(GO) test ./source/postgres/pgoutput -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME); \
+	done
 
 clean:
 	rm -rf bin

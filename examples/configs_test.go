@@ -18,12 +18,11 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/connector"
+	"github.com/sluicecdc/sluice/sink/jsonl"
+	"github.com/sluicecdc/sluice/sink/kafka"
 	natssink "github.com/sluicecdc/sluice/sink/nats"
+	"github.com/sluicecdc/sluice/sink/webhook"
 )
-
-// kinds are the registered kinds beyond the built-in SQL ones that the
-// example configs use (cmd/sluice registers the same in wire.go).
-var kinds = connector.New(natssink.Connector).Kinds()
 
 var configVarRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
 
@@ -64,6 +63,10 @@ func exampleConfigs(t *testing.T) []string {
 	return files
 }
 
+// streamKinds are the sink kinds registered beside the built-in SQL ones
+// (cmd/sluice's registry is in package main).
+var streamKinds = connector.New(kafka.Connector, jsonl.Connector, webhook.Connector, natssink.Connector)
+
 // notSluiceConfigs are the YAML files under examples/ that configure
 // something else (docker-compose.yml mounts them into other services).
 var notSluiceConfigs = []string{"docker/prometheus.yml"}
@@ -93,7 +96,7 @@ func TestExampleConfigsLoad(t *testing.T) {
 				t.Setenv(v, "secret-for-"+strings.ToLower(v))
 				env = append(env, v+"=secret-for-"+strings.ToLower(v))
 			}
-			if _, err := config.Load(f, kinds...); err != nil {
+			if _, err := streamKinds.Load(f); err != nil {
 				t.Fatalf("config.Load: %v", err)
 			}
 			cmd := exec.Command(buildSluice(t), "check", "--offline", "--config", f)

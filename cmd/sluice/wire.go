@@ -10,9 +10,12 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/transform"
+	"github.com/sluicecdc/sluice/sink/jsonl"
+	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
 	natssink "github.com/sluicecdc/sluice/sink/nats"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
+	"github.com/sluicecdc/sluice/sink/webhook"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
@@ -24,6 +27,9 @@ var kinds = connector.New(
 	mysource.Connector,
 	pgsink.Connector,
 	mysink.Connector,
+	kafkasink.Connector,
+	jsonl.Connector,
+	webhook.Connector,
 	natssink.Connector,
 )
 

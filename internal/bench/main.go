@@ -10,7 +10,11 @@
 // binary log on, a native replica (CHANGE MASTER TO ... MASTER_USE_GTID =
 // slave_pos) and a target fed by sluice (source.kind and sink.kind mysql).
 //
-//	go run ./internal/bench [-engine all|pg|mariadb] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
+// Kafka (-engine kafka): sluice publishing to a kfake broker process
+// (read_committed consumer) against a PostgreSQL subscription, each alone
+// on the machine (see kafka.go).
+//
+//	go run ./internal/bench [-engine all|pg|mariadb|kafka] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
 //
 // PostgreSQL workloads: bulk (300,000 rows in one transaction), small
 // (30,000 single-row transactions from 4 connections), large (1,000,000
@@ -53,10 +57,11 @@ type options struct {
 
 func (o options) runPG() bool      { return o.engine == "all" || o.engine == "pg" }
 func (o options) runMariaDB() bool { return o.engine == "all" || o.engine == "mariadb" }
+func (o options) runKafka() bool   { return o.engine == "all" || o.engine == "kafka" }
 
 func main() {
 	var o options
-	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica) or all")
+	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone) or all")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each workload (bulk, small); the table shows medians")
 	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large, and smaller MariaDB workloads")
 	flag.BoolVar(&o.large, "large", true, "also run the large and open workloads (1,000,000 wide rows in one transaction; a streamed transaction open while ~500 MB commit; once each; PostgreSQL only)")
@@ -82,8 +87,8 @@ func main() {
 	case o.runs < 1:
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
 		os.Exit(2)
-	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb":
-		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb or all\n", o.engine)
+	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb" && o.engine != "kafka":
+		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb, kafka or all\n", o.engine)
 		os.Exit(2)
 	case o.myBulkRows < 1 || o.mySmallRows < 1:
 		fmt.Fprintln(os.Stderr, "bench: -mariadb-bulk-rows and -mariadb-small-rows must be at least 1")
@@ -137,6 +142,17 @@ func run(o options) int {
 				md.WriteString("\n")
 			}
 			md.WriteString("## MariaDB\n\n")
+			md.WriteString(rep.markdown())
+		}
+	}
+	if o.runKafka() && ctx.Err() == nil {
+		rep, c := runKafkaBench(ctx, o, bin)
+		code = max(code, c)
+		if rep != nil {
+			if md.Len() > 0 {
+				md.WriteString("\n")
+			}
+			md.WriteString("## Kafka\n\n")
 			md.WriteString(rep.markdown())
 		}
 	}

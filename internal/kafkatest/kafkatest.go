@@ -91,6 +91,15 @@ func StartBroker(dir string) (*Broker, error) {
 // Addr is the broker's address, host:port.
 func (b *Broker) Addr() string { return "127.0.0.1:" + strconv.Itoa(b.Port) }
 
+// Pid is the broker process's id (0 when it is not running), for CPU and
+// memory readings in benchmarks.
+func (b *Broker) Pid() int {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // Start starts the (stopped) broker again on its port with its data.
 func (b *Broker) Start() error {
 	log, err := os.OpenFile(filepath.Join(b.dir, "broker.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)

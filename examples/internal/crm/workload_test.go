@@ -76,3 +76,71 @@ func TestBigTransactionRacesKeyChanges(t *testing.T) {
 		t.Errorf("said %q", said)
 	}
 }
+
+// TestBigTransactionRacesDeletes: the large transaction picks customers
+// that another transaction is deleting. It must wait for that one, skip the
+// deleted customers and commit, never fail its foreign-key check
+// (SQLSTATE 23503).
+func TestBigTransactionRacesDeletes(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{})
+	if err := c.CreateDB(ctx, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	// Only customers without orders can be deleted (orders keep theirs);
+	// make them the great majority, so the large transaction's random
+	// picks certainly include some.
+	if err := c.Exec(ctx, "crm", SchemaSQL+SeedSQL+`
+		INSERT INTO customers (name, email, country, birth_date, updated_at)
+		SELECT 'gone ' || g, 'gone' || g || '@example.com', 'CH', '1990-01-01', now() FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewWorkload(ctx, c.DSN("crm"), func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	other, err := pgx.Connect(ctx, c.DSN("crm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	tx, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM customers WHERE name LIKE 'gone %'`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.BigTransaction(ctx) }()
+	// Commit the deletes only once the large transaction waits for them.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		n, err := c.QueryValue(ctx, "crm", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != "0" {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the large transaction ended (%v) while the deletes were open", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the large transaction never waited for the deletes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("large transaction: %v", err)
+	}
+	orphans, err := c.QueryValue(ctx, "crm", `SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)`)
+	if err != nil || orphans != "0" {
+		t.Fatalf("orders without a customer: %s (%v)", orphans, err)
+	}
+}

@@ -1,0 +1,419 @@
+package main
+
+// The Kafka comparison (-engine kafka): how long until the last record of a
+// load is readable in Kafka (read_committed) when sluice publishes the
+// changes, against how long PostgreSQL's own subscriber takes to apply the
+// same load to a table. Each replicator runs ALONE: per run, a fresh
+// subscription (native) or a fresh sluice pipeline with a topic prefix of
+// its own (kafka) is created, warmed up with one row, timed over the load
+// and removed, so neither decodes or applies the other's load. The order
+// alternates between runs.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicecdc/sluice/internal/kafkatest"
+	"github.com/sluicecdc/sluice/internal/pgtest"
+)
+
+// kEnv is the running Kafka comparison: a source and a native target
+// cluster, a broker process, and per run a subscription or a sluice.
+type kEnv struct {
+	opts    options
+	bin     string
+	dir     string
+	src     *pgtest.Cluster
+	nat     *pgtest.Cluster
+	broker  *kafkatest.Broker
+	load    *env // the source connections the workloads write with
+	natConn *pgx.Conn
+	logPath string // the last sluice log
+
+	pgVersion, settings, sluiceVer string
+	cleanups                       []func()
+}
+
+// kResult is one run of one replicator.
+type kResult struct {
+	load, took time.Duration
+	cpu        time.Duration // native: the apply worker; kafka: sluice
+	brokerCPU  time.Duration // kafka only
+	walsender  time.Duration // the source's walsender serving the replicator
+	rssKB      int64         // kafka only: sluice's peak RSS
+}
+
+func (k *kEnv) defer_(f func()) { k.cleanups = append(k.cleanups, f) }
+
+func (k *kEnv) cleanup() {
+	for i := len(k.cleanups) - 1; i >= 0; i-- {
+		k.cleanups[i]()
+	}
+	k.cleanups = nil
+}
+
+func (k *kEnv) setup(ctx context.Context) error {
+	var err error
+	if k.dir, err = os.MkdirTemp("", "sluice-bench-kafka-"); err != nil {
+		return err
+	}
+	k.defer_(func() { os.RemoveAll(k.dir) })
+	e := &env{opts: k.opts, bin: k.bin}
+	k.load = e
+	k.defer_(e.cleanup)
+	step("starting 2 PostgreSQL clusters (fsync on) and a Kafka broker (kfake, its own process)")
+	opts := pgtest.Options{Fsync: true, Settings: clusterSettings}
+	var wg sync.WaitGroup
+	var errs [2]error
+	var cs [2]*pgtest.Cluster
+	for i := range cs {
+		wg.Go(func() { cs[i], errs[i] = pgtest.StartCluster(ctx, opts) })
+	}
+	wg.Wait()
+	for _, c := range cs {
+		if c != nil {
+			k.defer_(func() { _ = c.Remove() })
+		}
+	}
+	if err := errors.Join(errs[:]...); err != nil {
+		return err
+	}
+	k.src, k.nat = cs[0], cs[1]
+	e.src, e.nat = k.src, k.nat
+	if k.broker, err = kafkatest.StartBroker(filepath.Join(k.dir, "broker")); err != nil {
+		return err
+	}
+	k.defer_(func() { _ = k.broker.Stop() })
+	for _, c := range cs {
+		if err := c.CreateDB(ctx, dbName); err != nil {
+			return err
+		}
+		if err := c.Exec(ctx, dbName, schemaSQL); err != nil {
+			return err
+		}
+	}
+	// env.connect opens the source connections and one to each target;
+	// the third cluster is absent here, so connect by hand.
+	for range writers {
+		c, err := pgx.Connect(ctx, k.src.DSN(dbName))
+		if err != nil {
+			return err
+		}
+		e.defer_(func() { c.Close(context.Background()) })
+		e.srcConns = append(e.srcConns, c)
+	}
+	if k.natConn, err = pgx.Connect(ctx, k.nat.DSN(dbName)); err != nil {
+		return err
+	}
+	e.defer_(func() { k.natConn.Close(context.Background()) })
+	if err := e.readSettings(ctx); err != nil {
+		return err
+	}
+	k.pgVersion, k.settings = e.pgVersion, e.settings
+	if out, err := execOutput(ctx, k.bin, "version"); err == nil {
+		k.sluiceVer = out
+	}
+	return e.src.Exec(ctx, dbName, `CREATE PUBLICATION native_pub FOR TABLE bench_rows`)
+}
+
+// runAll runs the bulk and small workloads, alternating which replicator
+// goes first, and returns the results per workload: [run][0 native, 1 kafka].
+func (k *kEnv) runAll(ctx context.Context) (*kReport, error) {
+	rep := &kReport{env: k}
+	next := int64(1)
+	warm := int64(0)
+	for _, w := range workloads(options{runs: k.opts.runs, only: k.opts.only}) {
+		rep.workloads = append(rep.workloads, w)
+		var rs [][2]kResult
+		for r := range w.runs {
+			var pair [2]kResult
+			for i := range 2 {
+				which := (r + i) % 2 // run 0: native first; run 1: kafka first; ...
+				lo, hi := next, next+w.rows-1
+				next += w.rows
+				warm--
+				var res kResult
+				var err error
+				if which == 0 {
+					step(fmt.Sprintf("%s run %d/%d: native subscription alone", w.name, r+1, w.runs))
+					res, err = k.runNative(ctx, w, lo, hi, warm, len(rep.workloads)*100+r)
+				} else {
+					step(fmt.Sprintf("%s run %d/%d: sluice → Kafka alone", w.name, r+1, w.runs))
+					res, err = k.runKafka(ctx, w, lo, hi, warm, len(rep.workloads)*100+r)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s run %d: %w", w.name, r+1, err)
+				}
+				pair[which] = res
+			}
+			fmt.Printf("          native %.2fs, kafka %.2fs, ratio %.2f\n", pair[0].took.Seconds(), pair[1].took.Seconds(),
+				pair[1].took.Seconds()/pair[0].took.Seconds())
+			rs = append(rs, pair)
+		}
+		rep.results = append(rep.results, rs)
+	}
+	return rep, nil
+}
+
+// runNative times a fresh subscription applying ids lo..hi.
+func (k *kEnv) runNative(ctx context.Context, w workload, lo, hi, warm int64, n int) (kResult, error) {
+	sub := fmt.Sprintf("native_sub_%d", n)
+	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s user=postgres", k.src.Port, dbName)
+	if err := k.nat.Exec(ctx, dbName, fmt.Sprintf(`CREATE SUBSCRIPTION %s CONNECTION '%s' PUBLICATION native_pub WITH (copy_data = false, streaming = on)`, sub, conninfo)); err != nil {
+		return kResult{}, err
+	}
+	defer func() { _ = k.nat.Exec(context.Background(), dbName, "DROP SUBSCRIPTION "+sub) }()
+	if err := k.insertWarm(ctx, warm); err != nil {
+		return kResult{}, err
+	}
+	if err := k.waitNative(ctx, warm, warm, 1, time.Minute); err != nil {
+		return kResult{}, fmt.Errorf("warm-up: %w", err)
+	}
+	var worker, sender int
+	if err := k.natConn.QueryRow(ctx, `SELECT pid FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL`, sub).Scan(&worker); err != nil {
+		return kResult{}, fmt.Errorf("find the apply worker: %w", err)
+	}
+	if err := k.load.srcConns[0].QueryRow(ctx, `SELECT pid FROM pg_stat_replication WHERE application_name = $1`, sub).Scan(&sender); err != nil {
+		return kResult{}, fmt.Errorf("find the walsender: %w", err)
+	}
+	cpu0, snd0 := cpuTime(worker), cpuTime(sender)
+	t0 := time.Now()
+	if err := w.load(ctx, k.load, lo, hi); err != nil {
+		return kResult{}, fmt.Errorf("load: %w", err)
+	}
+	loaded := time.Since(t0)
+	if err := k.waitNative(ctx, lo, hi, hi-lo+1, w.timeout); err != nil {
+		return kResult{}, err
+	}
+	took := time.Since(t0)
+	return kResult{load: loaded, took: took, cpu: cpuTime(worker) - cpu0, walsender: cpuTime(sender) - snd0}, nil
+}
+
+func (k *kEnv) insertWarm(ctx context.Context, id int64) error {
+	_, err := k.load.srcConns[0].Exec(ctx, `INSERT INTO bench_rows VALUES ($1, 0, 'warm-up', 0, now())`, id)
+	return err
+}
+
+// waitNative polls the native target until it holds want rows in lo..hi.
+func (k *kEnv) waitNative(ctx context.Context, lo, hi, want int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		if err := k.natConn.QueryRow(ctx, `SELECT count(*) FROM bench_rows WHERE id BETWEEN $1 AND $2`, lo, hi).Scan(&n); err != nil {
+			return err
+		}
+		if n == want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the native target holds %d of %d rows after %v", n, want, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// runKafka times a fresh sluice pipeline publishing ids lo..hi to its own
+// topic, until a read_committed consumer has read every record.
+func (k *kEnv) runKafka(ctx context.Context, w workload, lo, hi, warm int64, n int) (kResult, error) {
+	name := fmt.Sprintf("bench_k%d", n)
+	prefix := fmt.Sprintf("k%d", n)
+	topic := prefix + ".public.bench_rows"
+	cfg := fmt.Sprintf(`name: %s
+source:
+  kind: postgres
+  dsn: %s
+  tables: ["public.bench_rows"]
+  snapshot: never
+sink:
+  kind: kafka
+  kafka:
+    brokers: ["%s"]
+    topic_prefix: %s
+    create_topics: {partitions: 6, replication_factor: 1}
+checkpoint:
+  path: %s
+log:
+  level: %s
+`, name, k.src.DSN(dbName), k.broker.Addr(), prefix, filepath.Join(k.dir, name+".checkpoint"), k.opts.logLevel)
+	cfgPath := filepath.Join(k.dir, name+".yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return kResult{}, err
+	}
+	f, err := os.CreateTemp("", "sluice-bench-kafka-*.log")
+	if err != nil {
+		return kResult{}, err
+	}
+	k.logPath = f.Name()
+	proc, err := startSluice(k.bin, cfgPath, f)
+	if err != nil {
+		return kResult{}, err
+	}
+	slot := "sluice_" + name
+	defer func() {
+		if err := proc.stop(30 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: stop sluice: %v\n", err)
+		}
+		_, _ = k.load.srcConns[0].Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+	}()
+	rss := newRSSSampler(proc.pid())
+	defer rss.close()
+	if err := k.waitSlot(ctx, slot, proc); err != nil {
+		return kResult{}, err
+	}
+	c, err := newCounter(k.broker.Addr(), topic)
+	if err != nil {
+		return kResult{}, err
+	}
+	defer c.close()
+	if err := k.insertWarm(ctx, warm); err != nil {
+		return kResult{}, err
+	}
+	if err := c.wait(ctx, 1, time.Minute, proc); err != nil {
+		return kResult{}, fmt.Errorf("warm-up: %w", err)
+	}
+	var sender int
+	if err := k.load.srcConns[0].QueryRow(ctx, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&sender); err != nil {
+		return kResult{}, fmt.Errorf("find the walsender: %w", err)
+	}
+	rss.reset()
+	cpu0, brk0, snd0 := cpuTime(proc.pid()), cpuTime(k.broker.Pid()), cpuTime(sender)
+	t0 := time.Now()
+	if err := w.load(ctx, k.load, lo, hi); err != nil {
+		return kResult{}, fmt.Errorf("load: %w", err)
+	}
+	loaded := time.Since(t0)
+	want := hi - lo + 2 // and the warm-up row
+	if err := c.wait(ctx, want, w.timeout, proc); err != nil {
+		return kResult{}, err
+	}
+	took := c.doneAt().Sub(t0)
+	res := kResult{load: loaded, took: took, cpu: cpuTime(proc.pid()) - cpu0, brokerCPU: cpuTime(k.broker.Pid()) - brk0,
+		walsender: cpuTime(sender) - snd0, rssKB: rss.peak()}
+	if d := c.distinct(); d != want {
+		return kResult{}, fmt.Errorf("topic %s holds %d records but %d distinct keys: duplicates", topic, want, d)
+	}
+	return res, nil
+}
+
+// waitSlot waits until sluice streams from its slot.
+func (k *kEnv) waitSlot(ctx context.Context, slot string, p *sluiceProc) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var active bool
+		err := k.load.srcConns[0].QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
+		if err != nil {
+			return err
+		}
+		if active {
+			return nil
+		}
+		if err := p.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sluice's slot %s is not active after 90s", slot)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// counter reads a topic from the start with read_committed, as a consumer
+// of exactly-once output must, and counts its records and distinct keys.
+type counter struct {
+	cl     *kgo.Client
+	n      atomic.Int64
+	last   atomic.Int64 // unix nanos when the count last grew
+	mu     sync.Mutex
+	keys   map[string]struct{}
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	failed atomic.Value // error
+}
+
+func newCounter(addr, topic string) (*counter, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AllowAutoTopicCreation(), kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &counter{cl: cl, keys: map[string]struct{}{}, stop: cancel}
+	c.wg.Go(func() {
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			fs.EachError(func(t string, p int32, err error) {
+				if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+					c.failed.Store(fmt.Errorf("consume %s/%d: %w", t, p, err))
+				}
+			})
+			got := int64(0)
+			c.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Value == nil {
+					return // a tombstone
+				}
+				c.keys[string(r.Key)] = struct{}{}
+				got++
+			})
+			c.mu.Unlock()
+			if got > 0 {
+				c.n.Add(got)
+				c.last.Store(time.Now().UnixNano())
+			}
+		}
+	})
+	return c, nil
+}
+
+// wait waits until want records were read.
+func (c *counter) wait(ctx context.Context, want int64, timeout time.Duration, p *sluiceProc) error {
+	deadline := time.Now().Add(timeout)
+	for c.n.Load() < want {
+		if err, _ := c.failed.Load().(error); err != nil {
+			return err
+		}
+		if err := p.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Kafka holds %d of %d records after %v", c.n.Load(), want, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if got := c.n.Load(); got != want {
+		return fmt.Errorf("Kafka holds %d records, want %d: duplicates", got, want)
+	}
+	return nil
+}
+
+func (c *counter) doneAt() time.Time { return time.Unix(0, c.last.Load()) }
+
+func (c *counter) distinct() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int64(len(c.keys))
+}
+
+func (c *counter) close() {
+	c.stop()
+	c.wg.Wait()
+	c.cl.Close()
+}
