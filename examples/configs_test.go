@@ -20,6 +20,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/sink/jsonl"
 	"github.com/sluicecdc/sluice/sink/kafka"
+	natssink "github.com/sluicecdc/sluice/sink/nats"
 	"github.com/sluicecdc/sluice/sink/webhook"
 )
 
@@ -64,7 +65,7 @@ func exampleConfigs(t *testing.T) []string {
 
 // streamKinds are the sink kinds registered beside the built-in SQL ones
 // (cmd/sluice's registry is in package main).
-var streamKinds = connector.New(kafka.Connector, jsonl.Connector, webhook.Connector)
+var streamKinds = connector.New(kafka.Connector, jsonl.Connector, webhook.Connector, natssink.Connector)
 
 // notSluiceConfigs are the YAML files under examples/ that configure
 // something else (docker-compose.yml mounts them into other services).

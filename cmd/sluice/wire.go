@@ -13,6 +13,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/jsonl"
 	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
 	mysink "github.com/sluicecdc/sluice/sink/mysql"
+	natssink "github.com/sluicecdc/sluice/sink/nats"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	"github.com/sluicecdc/sluice/sink/webhook"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
@@ -29,6 +30,7 @@ var kinds = connector.New(
 	kafkasink.Connector,
 	jsonl.Connector,
 	webhook.Connector,
+	natssink.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.
