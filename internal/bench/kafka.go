@@ -3,11 +3,16 @@ package main
 // The Kafka comparison (-engine kafka): how long until the last record of a
 // load is readable in Kafka (read_committed) when sluice publishes the
 // changes, against how long PostgreSQL's own subscriber takes to apply the
-// same load to a table. Each replicator runs ALONE: per run, a fresh
-// subscription (native) or a fresh sluice pipeline with a topic prefix of
-// its own (kafka) is created, warmed up with one row, timed over the load
-// and removed, so neither decodes or applies the other's load. The order
-// alternates between runs.
+// same load to a table. Both are measured catching up: the replicator is
+// created and warmed up with one row, paused (the subscription disabled,
+// sluice stopped; each slot keeps the WAL), the load commits, and the time
+// runs from the replicator's resumption (ALTER SUBSCRIPTION ... ENABLE,
+// the start of the sluice process) until the last row is applied or
+// readable. Measured live, both merely keep pace with the load, so the
+// ratio says nothing. Each replicator runs ALONE: per run a fresh
+// subscription or a fresh sluice pipeline with a topic of its own, so
+// neither decodes or applies the other's load; the order alternates
+// between runs.
 
 import (
 	"context"
@@ -20,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicecdc/sluice/internal/kafkatest"
@@ -37,7 +43,11 @@ type kEnv struct {
 	broker  *kafkatest.Broker
 	load    *env // the source connections the workloads write with
 	natConn *pgx.Conn
+	// sample connections, for the CPU samplers that run beside the polls
+	srcSample, natSample *pgx.Conn
 	logPath string // the last sluice log
+
+	stopSampling chan struct{} // ends a run's CPU sampling
 
 	pgVersion, settings, sluiceVer string
 	cleanups                       []func()
@@ -89,7 +99,11 @@ func (k *kEnv) setup(ctx context.Context) error {
 	}
 	k.src, k.nat = cs[0], cs[1]
 	e.src, e.nat = k.src, k.nat
-	if k.broker, err = kafkatest.StartBroker(filepath.Join(k.dir, "broker")); err != nil {
+	bdir := filepath.Join(k.dir, "broker")
+	if err := os.MkdirAll(bdir, 0o700); err != nil {
+		return err
+	}
+	if k.broker, err = kafkatest.StartBroker(bdir); err != nil {
 		return err
 	}
 	k.defer_(func() { _ = k.broker.Stop() })
@@ -115,6 +129,14 @@ func (k *kEnv) setup(ctx context.Context) error {
 		return err
 	}
 	e.defer_(func() { k.natConn.Close(context.Background()) })
+	if k.natSample, err = pgx.Connect(ctx, k.nat.DSN(dbName)); err != nil {
+		return err
+	}
+	e.defer_(func() { k.natSample.Close(context.Background()) })
+	if k.srcSample, err = pgx.Connect(ctx, k.src.DSN(dbName)); err != nil {
+		return err
+	}
+	e.defer_(func() { k.srcSample.Close(context.Background()) })
 	if err := e.readSettings(ctx); err != nil {
 		return err
 	}
@@ -164,7 +186,10 @@ func (k *kEnv) runAll(ctx context.Context) (*kReport, error) {
 	return rep, nil
 }
 
-// runNative times a fresh subscription applying ids lo..hi.
+// runNative measures a fresh subscription catching up with ids lo..hi:
+// it is created and warmed up with one row, disabled (its slot keeps the
+// WAL), the load commits, and the time runs from ENABLE until the target
+// holds every row.
 func (k *kEnv) runNative(ctx context.Context, w workload, lo, hi, warm int64, n int) (kResult, error) {
 	sub := fmt.Sprintf("native_sub_%d", n)
 	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d dbname=%s user=postgres", k.src.Port, dbName)
@@ -178,24 +203,60 @@ func (k *kEnv) runNative(ctx context.Context, w workload, lo, hi, warm int64, n 
 	if err := k.waitNative(ctx, warm, warm, 1, time.Minute); err != nil {
 		return kResult{}, fmt.Errorf("warm-up: %w", err)
 	}
-	var worker, sender int
-	if err := k.natConn.QueryRow(ctx, `SELECT pid FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL`, sub).Scan(&worker); err != nil {
-		return kResult{}, fmt.Errorf("find the apply worker: %w", err)
+	if err := k.nat.Exec(ctx, dbName, "ALTER SUBSCRIPTION "+sub+" DISABLE"); err != nil {
+		return kResult{}, err
 	}
-	if err := k.load.srcConns[0].QueryRow(ctx, `SELECT pid FROM pg_stat_replication WHERE application_name = $1`, sub).Scan(&sender); err != nil {
-		return kResult{}, fmt.Errorf("find the walsender: %w", err)
+	if err := k.waitSlotActive(ctx, sub, false, nil); err != nil {
+		return kResult{}, err
 	}
-	cpu0, snd0 := cpuTime(worker), cpuTime(sender)
-	t0 := time.Now()
+	l0 := time.Now()
 	if err := w.load(ctx, k.load, lo, hi); err != nil {
 		return kResult{}, fmt.Errorf("load: %w", err)
 	}
-	loaded := time.Since(t0)
-	if err := k.waitNative(ctx, lo, hi, hi-lo+1, w.timeout); err != nil {
+	loaded := time.Since(l0)
+	t0 := time.Now()
+	if err := k.nat.Exec(ctx, dbName, "ALTER SUBSCRIPTION "+sub+" ENABLE"); err != nil {
 		return kResult{}, err
 	}
+	var worker, sender int
+	var cpu, snd time.Duration
+	done := make(chan struct{})
+	go func() { // the apply worker and walsender start after ENABLE; sample their CPU until the end
+		defer close(done)
+		for ctx.Err() == nil {
+			if worker == 0 {
+				_ = k.natSample.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_stat_subscription WHERE subname = $1 AND relid IS NULL`, sub).Scan(&worker)
+			}
+			if sender == 0 {
+				_ = k.srcSample.QueryRow(ctx, `SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = $1 AND active`, sub).Scan(&sender)
+			}
+			if worker != 0 {
+				cpu = max(cpu, cpuTime(worker))
+			}
+			if sender != 0 {
+				snd = max(snd, cpuTime(sender))
+			}
+			select {
+			case <-k.stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	err := k.waitNative(ctx, lo, hi, hi-lo+1, w.timeout)
 	took := time.Since(t0)
-	return kResult{load: loaded, took: took, cpu: cpuTime(worker) - cpu0, walsender: cpuTime(sender) - snd0}, nil
+	k.stopSampling <- struct{}{}
+	<-done
+	if err != nil {
+		return kResult{}, err
+	}
+	if worker != 0 {
+		cpu = max(cpu, cpuTime(worker))
+	}
+	if sender != 0 {
+		snd = max(snd, cpuTime(sender))
+	}
+	return kResult{load: loaded, took: took, cpu: cpu, walsender: snd}, nil
 }
 
 func (k *kEnv) insertWarm(ctx context.Context, id int64) error {
@@ -225,12 +286,17 @@ func (k *kEnv) waitNative(ctx context.Context, lo, hi, want int64, timeout time.
 	}
 }
 
-// runKafka times a fresh sluice pipeline publishing ids lo..hi to its own
-// topic, until a read_committed consumer has read every record.
+// runKafka measures a fresh sluice pipeline catching up with ids lo..hi
+// into a topic of its own: started and warmed up with one row, stopped
+// (SIGTERM; its slot keeps the WAL), the load commits, and the time runs
+// from its restart until a read_committed consumer has read every record.
 func (k *kEnv) runKafka(ctx context.Context, w workload, lo, hi, warm int64, n int) (kResult, error) {
 	name := fmt.Sprintf("bench_k%d", n)
 	prefix := fmt.Sprintf("k%d", n)
 	topic := prefix + ".public.bench_rows"
+	if err := k.createTopic(ctx, topic); err != nil {
+		return kResult{}, err
+	}
 	cfg := fmt.Sprintf(`name: %s
 source:
   kind: postgres
@@ -252,81 +318,152 @@ log:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return kResult{}, err
 	}
-	f, err := os.CreateTemp("", "sluice-bench-kafka-*.log")
-	if err != nil {
-		return kResult{}, err
-	}
-	k.logPath = f.Name()
-	proc, err := startSluice(k.bin, cfgPath, f)
-	if err != nil {
-		return kResult{}, err
-	}
 	slot := "sluice_" + name
 	defer func() {
-		if err := proc.stop(30 * time.Second); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: stop sluice: %v\n", err)
-		}
 		_, _ = k.load.srcConns[0].Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
 	}()
-	rss := newRSSSampler(proc.pid())
-	defer rss.close()
-	if err := k.waitSlot(ctx, slot, proc); err != nil {
-		return kResult{}, err
-	}
 	c, err := newCounter(k.broker.Addr(), topic)
 	if err != nil {
 		return kResult{}, err
 	}
 	defer c.close()
+
+	// First start: create the slot and warm up.
+	proc, err := k.startSluice(cfgPath)
+	if err != nil {
+		return kResult{}, err
+	}
+	if err := k.waitSlotActive(ctx, slot, true, proc); err != nil {
+		proc.stop(30 * time.Second)
+		return kResult{}, err
+	}
 	if err := k.insertWarm(ctx, warm); err != nil {
+		proc.stop(30 * time.Second)
 		return kResult{}, err
 	}
 	if err := c.wait(ctx, 1, time.Minute, proc); err != nil {
+		proc.stop(30 * time.Second)
 		return kResult{}, fmt.Errorf("warm-up: %w", err)
 	}
-	var sender int
-	if err := k.load.srcConns[0].QueryRow(ctx, `SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&sender); err != nil {
-		return kResult{}, fmt.Errorf("find the walsender: %w", err)
+	if err := proc.stop(60 * time.Second); err != nil {
+		return kResult{}, fmt.Errorf("stop sluice after the warm-up: %w", err)
 	}
-	rss.reset()
-	cpu0, brk0, snd0 := cpuTime(proc.pid()), cpuTime(k.broker.Pid()), cpuTime(sender)
-	t0 := time.Now()
+	if err := k.waitSlotActive(ctx, slot, false, nil); err != nil {
+		return kResult{}, err
+	}
+
+	l0 := time.Now()
 	if err := w.load(ctx, k.load, lo, hi); err != nil {
 		return kResult{}, fmt.Errorf("load: %w", err)
 	}
-	loaded := time.Since(t0)
+	loaded := time.Since(l0)
+
+	// Second start: catch up.
+	brk0 := cpuTime(k.broker.Pid())
+	t0 := time.Now()
+	proc, err = k.startSluice(cfgPath)
+	if err != nil {
+		return kResult{}, err
+	}
+	defer func() {
+		if err := proc.stop(30 * time.Second); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: stop sluice: %v\n", err)
+		}
+	}()
+	rss := newRSSSampler(proc.pid())
+	defer rss.close()
+	var sender int
+	var snd time.Duration
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if sender == 0 {
+				_ = k.srcSample.QueryRow(ctx, `SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = $1 AND active`, slot).Scan(&sender)
+			}
+			if sender != 0 {
+				snd = max(snd, cpuTime(sender))
+			}
+			select {
+			case <-k.stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
 	want := hi - lo + 2 // and the warm-up row
-	if err := c.wait(ctx, want, w.timeout, proc); err != nil {
+	err = c.wait(ctx, want, w.timeout, proc)
+	k.stopSampling <- struct{}{}
+	<-done
+	if err != nil {
 		return kResult{}, err
 	}
 	took := c.doneAt().Sub(t0)
-	res := kResult{load: loaded, took: took, cpu: cpuTime(proc.pid()) - cpu0, brokerCPU: cpuTime(k.broker.Pid()) - brk0,
-		walsender: cpuTime(sender) - snd0, rssKB: rss.peak()}
+	if sender != 0 {
+		snd = max(snd, cpuTime(sender))
+	}
+	res := kResult{load: loaded, took: took, cpu: cpuTime(proc.pid()), brokerCPU: cpuTime(k.broker.Pid()) - brk0,
+		walsender: snd, rssKB: rss.peak()}
 	if d := c.distinct(); d != want {
 		return kResult{}, fmt.Errorf("topic %s holds %d records but %d distinct keys: duplicates", topic, want, d)
 	}
 	return res, nil
 }
 
-// waitSlot waits until sluice streams from its slot.
-func (k *kEnv) waitSlot(ctx context.Context, slot string, p *sluiceProc) error {
+// startSluice starts `sluice run` with its log in a kept temp file.
+func (k *kEnv) startSluice(cfgPath string) (*sluiceProc, error) {
+	f, err := os.CreateTemp("", "sluice-bench-kafka-*.log")
+	if err != nil {
+		return nil, err
+	}
+	k.logPath = f.Name()
+	return startSluice(k.bin, cfgPath, f)
+}
+
+// createTopic creates a run's topic before anyone reads or writes it, so
+// the consumer never races the sink's creation of it.
+func (k *kEnv) createTopic(ctx context.Context, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.broker.Addr()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 6, 1, nil, topic)
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	if resp.Err != nil {
+		return fmt.Errorf("create topic %s: %w", topic, resp.Err)
+	}
+	return nil
+}
+
+// waitSlotActive waits until a slot is (active) or is not (!active) in
+// use by a walsender; p, when set, is a sluice that must not exit meanwhile.
+func (k *kEnv) waitSlotActive(ctx context.Context, slot string, active bool, p *sluiceProc) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		var active bool
-		err := k.load.srcConns[0].QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
+		var now bool
+		err := k.load.srcConns[0].QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&now)
 		if err != nil {
 			return err
 		}
-		if active {
+		if now == active {
 			return nil
 		}
-		if err := p.exited(); err != nil {
-			return err
+		if p != nil {
+			if err := p.exited(); err != nil {
+				return err
+			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("sluice's slot %s is not active after 90s", slot)
+			return fmt.Errorf("slot %s: active is not %v after 90s", slot, active)
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

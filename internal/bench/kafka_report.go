@@ -48,11 +48,12 @@ func (r *kReport) table() [][]string {
 
 func (r *kReport) notes() []string {
 	return []string{
+		"catch-up: each replicator is paused while the load commits (subscription disabled / sluice stopped, their slots keep the WAL), then timed from its resumption; live, both just keep pace with the load",
 		"each replicator runs alone: per run a fresh subscription (copy_data off) or a fresh sluice pipeline with its own topic; the order alternates between runs",
-		"native_s: from the load's start until the subscriber's table holds every row (polled every " + pollInterval.String() + ")",
-		"kafka_s: from the load's start until a read_committed consumer (franz-go, in the bench process) has read the last record; every record checked once (distinct keys = rows)",
+		"native_s: from ALTER SUBSCRIPTION ... ENABLE until the subscriber's table holds every row (polled every " + pollInterval.String() + ")",
+		"kafka_s: from the start of the sluice process until a read_committed consumer (franz-go, in the bench process) has read the last record; every record checked once (distinct keys = rows)",
 		fmt.Sprintf("ratio = kafka_s / native_s per run (median and range); goal ≤ %.1f", kGoal),
-		"cpu_s: CPU seconds during the timed window: sluice's process, the kfake broker process, the subscriber's apply worker, and the source's walsender of each",
+		"cpu_s: CPU seconds in the timed window: sluice's process (from its start), the kfake broker process, the subscriber's apply worker, and the source's walsender serving each",
 		"the broker is franz-go's kfake (in-memory with a data dir), not Apache Kafka: a real cluster's fsync and replication costs are not in these numbers",
 	}
 }
@@ -113,7 +114,7 @@ func (r *kReport) markdown() string {
 
 // runKafkaBench runs the Kafka comparison and prints its report.
 func runKafkaBench(ctx context.Context, o options, bin string) (*kReport, int) {
-	k := &kEnv{opts: o, bin: bin}
+	k := &kEnv{opts: o, bin: bin, stopSampling: make(chan struct{})}
 	defer k.cleanup()
 	if err := k.setup(ctx); err != nil {
 		return nil, fail(ctx, o, k.logPath, err)

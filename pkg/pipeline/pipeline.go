@@ -140,6 +140,10 @@ func (p *Pipeline) run(ctx context.Context) error {
 	return p.stream(ctx, applied)
 }
 
+// readAhead is how many whole transactions the reader may decode ahead of
+// the batch loop.
+const readAhead = 4096
+
 // ErrHalfSnapshot says the target holds an unfinished initial copy.
 var ErrHalfSnapshot = errors.New("unfinished snapshot")
 
@@ -194,8 +198,13 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	g, gctx := errgroup.WithContext(rctx)
-	// Buffered, so the batch loop can tell when nothing is waiting.
-	txns := make(chan read, 64)
+	// Buffered, so the batch loop can tell when nothing is waiting, and
+	// deep, so the reader goes on decoding while a batch is flushed: the
+	// next batch then holds everything that arrived meanwhile (group
+	// commit), which matters for sinks whose commit costs milliseconds (a
+	// Kafka transaction). Memory stays bounded: the sources bound the
+	// bytes of the transactions they have handed out and not yet closed.
+	txns := make(chan read, readAhead)
 	_, observed := p.obs.(nopObserver)
 	observed = !observed
 	g.Go(func() error {

@@ -247,3 +247,23 @@ func TestProgressBehindAnOpenTransaction(t *testing.T) {
 	}
 	t.Logf("read the position after waiting %s for the other transaction", time.Since(began).Round(time.Millisecond))
 }
+
+// A transaction larger than produceChunk is produced in chunks while it is
+// encoded, all inside one Kafka transaction: every event once, and none of
+// them visible before the flush commits.
+func TestLargeTransactionInChunks(t *testing.T) {
+	b := kafkatest.Start(t)
+	s := openSink(t, testSettings(b, 3), "big")
+	defer s.Close()
+	n := 3*produceChunk + 17
+	if err := applyTxns(t, s, 1, 1, n); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := readTopic(t, b, envelope.Topic("sluice", items.ID)); len(msgs) != 0 {
+		t.Fatalf("%d events visible to read_committed before the flush", len(msgs))
+	}
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkOnce(t, b, 1, n)
+}

@@ -157,6 +157,9 @@ func (s *Sink) topic(r *envelope.Record) string {
 	return envelope.Topic(s.s.TopicPrefix, r.Table)
 }
 
+// produceChunk is how many encoded events Apply holds before producing them.
+const produceChunk = 1024
+
 // Apply encodes a transaction and produces its events (inside the open
 // Kafka transaction with exactly_once). They become visible at Flush.
 func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
@@ -166,15 +169,35 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if err := s.producedErr(); err != nil {
 		return s.abort(classify("produce", s.name, err))
 	}
+	// Events are produced in chunks as they are encoded, so a transaction
+	// of a million rows never holds a million encoded events in memory
+	// (the client's own buffer is bounded by maxBuffered).
 	tx := s.enc.Begin(envelope.InfoOf(txn))
 	recs := s.recs[:0]
+	produced, perr := false, error(nil)
 	err := txn.Each(func(c *change.Change) error {
 		var err error
-		recs, err = tx.Change(recs, c)
-		return err
+		if recs, err = tx.Change(recs, c); err != nil {
+			return err
+		}
+		if len(recs) >= produceChunk {
+			produced = true
+			if perr = s.produce(ctx, recs); perr != nil {
+				return perr
+			}
+			recs = recs[:0]
+		}
+		return nil
 	})
+	if perr != nil {
+		return perr
+	}
 	if err != nil {
-		return fmt.Errorf("kafka: encode transaction %s: %w", txn.ID, err)
+		err = fmt.Errorf("kafka: encode transaction %s: %w", txn.ID, err)
+		if produced { // part of it is in the Kafka transaction: never commit that
+			return s.abort(err)
+		}
+		return err
 	}
 	recs = tx.End(recs)
 	s.recs = recs[:0]
