@@ -45,7 +45,7 @@ type kEnv struct {
 	natConn *pgx.Conn
 	// sample connections, for the CPU samplers that run beside the polls
 	srcSample, natSample *pgx.Conn
-	logPath string // the last sluice log
+	logPath              string // the last sluice log
 
 	stopSampling chan struct{} // ends a run's CPU sampling
 
