@@ -91,7 +91,9 @@ func TestMariaDBKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	phase("source prepared")
 	b := kafkatest.Start(t)
+	phase("broker up")
 	run := newSluiceRun(t, fmt.Sprintf(`name: maria
 source:
   kind: mysql
@@ -112,7 +114,6 @@ log:
   level: info
 `, srv.DSN("app"), b.Addr()))
 
-	phase("source ready")
 	p := run.start()
 	waitLog(t, p, "snapshot done", 90*time.Second)
 	phase("snapshot done")
