@@ -120,7 +120,7 @@ log:
 	// A steady rate keeps the topics small enough to read back quickly;
 	// four threads on 2,000 rows still collide on keys (sysbench retries
 	// deadlocks, whose changes the rollback undoes, triggers' included).
-	load := sysbench("--threads=4", "--rate=400", "--time=16", "--report-interval=0", "run")
+	load := sysbench("--threads=4", "--rate=400", "--time=18", "--report-interval=0", "run")
 	var loadOut strings.Builder
 	load.Stdout, load.Stderr = &loadOut, &loadOut
 	if err := load.Start(); err != nil {
@@ -129,7 +129,7 @@ log:
 	loadDone := make(chan error, 1)
 	go func() { loadDone <- load.Wait() }()
 	for i := 1; i <= 3; i++ {
-		d := time.Duration(1000+rand.IntN(2500)) * time.Millisecond
+		d := time.Duration(800+rand.IntN(2000)) * time.Millisecond
 		time.Sleep(d)
 		if i == 2 { // the broker restarts under the running sluice
 			if err := b.Stop(); err != nil {
