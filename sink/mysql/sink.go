@@ -29,6 +29,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Options configure a Sink.
@@ -50,6 +51,9 @@ type Options struct {
 	// LogValues lets errors quote row values (log.values); otherwise they
 	// name the table and key columns only (see sink/redact).
 	LogValues bool
+	// SchemaChanges says what happens when a source column's type changes
+	// (sink.schema_changes, see sink/schemachange).
+	SchemaChanges schemachange.Policy
 }
 
 // Sink is the MySQL/MariaDB sink.

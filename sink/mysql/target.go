@@ -156,6 +156,9 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 		err = s.addColumns(ctx, tg, sh, missing, have)
 	}
 	if err == nil && have != nil {
+		err = s.followTypes(ctx, tg, sh, prev)
+	}
+	if err == nil && have != nil {
 		err = s.checkPositions(ctx, tg, sh, have)
 	}
 	if err == nil && have != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Options configure a Sink.
@@ -43,6 +44,9 @@ type Options struct {
 	// LogValues lets errors quote row values (log.values); otherwise they
 	// name the table and key columns only (see sink/redact).
 	LogValues bool
+	// SchemaChanges says what happens when a source column's type changes
+	// (sink.schema_changes, see sink/schemachange).
+	SchemaChanges schemachange.Policy
 }
 
 // Sink is the PostgreSQL sink.
@@ -63,8 +67,9 @@ type Sink struct {
 	plans      map[change.TableID]*plan.Plan
 	logs       map[change.TableID]*mode.Log // history and append modes
 	shapes     map[*change.Table]*mode.Shape
-	targets    map[*change.Table]*target // by target shape
-	snapAt     time.Time                 // when the snapshot was taken, for its rows' times
+	targets    map[*change.Table]*target        // by target shape
+	prepared   map[change.TableID]*change.Table // the last target shape prepared per target table, for type changes
+	snapAt     time.Time                        // when the snapshot was taken, for its rows' times
 	replay     mode.Replay
 	pending    int
 	pendSize   int
@@ -118,7 +123,8 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
 	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log, opts.LogValues), plans: map[change.TableID]*plan.Plan{},
-		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{}}
+		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{},
+		prepared: map[change.TableID]*change.Table{}}
 	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
