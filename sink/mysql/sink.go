@@ -292,6 +292,9 @@ func checkRows(c *change.Change) error {
 // add folds one change into its table's plan (merge) or log (history,
 // append).
 func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
+	if c.Op == change.Rename {
+		return s.renameColumns(ctx, c)
+	}
 	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
 		var err error
 		if c, err = s.change(c); err != nil {

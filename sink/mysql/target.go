@@ -80,7 +80,7 @@ func (s *Sink) prepare(ctx context.Context, txn *change.Txn) error {
 	var last *change.Table
 	var fresh []*mode.Shape
 	err := txn.Each(func(c *change.Change) error {
-		if c.Table == last {
+		if c.Table == last || c.Op == change.Rename { // a rename needs no target shape (see renameColumns)
 			return nil
 		}
 		last = c.Table

@@ -1,0 +1,49 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/mysqlconn"
+	"github.com/sluicecdc/sluice/sink/mode"
+)
+
+// renameColumns applies a Rename change with one ALTER TABLE (all renames
+// at once, as the source did, so swaps work). The DDL commits what is
+// pending first (runDDL); a replay finds the columns renamed already and
+// passes over them, as over a column the target does not have. A target
+// holding both names stops with the fix.
+func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
+	if s.opts.Mode.Mode == mode.Append {
+		return nil // the source's values are JSON documents: the next ones carry the new names
+	}
+	id := s.targetID(c.Table)
+	have, err := s.columns(ctx, id)
+	if err != nil || have == nil {
+		return err
+	}
+	var specs, names []string
+	for _, r := range c.Renames() {
+		from, to := have[strings.ToLower(r.From)], have[strings.ToLower(r.To)]
+		switch {
+		case from && to && !strings.EqualFold(r.From, r.To):
+			return fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
+				r.From, id, r.To, r.To)
+		case from:
+			specs = append(specs, "RENAME COLUMN "+mysqlconn.QuoteIdent(r.From)+" TO "+mysqlconn.QuoteIdent(r.To))
+			names = append(names, r.From+" → "+r.To)
+		}
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	ident := mysqlconn.QuoteIdent(id.Schema) + "." + mysqlconn.QuoteIdent(id.Name)
+	stmt := "ALTER TABLE " + ident + " " + strings.Join(specs, ", ")
+	if err := s.runDDL(ctx, fmt.Sprintf("rename columns of target table %s as the source did (%s)", id, stmt), stmt); err != nil {
+		return err
+	}
+	s.opts.Log.Info().Stringer("table", id).Strs("columns", names).Msg("renamed target columns to follow the source")
+	return nil
+}
