@@ -17,7 +17,8 @@ import (
 func sqlOf(t *testing.T, e endpoint) func(ctx context.Context, q string) error {
 	switch e := e.(type) {
 	case *myEnd:
-		return func(ctx context.Context, q string) error { _, err := e.s.DB().ExecContext(ctx, q); return err }
+		db := e.s.DB()
+		return func(ctx context.Context, q string) error { _, err := db.ExecContext(ctx, q); return err }
 	case *pgEnd:
 		conn, err := pgx.Connect(context.Background(), e.dsn())
 		if err != nil {
@@ -91,13 +92,17 @@ func typeLoad(t *testing.T, run func(context.Context, string) error, table strin
 		}
 		done <- nil
 	}()
-	return func() int64 {
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatalf("write load: %v", err)
+	var once sync.Once
+	var loadErr error
+	stop = func() int64 {
+		once.Do(func() { cancel(); loadErr = <-done })
+		if loadErr != nil {
+			t.Errorf("write load: %v", loadErr)
 		}
 		return n.Load()
 	}
+	t.Cleanup(func() { once.Do(func() { cancel(); <-done }) }) // before the servers stop
+	return stop
 }
 
 // TestWidenColumnsUnderLoad: while a write load runs, the source widens an

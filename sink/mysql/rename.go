@@ -8,6 +8,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // renameColumns applies a Rename change with one ALTER TABLE (all renames
@@ -24,17 +25,14 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	if err != nil || have == nil {
 		return err
 	}
+	todo, swap, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { return have[strings.ToLower(n)] }, true)
+	if err != nil {
+		return err
+	}
 	var specs, names []string
-	for _, r := range c.Renames() {
-		from, to := have[strings.ToLower(r.From)], have[strings.ToLower(r.To)]
-		switch {
-		case from && to && !strings.EqualFold(r.From, r.To):
-			return fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
-				r.From, id, r.To, r.To)
-		case from:
-			specs = append(specs, "RENAME COLUMN "+mysqlconn.QuoteIdent(r.From)+" TO "+mysqlconn.QuoteIdent(r.To))
-			names = append(names, r.From+" → "+r.To)
-		}
+	for _, r := range todo {
+		specs = append(specs, "RENAME COLUMN "+mysqlconn.QuoteIdent(r.From)+" TO "+mysqlconn.QuoteIdent(r.To))
+		names = append(names, r.From+" → "+r.To)
 	}
 	if len(specs) == 0 {
 		return nil
@@ -45,5 +43,12 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 		return err
 	}
 	s.opts.Log.Info().Stringer("table", id).Strs("columns", names).Msg("renamed target columns to follow the source")
+	// MySQL DDL commits on its own: the rename's position is stored right
+	// after it (see Apply), leaving a replay only the moment in between.
+	// Names tell a replayed rename apart, but not a replayed swap.
+	s.renamed = true
+	if swap {
+		s.opts.Log.Debug().Stringer("table", id).Msg("swapped column names: a crash before the position is stored would swap them again")
+	}
 	return nil
 }

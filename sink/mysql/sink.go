@@ -81,6 +81,7 @@ type Sink struct {
 	inTx     bool // changes applied since the last commit
 	begun    bool // BEGIN sent on conn
 	partOpen bool // parts of a running source transaction are applied: never commit early
+	renamed  bool // the transaction renamed target columns: commit its position at once
 	broken   error
 	pending  int
 	pendSize int
@@ -272,6 +273,12 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	}
 	if txn.Position != nil {
 		s.lastPos = txn.Position
+	}
+	if s.renamed {
+		s.renamed = false
+		if err := s.commit(ctx); err != nil {
+			return s.fail(err)
+		}
 	}
 	return nil
 }

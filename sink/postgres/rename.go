@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // renameColumns applies a Rename change: the table's pending changes are
@@ -38,17 +39,11 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	if err != nil || len(have) == 0 {
 		return err
 	}
-	var todo []change.ColumnRename
-	for _, r := range c.Renames() {
-		_, from := have[r.From]
-		_, to := have[r.To]
-		switch {
-		case from && to:
-			return fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
-				r.From, id, r.To, r.To)
-		case from:
-			todo = append(todo, r)
-		}
+	// The rename commits with the position after it, so a replay finds
+	// it done: even a swap is applied once.
+	todo, _, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { _, ok := have[n]; return ok }, false)
+	if err != nil {
+		return err
 	}
 	// Through temporary names when one rename's new name is another's old
 	// one (a swap): the source renamed them all at once.

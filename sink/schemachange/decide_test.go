@@ -140,3 +140,39 @@ func TestPolicyAndError(t *testing.T) {
 		t.Errorf("error: %v", err)
 	}
 }
+
+func TestRenames(t *testing.T) {
+	has := func(cols ...string) func(string) bool {
+		return func(n string) bool {
+			for _, c := range cols {
+				if strings.EqualFold(c, n) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	rn := func(pairs ...string) []change.ColumnRename {
+		var out []change.ColumnRename
+		for i := 0; i+1 < len(pairs); i += 2 {
+			out = append(out, change.ColumnRename{From: pairs[i], To: pairs[i+1]})
+		}
+		return out
+	}
+	todo, swap, err := Renames("t", rn("a", "b"), has("id", "a"), false)
+	if err != nil || len(todo) != 1 || swap {
+		t.Errorf("plain rename: %v %v %v", todo, swap, err)
+	}
+	if todo, _, err := Renames("t", rn("a", "b"), has("id", "b"), false); err != nil || len(todo) != 0 {
+		t.Errorf("replayed rename: %v %v", todo, err)
+	}
+	if _, _, err := Renames("t", rn("a", "b"), has("a", "b"), false); err == nil || !strings.Contains(err.Error(), "has a column b already") {
+		t.Errorf("taken name: %v", err)
+	}
+	if todo, swap, err := Renames("t", rn("a", "b", "b", "a"), has("a", "b"), false); err != nil || len(todo) != 2 || !swap {
+		t.Errorf("swap: %v %v %v", todo, swap, err)
+	}
+	if todo, swap, err := Renames("t", rn("a", "A"), has("a"), true); err != nil || len(todo) != 1 || swap {
+		t.Errorf("case-only rename on MySQL: %v %v %v", todo, swap, err)
+	}
+}

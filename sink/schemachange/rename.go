@@ -1,0 +1,44 @@
+package schemachange
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+)
+
+// Renames decides which of a source statement's column renames (all
+// applied at once, so a name may move to another column in the same
+// statement: a swap) a target table still needs. has tells whether the
+// target has a column; fold compares names regardless of case (MySQL).
+//
+// A rename whose old column the target lacks is passed over: it was
+// applied already (a replay), or the column is not replicated. A rename
+// onto a name the target holds, and which no rename of the set vacates,
+// is an error naming the fix. Swap says whether some new name is another
+// rename's old name: then the names alone cannot tell a replay.
+func Renames(table string, renames []change.ColumnRename, has func(string) bool, fold bool) (todo []change.ColumnRename, swap bool, err error) {
+	key := func(s string) string {
+		if fold {
+			return strings.ToLower(s)
+		}
+		return s
+	}
+	vacated := map[string]bool{}
+	for _, r := range renames {
+		vacated[key(r.From)] = true
+	}
+	for _, r := range renames {
+		if !has(r.From) {
+			continue
+		}
+		same := key(r.From) == key(r.To)
+		if has(r.To) && !vacated[key(r.To)] && !same {
+			return nil, false, fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
+				r.From, table, r.To, r.To)
+		}
+		swap = swap || vacated[key(r.To)] && !same
+		todo = append(todo, r)
+	}
+	return todo, swap, nil
+}
