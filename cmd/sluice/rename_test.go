@@ -94,3 +94,30 @@ func TestRenameColumnsUnderLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresRenameArrivesAsNewColumn pins down what docs/schema-changes.md
+// says a rename on a PostgreSQL source does: pgoutput sends only the new
+// shape, so the new name is added to the target, the old column keeps its
+// values and gets NULL in rows written after the rename.
+func TestPostgresRenameArrivesAsNewColumn(t *testing.T) {
+	e := newEnv(t, "")
+	e.srcExec("CREATE TABLE pr (id int PRIMARY KEY, a text)")
+	e.srcExec("INSERT INTO pr VALUES (1, 'one'), (2, 'two')")
+	p := e.start()
+	e.waitEqual(60*time.Second, p, "pr")
+	e.srcExec("ALTER TABLE pr RENAME COLUMN a TO b")
+	e.srcExec("INSERT INTO pr VALUES (3, 'three'); UPDATE pr SET b = 'uno' WHERE id = 1")
+	want := "[(1,one,uno) (2,two,) (3,,three)]"
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := rows(t, e.dst.DSN("dwh"), "pr")
+		if err == nil && fmt.Sprint(got) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("target rows %v (%v), want %s; log:\n%s", got, err, want, p.logText())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.stop(t)
+}
