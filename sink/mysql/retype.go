@@ -47,10 +47,9 @@ func (s *Sink) columnDefs(ctx context.Context, id change.TableID) (map[string]co
 
 // followTypes makes the existing target table's source columns follow the
 // types of sh's source columns as sink.schema_changes says (see
-// sink/schemachange). prev is the table's shape prepared before in this
-// run, nil if none. It runs from prepare, before any change of the new
+// sink/schemachange). It runs from prepare, before any change of the new
 // shape is applied; the ALTER commits what is pending first (runDDL).
-func (s *Sink) followTypes(ctx context.Context, tg *target, sh *mode.Shape, prev *change.Table) error {
+func (s *Sink) followTypes(ctx context.Context, tg *target, sh *mode.Shape) error {
 	if sh.N == 0 {
 		return nil // append: the source's values are JSON documents
 	}
@@ -65,13 +64,7 @@ func (s *Sink) followTypes(ctx context.Context, tg *target, sh *mode.Shape, prev
 		if !ok {
 			continue
 		}
-		old := ""
-		if prev != nil {
-			if j := prev.ColumnIndex(c.Name); j >= 0 {
-				old = prev.Columns[j].Type
-			}
-		}
-		v := schemachange.Decide(change.MySQL, s.opts.SchemaChanges, d.typ, old, c.Type)
+		v := schemachange.Decide(change.MySQL, s.opts.SchemaChanges, d.typ, s.previousType(sh, i), c.Type)
 		if v.Action == schemachange.Keep {
 			continue
 		}
@@ -96,6 +89,30 @@ func (s *Sink) followTypes(ctx context.Context, tg *target, sh *mode.Shape, prev
 	}
 	s.opts.Log.Info().Stringer("table", tg.id).Strs("columns", names).Msg("widened target columns to follow the source")
 	return nil
+}
+
+// previousType is the MySQL type source column i of sh had when the table
+// was last prepared in this run, if the source changed it since; "" if it
+// did not or is not known. Changes are told in the source's own dialect:
+// a PostgreSQL table's MySQL types also depend on its other columns (wide
+// rows turn varchars into longtext), which is no change of this column.
+func (s *Sink) previousType(sh *mode.Shape, i int) string {
+	s.mu.Lock()
+	prev := s.lastSrc[sh.Source.ID]
+	s.mu.Unlock()
+	cur := s.origin(sh.Source)
+	if prev == nil || i >= len(cur.Columns) {
+		return ""
+	}
+	j := prev.ColumnIndex(cur.Columns[i].Name)
+	if j < 0 || schemachange.Same(cur.Dialect, prev.Columns[j].Type, cur.Columns[i].Type) {
+		return ""
+	}
+	mapped, err := s.table(prev)
+	if err != nil || j >= len(mapped.Columns) {
+		return ""
+	}
+	return mapped.Columns[j].Type
 }
 
 // modifySpec is the MODIFY COLUMN clause giving existing column d the type

@@ -73,6 +73,8 @@ type Sink struct {
 	targets map[*change.Table]*target        // by target shape (mode.Shape.Table)
 	shapes  map[change.TableID]*change.Table // the last target shape prepared per table
 	layouts map[*change.Table]*mode.Shape    // by (converted) source shape
+	origins map[*change.Table]*change.Table  // converted source shape → the source's own (other dialects)
+	lastSrc map[change.TableID]*change.Table // the source's own shape last prepared per table, for type changes
 	snapAt  time.Time                        // when the snapshot was taken, for its rows' times
 	replay  mode.Replay
 	logs    map[change.TableID]*mode.Log // history and append modes
@@ -161,7 +163,8 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
-		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{}}
+		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{},
+		origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
 		return nil, err

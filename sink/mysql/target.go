@@ -115,7 +115,23 @@ func (s *Sink) sourceShape(src *change.Table) (*mode.Shape, error) {
 			return nil, err
 		}
 	}
+	if t != src {
+		s.mu.Lock()
+		s.origins[t] = src
+		s.mu.Unlock()
+	}
 	return s.shapeFor(t)
+}
+
+// origin is the source table (in its own dialect) that converted shape t
+// was made from; t itself when it was not converted.
+func (s *Sink) origin(t *change.Table) *change.Table {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.origins[t]; o != nil {
+		return o
+	}
+	return t
 }
 
 // ensure makes sure the target table for shape t exists with every column of
@@ -156,7 +172,7 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 		err = s.addColumns(ctx, tg, sh, missing, have)
 	}
 	if err == nil && have != nil {
-		err = s.followTypes(ctx, tg, sh, prev)
+		err = s.followTypes(ctx, tg, sh)
 	}
 	if err == nil && have != nil {
 		err = s.checkPositions(ctx, tg, sh, have)
@@ -167,9 +183,11 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 	if err != nil {
 		return err
 	}
+	src := s.origin(sh.Source)
 	s.mu.Lock()
 	s.targets[t] = tg
 	s.shapes[t.ID] = t
+	s.lastSrc[t.ID] = src
 	s.mu.Unlock()
 	return nil
 }
