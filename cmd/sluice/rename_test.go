@@ -73,7 +73,7 @@ func TestRenameColumnsUnderLoad(t *testing.T) {
 			x.from.exec(t, "INSERT INTO app.r (id, n, a2, c2) VALUES (-1, 0, 'swapped', 7)")
 			time.Sleep(200 * time.Millisecond)
 			p.kill9()
-			x.from.exec(t, "ALTER TABLE app.r RENAME COLUMN a2 TO label")                    // while sluice is down
+			x.from.exec(t, "ALTER TABLE app.r RENAME COLUMN a2 TO label") // while sluice is down
 			p = x.start()
 			writes := stop()
 			x.waitSame(90*time.Second, p, table)
