@@ -105,8 +105,8 @@ func typeLoad(t *testing.T, run func(context.Context, string) error, table strin
 	return stop
 }
 
-// TestWidenColumnsUnderLoad: while a write load runs, the source widens an
-// int column to bigint and a varchar(10) to varchar(40); values beyond the
+// TestWidenColumnsUnderLoad: while a write load runs, the source widens its
+// int key and an int column to bigint and a varchar(10) to varchar(40); values beyond the
 // old types follow, and the target's columns are widened before them, in
 // every engine pair.
 func TestWidenColumnsUnderLoad(t *testing.T) {
@@ -136,9 +136,9 @@ func TestWidenColumnsUnderLoad(t *testing.T) {
 			}
 			stop := typeLoad(t, sqlOf(t, x.from), table)
 			time.Sleep(500 * time.Millisecond)
-			x.from.exec(t, alterType(d.src, table, "n", "bigint", "s", "varchar(40)"))
+			x.from.exec(t, alterType(d.src, table, "id", "bigint", "n", "bigint", "s", "varchar(40)"))
 			time.Sleep(500 * time.Millisecond)
-			x.from.exec(t, "INSERT INTO "+table+" VALUES (-1, 5000000000, 'a string of thirty characters.')")
+			x.from.exec(t, "INSERT INTO "+table+" VALUES (5000000001, 5000000000, 'a string of thirty characters.')")
 			x.from.exec(t, "UPDATE "+table+" SET n = -9000000000000000000 WHERE id = 7")
 			writes := stop()
 			if d.mode == "merge" {
@@ -146,8 +146,10 @@ func TestWidenColumnsUnderLoad(t *testing.T) {
 			} else {
 				waitValue(t, x.to, fmt.Sprintf("SELECT count(*) FROM %s WHERE n = -9000000000000000000", x.targetTable(table)), "1", p)
 			}
-			if typ := columnType(t, x.to, x.targetTable(table), "n"); !strings.HasPrefix(typ, "bigint") {
-				t.Errorf("target column n is %s, want bigint", typ)
+			for _, col := range []string{"id", "n"} {
+				if typ := columnType(t, x.to, x.targetTable(table), col); !strings.HasPrefix(typ, "bigint") {
+					t.Errorf("target column %s is %s, want bigint", col, typ)
+				}
 			}
 			if typ := columnType(t, x.to, x.targetTable(table), "s"); !strings.Contains(typ, "(40)") {
 				t.Errorf("target column s is %s, want varchar(40)", typ)
