@@ -27,6 +27,9 @@ func parseAlterRenames(q string) (a alterRenames, ok bool) {
 	if l.word() != "ALTER" {
 		return a, false
 	}
+	if strings.Contains(q, "/*!") || strings.Contains(q, "/*M!") {
+		return a, false // executable comments: the server runs what the lexer skips
+	}
 	for {
 		save := l.i
 		w := l.word()

@@ -29,6 +29,7 @@ func TestParseAlterRenames(t *testing.T) {
 		{"ALTER TABLE t PARTITION BY HASH(id) (PARTITION p0 COMMENT 'x') RENAME COLUMN a TO b", "not understood"},
 		{"ALTER DATABASE d CHARACTER SET utf8mb4", "not understood"},
 		{"CREATE TABLE t (a int)", "not understood"},
+		{"ALTER TABLE t /*!80000 RENAME COLUMN a TO b */", "not understood"},
 	} {
 		got := "not understood"
 		if a, ok := parseAlterRenames(c.q); ok {

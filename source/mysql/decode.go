@@ -195,7 +195,7 @@ func (st *stream) statement(ctx context.Context, e *replication.QueryEvent) erro
 	st.s.opts.Log.Info().Str("schema", string(e.Schema)).Str("statement", shorten(q)).Msg("source DDL")
 	if a, ok := parseAlterRenames(q); ok {
 		return st.renameColumns(ctx, e, a)
-	} else if countKeywords(q, "RENAME", "CHANGE") > 0 {
+	} else if (&lexer{s: q}).word() == "ALTER" && countKeywords(q, "RENAME", "CHANGE") > 0 {
 		st.s.opts.Log.Warn().Str("schema", string(e.Schema)).Str("statement", shorten(q)).
 			Msg("cannot read the column renames of this statement: a renamed column of a replicated table arrives in the target as a new column, the old one keeps its values (rename the target column by hand before the next change of the table to keep them together)")
 	}
