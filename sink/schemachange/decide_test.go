@@ -176,3 +176,24 @@ func TestRenames(t *testing.T) {
 		t.Errorf("case-only rename on MySQL: %v %v %v", todo, swap, err)
 	}
 }
+
+// FuzzWidens: any type texts (from a catalog or a source) are compared
+// without panicking, and no type widens to itself.
+func FuzzWidens(f *testing.F) {
+	for _, s := range [][2]string{{"integer", "bigint"}, {"varchar(10)", "text"}, {"enum('a','b')", "enum('a','b','c')"},
+		{"numeric(10,2)", "numeric"}, {"int(11) unsigned zerofill", "decimal(12"}, {"timestamp(3) without time zone", "timestamp with time zone"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, d := range []change.Dialect{change.Postgres, change.MySQL} {
+			if Widens(d, a, a) {
+				t.Fatalf("%s: %q widens to itself", d, a)
+			}
+			if Widens(d, a, b) && Widens(d, b, a) {
+				t.Fatalf("%s: %q and %q widen to each other", d, a, b)
+			}
+			Decide(d, Follow, a, b, a)
+			_ = PgUsing(`"c"`, a, b)
+		}
+	})
+}
