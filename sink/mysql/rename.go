@@ -20,6 +20,9 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	if s.opts.Mode.Mode == mode.Append {
 		return nil // the source's values are JSON documents: the next ones carry the new names
 	}
+	s.mu.Lock()
+	s.lastSrc[c.Table.ID] = schemachange.Renamed(s.lastSrc[c.Table.ID], c.Renames())
+	s.mu.Unlock()
 	id := s.targetID(c.Table)
 	have, err := s.columns(ctx, id)
 	if err != nil || have == nil {

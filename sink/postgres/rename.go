@@ -61,6 +61,7 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 			return fmt.Errorf("rename columns of target table %s as the source did (%s): %w", id, q, err)
 		}
 	}
+	s.prepared[id] = schemachange.Renamed(s.prepared[id], c.Renames())
 	for _, r := range todo {
 		s.opts.Log.Info().Stringer("table", id).Str("from", r.From).Str("to", r.To).Msg("renamed target column to follow the source")
 	}

@@ -42,3 +42,24 @@ func Renames(table string, renames []change.ColumnRename, has func(string) bool,
 	}
 	return todo, swap, nil
 }
+
+// Renamed returns a copy of t with the renames applied (all at once), so
+// that a sink's memory of the table's earlier shape still finds a column
+// under its new name: a CHANGE that renames and narrows is then told as
+// a narrowing. nil stays nil.
+func Renamed(t *change.Table, renames []change.ColumnRename) *change.Table {
+	if t == nil {
+		return nil
+	}
+	out := *t
+	out.Columns = append([]change.Column(nil), t.Columns...)
+	for i, c := range t.Columns {
+		for _, r := range renames {
+			if c.Name == r.From || t.Dialect == change.MySQL && strings.EqualFold(c.Name, r.From) {
+				out.Columns[i].Name = r.To
+				break
+			}
+		}
+	}
+	return &out
+}
