@@ -55,14 +55,24 @@ func TestFollowTypesAndRenames(t *testing.T) {
 				t.Errorf("values: %s", got)
 			}
 			// A narrowing stops, also when it comes with a rename (CHANGE m k int).
-			apply(t, s, at(5, change.NewRename(v3, []change.ColumnRename{{From: "m", To: "k"}})))
+			// The transactions before it are committed first (not flushed
+			// here), so a restart resumes at the narrowing.
+			v3k := table(schema, "w", []int{0}, "id", "int!", "k", "bigint!", "s", "varchar(20)")
 			v4 := table(schema, "w", []int{0}, "id", "int!", "k", "int!", "s", "varchar(20)")
-			err := s.Apply(ctx, at(6, ins(v4, "4", "4", "y")))
+			for _, txn := range []*change.Txn{at(5, change.NewRename(v3, []change.ColumnRename{{From: "m", To: "k"}})), at(6, ins(v3k, "5", "5", "z"))} {
+				if err := s.Apply(ctx, txn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := s.Apply(ctx, at(7, ins(v4, "4", "4", "y")))
 			if err == nil {
 				err = s.Flush(ctx)
 			}
 			if !errors.Is(err, schemachange.ErrTypeChange) || !strings.Contains(err.Error(), fmt.Sprintf("ALTER TABLE `%s`.`w` MODIFY COLUMN `k` int", schema)) {
 				t.Errorf("narrowing: %v", err)
+			}
+			if pos := value(t, db, "SELECT position FROM sluice.positions WHERE pipeline = ?", t.Name()); pos != "6" {
+				t.Errorf("applied position %s, want 6 (the transaction before the narrowing)", pos)
 			}
 		})
 	}

@@ -251,6 +251,15 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return s.fail(err)
 	}
 	if err := s.prepare(ctx, txn); err != nil {
+		// Stopping at a type change: commit the whole transactions before
+		// this one, so a restart resumes here and does not replay older
+		// shapes into a target column narrowed by hand as the error says.
+		var tc *schemachange.Error
+		if errors.As(err, &tc) && txn.Part == change.Whole && !s.partOpen && (s.begun || s.pending > 0) {
+			if cerr := s.commit(ctx); cerr != nil {
+				return s.fail(cerr)
+			}
+		}
 		return s.fail(err)
 	}
 	s.inTx = true

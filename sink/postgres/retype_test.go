@@ -82,14 +82,24 @@ func TestFollowTypesAndRenames(t *testing.T) {
 			}
 			// A narrowing seen in this run stops, naming the statement, also
 			// when it comes with a rename (MySQL's CHANGE m k int).
-			apply(t, s, txnAt(5, change.NewRename(v3, []change.ColumnRename{{From: "m", To: "k"}})))
+			// The transactions before it are committed first (not flushed
+			// here), so a restart resumes at the narrowing.
+			v3k := shapeOf("w", "k", "bigint", "s", "character varying(20)")
 			v4 := shapeOf("w", "k", "integer", "s", "character varying(20)")
-			err := s.Apply(ctx, txnAt(6, insert(v4, "4", "4", "y")))
+			for _, txn := range []*change.Txn{txnAt(5, change.NewRename(v3, []change.ColumnRename{{From: "m", To: "k"}})), txnAt(6, insert(v3k, "5", "5", "z"))} {
+				if err := s.Apply(ctx, txn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := s.Apply(ctx, txnAt(7, insert(v4, "4", "4", "y")))
 			if err == nil {
 				err = s.Flush(ctx)
 			}
 			if !errors.Is(err, schemachange.ErrTypeChange) || !strings.Contains(err.Error(), fmt.Sprintf(`ALTER TABLE "%s"."w" ALTER COLUMN "k" TYPE integer`, schema)) {
 				t.Errorf("narrowing: %v", err)
+			}
+			if pos := q("SELECT position FROM sluice.positions WHERE pipeline = '$s'"); pos != "6" {
+				t.Errorf("applied position %s, want 6 (the transaction before the narrowing)", pos)
 			}
 		})
 	}

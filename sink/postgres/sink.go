@@ -62,6 +62,7 @@ type Sink struct {
 	poolErr  error
 
 	inTx       bool
+	partsOpen  bool // parts of a running source transaction are applied: never commit early
 	needBegin  bool // in a transaction whose BEGIN is not sent yet
 	broken     error
 	plans      map[change.TableID]*plan.Plan
@@ -162,6 +163,15 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	}
 	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
 		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
+	}
+	if err := s.checkTypes(ctx, txn); err != nil {
+		return s.fail(err)
+	}
+	switch txn.Part {
+	case change.Open:
+		s.partsOpen = true
+	case change.Done:
+		s.partsOpen = false
 	}
 	if !s.inTx { // BEGIN goes out with the first statement
 		s.inTx, s.needBegin = true, true
@@ -306,7 +316,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err != nil {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
-	s.inTx, s.needBegin = false, false
+	s.inTx, s.needBegin, s.partsOpen = false, false, false
 	s.replay.Committed()
 	if s.lastPos != nil {
 		return s.noteCommit(res[len(res)-1], s.lastPos)
