@@ -138,6 +138,31 @@ func (t *Txn) Add(c Change) error {
 	return t.encode(&c)
 }
 
+// Tables returns the table shapes the changes use, each once, in the order
+// they are first used, without reading a spilled transaction back. Rename
+// changes count too (with their table's shape before the rename).
+func (t *Txn) Tables() []*Table {
+	var out []*Table
+	seen := map[*Table]bool{}
+	add := func(tb *Table) {
+		if !seen[tb] {
+			seen[tb] = true
+			out = append(out, tb)
+		}
+	}
+	var last *Table
+	for i := range t.mem {
+		if tb := t.mem[i].Table; tb != last {
+			last = tb
+			add(tb)
+		}
+	}
+	for _, tb := range t.tables {
+		add(tb)
+	}
+	return out
+}
+
 // Each calls fn for every change in order. The *Change is only valid during
 // the call when it comes from the spill file.
 func (t *Txn) Each(fn func(*Change) error) error {

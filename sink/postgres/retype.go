@@ -78,20 +78,16 @@ func (s *Sink) checkTypes(ctx context.Context, txn *change.Txn) error {
 	if s.opts.SchemaChanges == schemachange.Ignore || s.opts.Mode.Mode == mode.Append {
 		return nil // ignore never stops; append tables have no source columns
 	}
-	var last *change.Table
 	prev := map[change.TableID]*change.Table{}
-	halt := txn.Each(func(c *change.Change) error {
-		if c.Table == last || c.Op == change.Rename {
-			return nil
-		}
-		last = c.Table
-		t, err := s.conv.Table(c.Table)
+	var halt error
+	for _, src := range txn.Tables() { // a Rename's shape is one its table had already
+		t, err := s.conv.Table(src)
 		if err != nil {
-			return nil // reported when the change is applied
+			continue // reported when the change is applied
 		}
 		sh, err := s.shapeFor(t)
 		if err != nil || s.targets[sh.Table] != nil {
-			return nil
+			continue
 		}
 		tg := s.newTarget(sh)
 		p, seen := prev[tg.id]
@@ -101,11 +97,12 @@ func (s *Sink) checkTypes(ctx context.Context, txn *change.Txn) error {
 		prev[tg.id] = sh.Table
 		have, err := columnsOf(ctx, s.conn, tg)
 		if err != nil || len(have) == 0 {
-			return nil
+			continue
 		}
-		_, err = s.typeChanges(tg, sh, have, p)
-		return err
-	})
+		if _, halt = s.typeChanges(tg, sh, have, p); halt != nil {
+			break
+		}
+	}
 	if halt == nil {
 		return nil
 	}
