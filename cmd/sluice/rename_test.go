@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,5 +120,40 @@ func TestPostgresRenameArrivesAsNewColumn(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	p.stop(t)
+}
+
+// TestRenameOfATransformedColumnStops: a rename of a column a transform
+// renames is refused naming the rule and the fix; after the rule is
+// changed to the new name, the restart reads the rename again and goes on.
+func TestRenameOfATransformedColumnStops(t *testing.T) {
+	x := newXEnv(t, "mysql", "mysql", "")
+	f, err := os.OpenFile(x.cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := "transforms:\n  - tables: [app.tr]\n    columns: {rename: {a: x}}\n"
+	if _, err := f.WriteString(rule); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	x.from.exec(t, "CREATE TABLE app.tr (id int PRIMARY KEY, a int)")
+	x.from.exec(t, "INSERT INTO app.tr VALUES (1, 10)")
+	p := x.start()
+	waitValue(t, x.to, "SELECT COUNT(*) FROM app.tr WHERE x = 10", "1", p)
+	x.from.exec(t, "ALTER TABLE app.tr RENAME COLUMN a TO b")
+	x.from.exec(t, "INSERT INTO app.tr VALUES (2, 20)")
+	waitStopped(t, p, `transforms[0].columns names column \"a\"`, `its new name \"b\"`)
+
+	// The fix: the rule names the new column; the target column x stays.
+	text, err := os.ReadFile(x.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(x.cfg, []byte(strings.Replace(string(text), "{a: x}", "{b: x}", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p = x.start()
+	waitValue(t, x.to, "SELECT GROUP_CONCAT(id, '=', x ORDER BY id) FROM app.tr", "1=10,2=20", p)
 	p.stop(t)
 }

@@ -8,35 +8,40 @@ import (
 )
 
 // rename passes a Rename change (source columns renamed) on under the
-// target table's name. A rule that names a renamed column (in include,
-// exclude or rename, by its old or new name) is refused: whether the
-// target column should follow depends on what the rule meant, which only
-// its author knows.
+// target table's name, for the columns the target has under their source
+// names:
+//
+//   - a rule that still names the old column (in include, exclude or
+//     rename) is refused, naming the rule and the fix: whether the target
+//     column should follow depends on what the rule meant, which only its
+//     author knows. The statement is read again after the restart.
+//   - a rule that renames or excludes the column by its new name (the fix)
+//     keeps the target as it is: the rename is dropped.
+//   - a column a rule leaves out is not in the target: dropped too.
 func (s *Set) rename(sh *shape, c *change.Change, emit func(change.Change) error) error {
-	renames := c.Renames()
-	for i := range s.rules {
-		r := &s.rules[i]
-		if !c.Table.ID.MatchesAny(r.tables) {
-			continue
-		}
-		for _, rn := range renames {
-			for _, name := range []string{rn.From, rn.To} {
-				_, renamed := r.cols.Rename[name]
-				if slices.Contains(r.cols.Include, name) || slices.Contains(r.cols.Exclude, name) || renamed {
-					return fmt.Errorf("%s.columns names column %q of %s, which the source renamed from %q to %q; "+
-						"make the rule name the column by its new name %q (and rename the target column by hand if the rule renames it), then start Sluice again",
-						r.at, name, c.Table.ID, rn.From, rn.To, rn.To)
-				}
+	var kept []change.ColumnRename
+	for _, rn := range c.Renames() {
+		keep := true
+		for i := range s.rules {
+			r := &s.rules[i]
+			if !c.Table.ID.MatchesAny(r.tables) {
+				continue
+			}
+			if _, renamed := r.cols.Rename[rn.From]; renamed || slices.Contains(r.cols.Include, rn.From) || slices.Contains(r.cols.Exclude, rn.From) {
+				return fmt.Errorf("%s.columns names column %q of %s, which the source renamed to %q; "+
+					"make the rule name the column by its new name %q (the target column keeps the name the rule gives it), then start Sluice again",
+					r.at, rn.From, c.Table.ID, rn.To, rn.To)
+			}
+			if _, renamed := r.cols.Rename[rn.To]; renamed || slices.Contains(r.cols.Exclude, rn.To) {
+				keep = false
 			}
 		}
-	}
-	var kept []change.ColumnRename
-	for _, rn := range renames {
-		i := c.Table.ColumnIndex(rn.From)
-		if i >= 0 && sh.cols != nil && !slices.Contains(sh.cols, i) {
-			continue // not replicated: the target has no such column
+		if i := c.Table.ColumnIndex(rn.From); i >= 0 && sh.cols != nil && !slices.Contains(sh.cols, i) {
+			keep = false // not replicated: the target has no such column
 		}
-		kept = append(kept, rn)
+		if keep {
+			kept = append(kept, rn)
+		}
 	}
 	if len(kept) == 0 {
 		return nil

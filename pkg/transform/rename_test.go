@@ -38,7 +38,7 @@ func TestRenameChange(t *testing.T) {
 		t.Fatalf("rename of a column not included: %+v, %v", out, err)
 	}
 
-	// A rule naming the renamed column is refused, naming the fix.
+	// A rule naming the old column is refused, naming the fix.
 	for _, rule := range []config.Transform{
 		{Tables: on, Columns: config.TransformColumns{Exclude: []string{"ssn"}}},
 		{Tables: on, Columns: config.TransformColumns{Rename: map[string]string{"ssn": "tax_id"}}},
@@ -47,6 +47,20 @@ func TestRenameChange(t *testing.T) {
 		_, err := run(s, rn("ssn", "social"))
 		if err == nil || !strings.Contains(err.Error(), `transforms[0].columns names column "ssn"`) || !strings.Contains(err.Error(), `its new name "social"`) {
 			t.Errorf("%+v: %v", rule.Columns, err)
+		}
+	}
+	// The fix: a rule naming the new column keeps the target column as is.
+	for _, rule := range []config.Transform{
+		{Tables: on, Columns: config.TransformColumns{Exclude: []string{"social"}}},
+		{Tables: on, Columns: config.TransformColumns{Rename: map[string]string{"social": "tax_id"}}},
+	} {
+		s := mustCompile(t, rule)
+		// The restarted source describes the table as it is now.
+		tb := customers()
+		tb.Columns[4].Name = "social"
+		c := change.NewRename(tb, []change.ColumnRename{{From: "ssn", To: "social"}})
+		if out, err := run(s, &c); err != nil || len(out) != 0 {
+			t.Errorf("%+v: %+v, %v", rule.Columns, out, err)
 		}
 	}
 }
