@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -142,11 +143,9 @@ func (t *Txn) Add(c Change) error {
 // they are first used, without reading a spilled transaction back. Rename
 // changes count too (with their table's shape before the rename).
 func (t *Txn) Tables() []*Table {
-	var out []*Table
-	seen := map[*Table]bool{}
+	var out []*Table // a transaction touches few tables: a list beats a map
 	add := func(tb *Table) {
-		if !seen[tb] {
-			seen[tb] = true
+		if !slices.Contains(out, tb) {
 			out = append(out, tb)
 		}
 	}
