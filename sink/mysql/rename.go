@@ -28,7 +28,7 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	if err != nil || have == nil {
 		return err
 	}
-	todo, swap, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { return have[strings.ToLower(n)] }, true)
+	todo, _, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { return have[strings.ToLower(n)] }, true)
 	if err != nil {
 		return err
 	}
@@ -50,8 +50,5 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	// after it (see Apply), leaving a replay only the moment in between.
 	// Names tell a replayed rename apart, but not a replayed swap.
 	s.renamed = true
-	if swap {
-		s.opts.Log.Debug().Stringer("table", id).Msg("swapped column names: a crash before the position is stored would swap them again")
-	}
 	return nil
 }

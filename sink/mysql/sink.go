@@ -286,7 +286,7 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Position != nil {
 		s.lastPos = txn.Position
 	}
-	if s.renamed {
+	if s.renamed && !s.partOpen { // never commit inside a running source transaction's parts
 		s.renamed = false
 		if err := s.commit(ctx); err != nil {
 			return s.fail(err)
