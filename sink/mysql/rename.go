@@ -28,7 +28,7 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	if err != nil || have == nil {
 		return err
 	}
-	todo, _, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { return have[strings.ToLower(n)] }, true)
+	todo, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { return have[strings.ToLower(n)] }, true)
 	if err != nil {
 		return err
 	}

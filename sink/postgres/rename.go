@@ -41,7 +41,7 @@ func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
 	}
 	// The rename commits with the position after it, so a replay finds
 	// it done: even a swap is applied once.
-	todo, _, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { _, ok := have[n]; return ok }, false)
+	todo, err := schemachange.Renames(id.String(), c.Renames(), func(n string) bool { _, ok := have[n]; return ok }, false)
 	if err != nil {
 		return err
 	}

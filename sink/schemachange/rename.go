@@ -15,15 +15,17 @@ import (
 // A rename whose old column the target lacks is passed over: it was
 // applied already (a replay), or the column is not replicated. A rename
 // onto a name the target holds, and which no rename of the set vacates,
-// is an error naming the fix. Swap says whether some new name is another
-// rename's old name: then the names alone cannot tell a replay.
-func Renames(table string, renames []change.ColumnRename, has func(string) bool, fold bool) (todo []change.ColumnRename, swap bool, err error) {
+// is an error naming the fix. Names alone cannot tell a replayed swap (a
+// new name that is another rename's old one) from one not applied yet:
+// sinks apply a rename atomically with its position where they can.
+func Renames(table string, renames []change.ColumnRename, has func(string) bool, fold bool) ([]change.ColumnRename, error) {
 	key := func(s string) string {
 		if fold {
 			return strings.ToLower(s)
 		}
 		return s
 	}
+	var todo []change.ColumnRename
 	vacated := map[string]bool{}
 	for _, r := range renames {
 		vacated[key(r.From)] = true
@@ -34,13 +36,12 @@ func Renames(table string, renames []change.ColumnRename, has func(string) bool,
 		}
 		same := key(r.From) == key(r.To)
 		if has(r.To) && !vacated[key(r.To)] && !same {
-			return nil, false, fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
+			return nil, fmt.Errorf("rename column %s of target table %s to %s as the source did: the target has a column %s already; drop or rename one of them by hand, then start Sluice again",
 				r.From, table, r.To, r.To)
 		}
-		swap = swap || vacated[key(r.To)] && !same
 		todo = append(todo, r)
 	}
-	return todo, swap, nil
+	return todo, nil
 }
 
 // Renamed returns a copy of t with the renames applied (all at once), so
