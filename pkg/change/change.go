@@ -17,6 +17,12 @@ const (
 	Delete      // Before holds the old key (all columns with a FULL identity)
 	Truncate    // no rows; Table names the truncated table
 	Read        // a row copied by the initial snapshot
+	// Rename: columns of Table were renamed on the source (MySQL/MariaDB
+	// DDL). Before holds the old names, After the new ones, pairwise, as
+	// present values; all renames of one statement take effect at once.
+	// Table is the table's last shape before the statement. Sinks with
+	// columns rename them; others skip the change. Use Renames.
+	Rename
 )
 
 func (o Op) String() string {
@@ -31,6 +37,8 @@ func (o Op) String() string {
 		return "truncate"
 	case Read:
 		return "read"
+	case Rename:
+		return "rename"
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
@@ -221,6 +229,31 @@ type Change struct {
 	Table  *Table
 	Before Row // nil when the source sent no old row
 	After  Row // nil for Delete and Truncate
+}
+
+// ColumnRename is one column renamed by a Rename change.
+type ColumnRename struct{ From, To string }
+
+// NewRename is the Rename change of table t's columns.
+func NewRename(t *Table, renames []ColumnRename) Change {
+	c := Change{Op: Rename, Table: t}
+	for _, r := range renames {
+		c.Before = append(c.Before, Text(r.From))
+		c.After = append(c.After, Text(r.To))
+	}
+	return c
+}
+
+// Renames returns the column renames of a Rename change (nil for others).
+func (c *Change) Renames() []ColumnRename {
+	if c.Op != Rename || len(c.Before) != len(c.After) {
+		return nil
+	}
+	out := make([]ColumnRename, len(c.Before))
+	for i := range c.Before {
+		out[i] = ColumnRename{From: string(c.Before[i].Data), To: string(c.After[i].Data)}
+	}
+	return out
 }
 
 // Size is the approximate memory a change takes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -136,6 +137,29 @@ func (t *Txn) Add(c Change) error {
 		t.tableIx = map[*Table]int{}
 	}
 	return t.encode(&c)
+}
+
+// Tables returns the table shapes the changes use, each once, in the order
+// they are first used, without reading a spilled transaction back. Rename
+// changes count too (with their table's shape before the rename).
+func (t *Txn) Tables() []*Table {
+	var out []*Table // a transaction touches few tables: a list beats a map
+	add := func(tb *Table) {
+		if !slices.Contains(out, tb) {
+			out = append(out, tb)
+		}
+	}
+	var last *Table
+	for i := range t.mem {
+		if tb := t.mem[i].Table; tb != last {
+			last = tb
+			add(tb)
+		}
+	}
+	for _, tb := range t.tables {
+		add(tb)
+	}
+	return out
 }
 
 // Each calls fn for every change in order. The *Change is only valid during

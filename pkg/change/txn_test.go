@@ -144,3 +144,21 @@ func TestTxnEachRange(t *testing.T) {
 		}
 	}
 }
+
+func TestTxnTables(t *testing.T) {
+	a, b, c := &Table{ID: TableID{"s", "a"}}, &Table{ID: TableID{"s", "b"}}, &Table{ID: TableID{"s", "c"}}
+	txn := NewTxn(t.TempDir(), 200) // spills after a few changes
+	defer txn.Close()
+	for _, tb := range []*Table{a, a, b, a, c, c, b} {
+		if err := txn.Add(Change{Op: Insert, Table: tb, After: Row{Text("0123456789012345678901234567890123456789")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !txn.Spilled() {
+		t.Fatal("the transaction should have spilled")
+	}
+	got := txn.Tables()
+	if len(got) != 3 || got[0] != a || got[1] != b || got[2] != c {
+		t.Errorf("Tables = %v, want a, b, c", got)
+	}
+}

@@ -64,6 +64,10 @@ type Sink struct {
 	SoftDelete       bool   `mapstructure:"soft_delete"`        // merge: a delete sets SoftDeleteColumn instead of removing the row
 	SoftDeleteColumn string `mapstructure:"soft_delete_column"` // default "_deleted_at"
 	Metadata         Metadata
+	// SchemaChanges says what SQL sinks do when a source column's type
+	// changes: "follow" (default), "stop" or "ignore" (see
+	// sink/schemachange and docs/schema-changes.md).
+	SchemaChanges string `mapstructure:"schema_changes"`
 }
 
 // Batch bounds one target transaction; whichever limit is reached first

@@ -83,6 +83,7 @@ var examples = map[string]string{
 	"sink.metadata.position.column":    "_source_position",
 	"sink.metadata.commit_time.column": "_source_commit_time",
 	"sink.metadata.synced_at.column":   "_synced_at",
+	"sink.schema_changes":              "follow",
 }
 
 // secret keys never have their value quoted in a message: DSNs, and every

@@ -142,7 +142,7 @@ func validateKinds(c *Config, tree map[string]any, p *problems) {
 }
 
 // sqlKeys are the keys only SQL sinks use.
-var sqlKeys = []string{"dsn", "mode", "schema", "soft_delete", "soft_delete_column", "metadata"}
+var sqlKeys = []string{"dsn", "mode", "schema", "soft_delete", "soft_delete_column", "metadata", "schema_changes"}
 
 func refuseSQLKeys(c *Config, tree map[string]any, v Validator) {
 	sec, _ := tree["sink"].(map[string]any)

@@ -23,6 +23,7 @@ var defaults = map[string]any{
 	"source.postgres.snapshot_workers": 4,
 	"source.mysql.snapshot_workers":    4,
 	"sink.mode":                        "merge",
+	"sink.schema_changes":              "follow",
 	"sink.batch.rows":                  50000,
 	"sink.batch.bytes":                 int64(64 << 20),
 	"sink.batch.wait":                  500 * time.Millisecond,

@@ -23,9 +23,9 @@ var designConfig = Config{
 		MySQL:    MySQLSource{ServerID: 4001, SnapshotWorkers: 4},
 	},
 	Sink: Sink{
-		Kind:   "postgres",
-		DSN:    "postgres://app@dwh:5432/dwh?sslmode=disable",
-		Mode:   "merge",
+		Kind: "postgres",
+		DSN:  "postgres://app@dwh:5432/dwh?sslmode=disable",
+		Mode: "merge", SchemaChanges: "follow",
 		Schema: "crm",
 		Batch:  Batch{Rows: 50000, Bytes: 64 << 20, Wait: 500 * time.Millisecond},
 	},
@@ -107,9 +107,9 @@ func TestDefaults(t *testing.T) {
 			MySQL:    MySQLSource{SnapshotWorkers: 4},
 		},
 		Sink: Sink{
-			Kind:  "postgres",
-			DSN:   "postgres://app@dwh:5432/dwh",
-			Mode:  "merge",
+			Kind: "postgres",
+			DSN:  "postgres://app@dwh:5432/dwh",
+			Mode: "merge", SchemaChanges: "follow",
 			Batch: Batch{Rows: 50000, Bytes: 64 << 20, Wait: 500 * time.Millisecond},
 		},
 		Checkpoint: Checkpoint{Kind: "file", Path: "/etc/sluice/crm-to-dwh.checkpoint"},
@@ -250,7 +250,7 @@ func TestEnvOnly(t *testing.T) {
 			MySQL:    MySQLSource{ServerID: 4294967295, SnapshotWorkers: 4},
 		},
 		Sink: Sink{
-			Kind: "postgres", DSN: "host=dwh dbname=dwh", Mode: "merge", Schema: "shop",
+			Kind: "postgres", DSN: "host=dwh dbname=dwh", Mode: "merge", SchemaChanges: "follow", Schema: "shop",
 			Batch: Batch{Rows: 1000, Bytes: 512 << 10, Wait: time.Hour},
 		},
 		Checkpoint: Checkpoint{Kind: "file", Path: "/data/orders.ckpt"},
@@ -273,7 +273,7 @@ func TestKeys(t *testing.T) {
 		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id source.mysql.snapshot_workers " +
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
 		"sink.soft_delete sink.soft_delete_column sink.metadata.source_code.value sink.metadata.source_code.column " +
-		"sink.metadata.position.column sink.metadata.commit_time.column sink.metadata.synced_at.column " +
+		"sink.metadata.position.column sink.metadata.commit_time.column sink.metadata.synced_at.column sink.schema_changes " +
 		"checkpoint.kind checkpoint.path log.level log.format log.values http.listen"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %s\nwant   %s", got, want)

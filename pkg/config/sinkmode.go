@@ -4,7 +4,15 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
+
+// SchemaChangePolicy returns sink.schema_changes as the SQL sinks take it
+// (after Load: validated).
+func (s *Sink) SchemaChangePolicy() schemachange.Policy {
+	p, _ := schemachange.ParsePolicy(s.SchemaChanges)
+	return p
+}
 
 // Metadata are optional columns the SQL sinks add to every target row. An
 // entry is on when it is present in the file (`position: {}` takes the

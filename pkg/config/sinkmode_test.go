@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // TestSinkModeDefaults: an entry present in the file turns its metadata
@@ -68,6 +69,10 @@ func TestSinkModeProblems(t *testing.T) {
 			`sink.metadata.synced_at.column: "_deleted_at" is also the name of sink.soft_delete_column`, nil},
 		{"metadata entry not a mapping", doc(t, "sink.metadata.position", true), nil,
 			"sink.metadata.position: must be a mapping, not a boolean true", []string{"known keys under sink.metadata.position: column"}},
+		{"unknown schema change policy", doc(t, "sink.schema_changes", "apply"), nil,
+			`sink.schema_changes: "apply" is not a known policy (supported: follow`, []string{"stop; ignore"}},
+		{"unknown schema change policy override", doc(t), []string{"SLUICE_SINK_SCHEMA_CHANGES", "Follow"},
+			`sink.schema_changes (from SLUICE_SINK_SCHEMA_CHANGES): "Follow" is not a known policy`, nil},
 		{"unknown metadata", doc(t, "sink.metadata.host", map[string]any{}), nil,
 			`unknown key "sink.metadata.host"`, []string{"source_code, position, commit_time, synced_at"}},
 	}
@@ -79,5 +84,22 @@ func TestSinkModeProblems(t *testing.T) {
 			}
 			findProblem(t, err, tt.prefix, tt.has...)
 		})
+	}
+}
+
+func TestSchemaChanges(t *testing.T) {
+	c, err := Parse(doc(t), "", envOf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sink.SchemaChanges != "follow" || c.Sink.SchemaChangePolicy() != schemachange.Follow {
+		t.Errorf("default sink.schema_changes = %q (%v), want follow", c.Sink.SchemaChanges, c.Sink.SchemaChangePolicy())
+	}
+	c, err = Parse(doc(t, "sink.schema_changes", "ignore"), "", envOf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sink.SchemaChangePolicy() != schemachange.Ignore {
+		t.Errorf("sink.schema_changes ignore = %v", c.Sink.SchemaChangePolicy())
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 var (
@@ -130,6 +132,11 @@ func validateSink(c *Config, at func(string) string, p *problems) {
 		}
 	}
 	validateSinkMode(c, at, p)
+	if k := at("sink.schema_changes"); k != "" {
+		if _, err := schemachange.ParsePolicy(s.SchemaChanges); err != nil {
+			p.addf("%s: %q is not a known policy (supported: follow, which widens target columns as the source's widen and stops at other type changes; stop; ignore)", k, s.SchemaChanges)
+		}
+	}
 	if k := at("sink.schema"); k != "" && len(s.Schema) > 63 {
 		p.addf("%s: %q is longer than 63 bytes, PostgreSQL's limit for a name", k, s.Schema)
 	}

@@ -59,6 +59,8 @@ func (s *Set) Change(c *change.Change, emit func(change.Change) error) error {
 		return emit(*c)
 	}
 	switch c.Op {
+	case change.Rename:
+		return s.rename(sh, c, emit)
 	case change.Truncate:
 		return emit(change.Change{Op: c.Op, Table: sh.out})
 	case change.Insert, change.Read:

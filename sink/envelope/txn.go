@@ -176,6 +176,9 @@ func (e *Encoder) Begin(info TxnInfo) *Txn {
 // primary-key update; preceded by the BEGIN event before the first change
 // when transaction metadata is on. On error dst comes back unchanged.
 func (t *Txn) Change(dst []Record, c *change.Change) ([]Record, error) {
+	if c.Op == change.Rename {
+		return dst, nil // events carry their columns by name: the next ones carry the new names
+	}
 	e := t.e
 	cd, err := e.codec(c.Table)
 	if err != nil {

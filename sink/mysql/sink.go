@@ -29,6 +29,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Options configure a Sink.
@@ -50,6 +51,9 @@ type Options struct {
 	// LogValues lets errors quote row values (log.values); otherwise they
 	// name the table and key columns only (see sink/redact).
 	LogValues bool
+	// SchemaChanges says what happens when a source column's type changes
+	// (sink.schema_changes, see sink/schemachange).
+	SchemaChanges schemachange.Policy
 }
 
 // Sink is the MySQL/MariaDB sink.
@@ -69,6 +73,8 @@ type Sink struct {
 	targets map[*change.Table]*target        // by target shape (mode.Shape.Table)
 	shapes  map[change.TableID]*change.Table // the last target shape prepared per table
 	layouts map[*change.Table]*mode.Shape    // by (converted) source shape
+	origins map[*change.Table]*change.Table  // converted source shape → the source's own (other dialects)
+	lastSrc map[change.TableID]*change.Table // the source's own shape last prepared per table, for type changes
 	snapAt  time.Time                        // when the snapshot was taken, for its rows' times
 	replay  mode.Replay
 	logs    map[change.TableID]*mode.Log // history and append modes
@@ -77,6 +83,7 @@ type Sink struct {
 	inTx     bool // changes applied since the last commit
 	begun    bool // BEGIN sent on conn
 	partOpen bool // parts of a running source transaction are applied: never commit early
+	renamed  bool // the transaction renamed target columns: commit its position at once
 	broken   error
 	pending  int
 	pendSize int
@@ -156,7 +163,8 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	}
 	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
-		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{}}
+		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{},
+		origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
 		return nil, err
@@ -243,6 +251,15 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return s.fail(err)
 	}
 	if err := s.prepare(ctx, txn); err != nil {
+		// Stopping at a type change: commit the whole transactions before
+		// this one, so a restart resumes here and does not replay older
+		// shapes into a target column narrowed by hand as the error says.
+		var tc *schemachange.Error
+		if errors.As(err, &tc) && txn.Part == change.Whole && !s.partOpen && (s.begun || s.pending > 0) {
+			if cerr := s.commit(ctx); cerr != nil {
+				return s.fail(cerr)
+			}
+		}
 		return s.fail(err)
 	}
 	s.inTx = true
@@ -269,6 +286,12 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Position != nil {
 		s.lastPos = txn.Position
 	}
+	if s.renamed && !s.partOpen { // never commit inside a running source transaction's parts
+		s.renamed = false
+		if err := s.commit(ctx); err != nil {
+			return s.fail(err)
+		}
+	}
 	return nil
 }
 
@@ -288,6 +311,9 @@ func checkRows(c *change.Change) error {
 // add folds one change into its table's plan (merge) or log (history,
 // append).
 func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
+	if c.Op == change.Rename {
+		return s.renameColumns(ctx, c)
+	}
 	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
 		var err error
 		if c, err = s.change(c); err != nil {

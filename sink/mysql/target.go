@@ -80,7 +80,7 @@ func (s *Sink) prepare(ctx context.Context, txn *change.Txn) error {
 	var last *change.Table
 	var fresh []*mode.Shape
 	err := txn.Each(func(c *change.Change) error {
-		if c.Table == last {
+		if c.Table == last || c.Op == change.Rename { // a rename needs no target shape (see renameColumns)
 			return nil
 		}
 		last = c.Table
@@ -115,7 +115,23 @@ func (s *Sink) sourceShape(src *change.Table) (*mode.Shape, error) {
 			return nil, err
 		}
 	}
+	if t != src {
+		s.mu.Lock()
+		s.origins[t] = src
+		s.mu.Unlock()
+	}
 	return s.shapeFor(t)
+}
+
+// origin is the source table (in its own dialect) that converted shape t
+// was made from; t itself when it was not converted.
+func (s *Sink) origin(t *change.Table) *change.Table {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o := s.origins[t]; o != nil {
+		return o
+	}
+	return t
 }
 
 // ensure makes sure the target table for shape t exists with every column of
@@ -156,6 +172,9 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 		err = s.addColumns(ctx, tg, sh, missing, have)
 	}
 	if err == nil && have != nil {
+		err = s.followTypes(ctx, tg, sh)
+	}
+	if err == nil && have != nil {
 		err = s.checkPositions(ctx, tg, sh, have)
 	}
 	if err == nil && have != nil {
@@ -164,9 +183,11 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 	if err != nil {
 		return err
 	}
+	src := s.origin(sh.Source)
 	s.mu.Lock()
 	s.targets[t] = tg
 	s.shapes[t.ID] = t
+	s.lastSrc[t.ID] = src
 	s.mu.Unlock()
 	return nil
 }

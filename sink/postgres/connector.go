@@ -18,7 +18,7 @@ var Connector = connector.Sink{
 		c := e.Config
 		schema, _ := connector.SplitSchema(c, nil)
 		s, err := New(ctx, Options{DSN: c.Sink.DSN, Schema: schema, Pipeline: c.Name, Log: e.Log,
-			Mode: c.Sink.ModeOptions(), LogValues: c.Log.Values})
+			Mode: c.Sink.ModeOptions(), LogValues: c.Log.Values, SchemaChanges: c.Sink.SchemaChangePolicy()})
 		if err != nil {
 			return nil, err
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Options configure a Sink.
@@ -43,6 +44,9 @@ type Options struct {
 	// LogValues lets errors quote row values (log.values); otherwise they
 	// name the table and key columns only (see sink/redact).
 	LogValues bool
+	// SchemaChanges says what happens when a source column's type changes
+	// (sink.schema_changes, see sink/schemachange).
+	SchemaChanges schemachange.Policy
 }
 
 // Sink is the PostgreSQL sink.
@@ -58,13 +62,15 @@ type Sink struct {
 	poolErr  error
 
 	inTx       bool
+	partsOpen  bool // parts of a running source transaction are applied: never commit early
 	needBegin  bool // in a transaction whose BEGIN is not sent yet
 	broken     error
 	plans      map[change.TableID]*plan.Plan
 	logs       map[change.TableID]*mode.Log // history and append modes
 	shapes     map[*change.Table]*mode.Shape
-	targets    map[*change.Table]*target // by target shape
-	snapAt     time.Time                 // when the snapshot was taken, for its rows' times
+	targets    map[*change.Table]*target        // by target shape
+	prepared   map[change.TableID]*change.Table // the last target shape prepared per target table, for type changes
+	snapAt     time.Time                        // when the snapshot was taken, for its rows' times
 	replay     mode.Replay
 	pending    int
 	pendSize   int
@@ -118,7 +124,8 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
 	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log, opts.LogValues), plans: map[change.TableID]*plan.Plan{},
-		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{}}
+		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{},
+		prepared: map[change.TableID]*change.Table{}}
 	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -157,6 +164,15 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
 		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
 	}
+	if err := s.checkTypes(ctx, txn); err != nil {
+		return s.fail(err)
+	}
+	switch txn.Part {
+	case change.Open:
+		s.partsOpen = true
+	case change.Done:
+		s.partsOpen = false
+	}
 	if !s.inTx { // BEGIN goes out with the first statement
 		s.inTx, s.needBegin = true, true
 	}
@@ -189,6 +205,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 // add folds one change into its table's plan (merge) or log (history,
 // append).
 func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
+	if c.Op == change.Rename {
+		return s.renameColumns(ctx, c)
+	}
 	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
 		var err error
 		if c, err = s.conv.Change(c); err != nil {
@@ -297,7 +316,7 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if err != nil {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
-	s.inTx, s.needBegin = false, false
+	s.inTx, s.needBegin, s.partsOpen = false, false, false
 	s.replay.Committed()
 	if s.lastPos != nil {
 		return s.noteCommit(res[len(res)-1], s.lastPos)

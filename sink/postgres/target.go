@@ -111,11 +111,14 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 			return nil, err
 		}
 	}
-	if err := s.opts.Mode.CheckExisting(id.String(), func(n string) bool { return have[n] }); err != nil {
+	if err := s.opts.Mode.CheckExisting(id.String(), func(n string) bool { _, ok := have[n]; return ok }); err != nil {
+		return nil, err
+	}
+	if have, err = s.followTypes(ctx, conn, tg, sh, have); err != nil {
 		return nil, err
 	}
 	for i, c := range t.Columns {
-		if have[c.Name] {
+		if _, ok := have[c.Name]; ok {
 			continue
 		}
 		if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", tg.ident, tg.cols[i], c.Type)); err != nil {
@@ -123,13 +126,13 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 		}
 	}
 	for _, c := range sh.Managed {
-		if !have[c.Name] && c.Kind == mode.KindSyncedAt {
+		if _, ok := have[c.Name]; !ok && c.Kind == mode.KindSyncedAt {
 			if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s", tg.ident, managedDef(c))); err != nil {
 				return nil, fmt.Errorf("add column %s to target table %s: %w", c.Name, id, err)
 			}
 		}
 	}
-	if sh.Mode != mode.Merge && !have[positionHash] {
+	if _, ok := have[positionHash]; sh.Mode != mode.Merge && !ok {
 		tg.oldPositions = true
 		tg.setConflict()
 		if err := s.warnOldPositions(ctx, conn, tg); err != nil {
@@ -140,24 +143,26 @@ func (s *Sink) targetFor(ctx context.Context, conn *pgx.Conn, sh *mode.Shape) (*
 		return nil, err
 	}
 	s.targets[t] = tg
+	s.prepared[id] = t
 	return tg, nil
 }
 
-// columnsOf returns the names of the target table's columns, none when it
-// does not exist.
-func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]bool, error) {
-	have := map[string]bool{}
-	rows, err := conn.Query(ctx, `SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, tg.ident)
+// columnsOf returns the target table's columns and their types (as
+// format_type writes them), none when it does not exist.
+func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]string, error) {
+	have := map[string]string{}
+	rows, err := conn.Query(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped`, tg.ident)
 	if err != nil {
 		return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
 	}
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
+		var n, typ string
+		if err := rows.Scan(&n, &typ); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read columns of target table %s: %w", tg.id, err)
 		}
-		have[n] = true
+		have[n] = typ
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -193,6 +193,12 @@ func (st *stream) statement(ctx context.Context, e *replication.QueryEvent) erro
 		return nil
 	}
 	st.s.opts.Log.Info().Str("schema", string(e.Schema)).Str("statement", shorten(q)).Msg("source DDL")
+	if a, ok := parseAlterRenames(q); ok {
+		return st.renameColumns(ctx, e, a)
+	} else if (&lexer{s: q}).word() == "ALTER" && countKeywords(q, "RENAME", "CHANGE") > 0 {
+		st.s.opts.Log.Warn().Str("schema", string(e.Schema)).Str("statement", shorten(q)).
+			Msg("cannot read the column renames of this statement: a renamed column of a replicated table arrives in the target as a new column, the old one keeps its values (rename the target column by hand before the next change of the table to keep them together)")
+	}
 	schema, table, ok := parseTruncate(q)
 	if !ok {
 		return nil
@@ -209,6 +215,29 @@ func (st *stream) statement(ctx context.Context, e *replication.QueryEvent) erro
 		st.cur = change.NewTxn(st.s.opts.SpillDir, 0)
 	}
 	return st.cur.Add(change.Change{Op: change.Truncate, Table: t})
+}
+
+// renameColumns turns the column renames of an ALTER TABLE of a
+// replicated table into a Rename change: it is the statement's own
+// transaction, so the target renames its columns in commit order, and a
+// restart before the target did re-reads the statement.
+func (st *stream) renameColumns(ctx context.Context, e *replication.QueryEvent, a alterRenames) error {
+	if len(a.renames) == 0 {
+		return nil
+	}
+	if a.schema == "" {
+		a.schema = string(e.Schema)
+	}
+	if !st.s.selected(a.schema, a.table) {
+		return nil
+	}
+	id := change.TableID{Schema: a.schema, Name: a.table}
+	t := st.truncateShape(ctx, id)
+	if st.cur == nil {
+		st.cur = change.NewTxn(st.s.opts.SpillDir, 0)
+	}
+	st.s.opts.Log.Info().Stringer("table", id).Int("columns", len(a.renames)).Msg("source renamed columns")
+	return st.cur.Add(change.NewRename(t, a.renames))
 }
 
 // truncateShape is the shape a Truncate change carries: the latest one the
