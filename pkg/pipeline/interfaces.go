@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 )
@@ -105,6 +106,15 @@ type Durability interface {
 	// Durable returns the newest position durable in the target (nil if
 	// none yet); with wait, it waits until all flushed changes are.
 	Durable(ctx context.Context, wait bool) (change.Position, error)
+}
+
+// Lingerer is a Sink whose commit costs enough (a Kafka transaction, a
+// round trip for acknowledgements) that the pipeline should wait up to
+// Linger for more transactions before it flushes a batch, instead of
+// flushing as soon as the reader has nothing waiting. It adds at most
+// Linger to each change's latency.
+type Lingerer interface {
+	Linger() time.Duration
 }
 
 // Estimator is a Snapshot that can tell about how many rows a table has

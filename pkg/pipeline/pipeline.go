@@ -235,6 +235,9 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 	})
 	_, keeper := p.sink.(PositionKeeper)
 	b := &batch{p: p, keeper: keeper, applied: applied}
+	if l, ok := p.sink.(Lingerer); ok {
+		b.linger = l.Linger()
+	}
 	defer b.inside.reset()
 	err := b.loop(gctx, txns)
 	stopReader()
@@ -315,6 +318,8 @@ type batch struct {
 	commit     time.Time       // source commit time of last
 	counts     []Count         // changes applied in the batch
 	flushed    change.Position // last position committed in the target
+	linger     time.Duration   // the sink's Linger (0: flush as soon as nothing is waiting)
+	lingering  bool            // the timer runs for a linger, not for BatchWait or an idle save
 }
 
 // countSeg counts the changes of one subtransaction (sub "" = the top level
@@ -345,6 +350,14 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 				timer.Reset(opts.BatchWait)
 				continue
 			}
+			if b.lingering { // the linger is over: flush, then settle and save if nothing else comes
+				b.lingering = false
+				if err := b.flush(ctx); err != nil {
+					return err
+				}
+				timer.Reset(durablePoll)
+				continue
+			}
 			if err := b.flush(ctx); err != nil {
 				return err
 			}
@@ -366,14 +379,28 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 			// Group commit: flush when nothing else is waiting (the next
 			// batch collects what arrives meanwhile), when a limit is
 			// reached, or when the oldest change has waited long enough.
-			if len(txns) == 0 || b.rows >= opts.BatchRows || b.bytes >= opts.BatchBytes {
+			full := b.rows >= opts.BatchRows || b.bytes >= opts.BatchBytes
+			if len(txns) == 0 && !full && b.linger > 0 {
+				// A sink whose commit is costly lingers a little for
+				// what the reader is still decoding, so a steady flow
+				// of small transactions makes a few large commits.
+				if !b.lingering {
+					b.lingering = true
+					timer.Reset(min(b.linger, time.Until(b.first.Add(opts.BatchWait))))
+				}
+				continue
+			}
+			if len(txns) == 0 || full {
+				b.lingering = false
 				if err := b.flush(ctx); err != nil {
 					return err
 				}
 				timer.Reset(durablePoll) // then settle and save if nothing else comes
 				continue
 			}
-			timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
+			if !b.lingering {
+				timer.Reset(time.Until(b.first.Add(opts.BatchWait)))
+			}
 		}
 	}
 }

@@ -519,3 +519,47 @@ func TestShutdownLetsApplyFinish(t *testing.T) {
 		t.Fatalf("events %q: want the apply finished, flushed, saved and acked", got)
 	}
 }
+
+// lingerSink is a fakeSink whose commit is costly: it asks the pipeline to
+// linger before flushing.
+type lingerSink struct {
+	*fakeSink
+	d time.Duration
+}
+
+func (s lingerSink) Linger() time.Duration { return s.d }
+
+// A sink that lingers gets a trickle of transactions (one every
+// millisecond, so the reader never has two waiting) in few flushes, each
+// within the linger of its first transaction, and everything arrives and
+// is acknowledged; a sink that does not linger flushes far more often.
+func TestLingerGroupsATrickle(t *testing.T) {
+	flushes := func(linger time.Duration) int {
+		ev, src, sink, store := setup(streaming("10"))
+		var s Sink = sink
+		if linger > 0 {
+			s = lingerSink{sink, linger}
+		}
+		opts := quiet
+		opts.BatchWait = time.Hour
+		go func() {
+			for p := 11; p <= 60; p++ {
+				src.txns <- txn(p)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		start := time.Now()
+		if err := runUntil(t, New(src, s, store, opts), ev, "ack(60)"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("linger %v: took %v", linger, d)
+		}
+		return strings.Count(ev.String(), "flush")
+	}
+	lingered, eager := flushes(40*time.Millisecond), flushes(0)
+	if lingered > 10 || lingered >= eager {
+		t.Fatalf("flushes with a 40ms linger: %d, without: %d; want a few with it and more without", lingered, eager)
+	}
+	t.Logf("50 transactions 1ms apart: %d flushes lingering 40ms, %d without", lingered, eager)
+}

@@ -157,6 +157,16 @@ func (s *Sink) topic(r *envelope.Record) string {
 	return envelope.Topic(s.s.TopicPrefix, r.Table)
 }
 
+// linger is how long the pipeline waits for more transactions before it
+// flushes a batch (pipeline.Lingerer): each flush is a Kafka transaction
+// (an AddPartitionsToTxn, the produce requests, an EndTxn with its
+// markers), so a steady flow of small source transactions is better
+// published in few, larger ones. It adds at most this to the latency.
+const linger = 5 * time.Millisecond
+
+// Linger implements pipeline.Lingerer.
+func (s *Sink) Linger() time.Duration { return linger }
+
 // produceChunk is how many encoded events Apply holds before producing them.
 const produceChunk = 1024
 
