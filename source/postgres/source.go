@@ -95,6 +95,11 @@ type Source struct {
 	memory   *change.Budget // bytes of changes the source's transactions keep in memory
 	stop     context.CancelFunc
 	stopped  chan struct{}
+
+	bf        *backfills     // online back-fills queued
+	tr        *tracker       // keys the stream changed while chunks were read
+	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
+	bfStopped chan struct{}
 }
 
 type result struct {
@@ -140,7 +145,8 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	}
 	replCfg := cfg.Copy()
 	replCfg.RuntimeParams["replication"] = "database"
-	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget)}
+	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget),
+		bf: newBackfills(), tr: newTracker(), bfReady: make(chan *chunkOut)}
 	if s.meta, err = s.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -213,6 +219,7 @@ func (s *Source) Close() error {
 	if s.stop != nil {
 		s.stop()
 		<-s.stopped
+		<-s.bfStopped
 	}
 	ctx := context.Background()
 	if s.repl != nil {

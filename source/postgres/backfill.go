@@ -1,0 +1,421 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/checkpoint"
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/pipeline"
+)
+
+// Online back-fill, DBLog style, writing nothing to the source.
+//
+// A table is copied in chunks in key order while the stream flows. Each
+// chunk is read in its own REPEATABLE READ transaction whose snapshot sn
+// (pg_current_snapshot()) is the chunk's pair of watermarks: the chunk's
+// rows hold exactly the effects of the transactions sn sees. Just before
+// the read, a window opens in the tracker (watermark.go) that records the
+// keys of the table every transaction the stream delivers from then on
+// changes. The stream loop puts the chunk into the stream at a transaction
+// boundary P after the read. Then, per key k of the chunk's range:
+//
+//   - a transaction that changed k and that sn sees is in the chunk's row
+//     already. If the stream delivers it after P, applying it again after
+//     the chunk row is harmless: changes carry whole rows, and the target
+//     ends at the key's last change either way.
+//   - a transaction that changed k and that sn does not see committed
+//     after sn was taken. If the stream delivered it before P (it is in
+//     the window), the target has its newer row and the chunk's is stale:
+//     the row is dropped (and the key kept out of the range delete).
+//     Writers of one row are serialised by its row lock, and a transaction
+//     writes its commit record before it releases its locks, so the last
+//     change of k in stream order is also the newest.
+//   - if it comes after P, it overwrites the chunk row: right.
+//
+// So the target holds each key's newest row once the stream passes P. A
+// chunk is emitted whole, between two source transactions, never inside a
+// running one delivered in parts; its rows carry Op Read and go through the
+// same ordered batches as the stream.
+
+// BackfillTargetTime is how long one chunk's read should take; the chunk
+// size follows it.
+var BackfillTargetTime = 300 * time.Millisecond
+
+// Chunk size bounds, in rows.
+const (
+	minChunkRows   = 200
+	maxChunkRows   = 50000
+	firstChunkRows = 2000
+)
+
+// skipStaleFilter disables the stale-row filter; tests set it to show that
+// a back-fill without it goes wrong.
+var skipStaleFilter atomic.Bool
+
+// chunkOut is a chunk read and waiting to be put into the stream.
+type chunkOut struct {
+	task   checkpoint.Backfill
+	table  *change.Table
+	rows   []change.Row
+	sn     xidSnapshot
+	w      *window
+	lo, hi change.Row
+	prune  bool
+	done   bool
+	total  int64 // rows emitted before this chunk
+	err    string
+	res    chan chunkResult
+}
+
+type chunkResult struct {
+	emitted int64
+	retry   bool
+}
+
+// backfills is the queue of tables to back-fill.
+type backfills struct {
+	mu    sync.Mutex
+	queue []checkpoint.Backfill
+	wake  chan struct{}
+	busy  atomic.Bool // a back-fill is being read
+}
+
+func newBackfills() *backfills { return &backfills{wake: make(chan struct{}, 1)} }
+
+var _ pipeline.Backfiller = (*Source)(nil)
+
+// Backfill queues back-fills; each starts after its After key (none: at
+// the first key).
+func (s *Source) Backfill(tasks []checkpoint.Backfill) {
+	s.bf.mu.Lock()
+	for _, t := range tasks {
+		i := slices.IndexFunc(s.bf.queue, func(q checkpoint.Backfill) bool { return q.Table == t.Table })
+		if i >= 0 {
+			s.bf.queue[i] = t // asked again: start over with the new request
+			continue
+		}
+		s.bf.queue = append(s.bf.queue, t)
+	}
+	s.bf.mu.Unlock()
+	select {
+	case s.bf.wake <- struct{}{}:
+	default:
+	}
+}
+
+// CheckBackfill tells whether t can be back-filled, and if not, how to fix it.
+func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error {
+	id, err := change.ParseTableID(t.Table)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(s.tables, id) {
+		return fmt.Errorf("table %s is not replicated by this pipeline: add it to source.tables (and check source.exclude)", id)
+	}
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	tbl, _, err := describeTable(ctx, conn, id)
+	if err != nil {
+		return err
+	}
+	if !tbl.HasKey() {
+		return noKeyError(id)
+	}
+	if t.Where != "" {
+		q := fmt.Sprintf("EXPLAIN SELECT 1 FROM %s WHERE %s", pgx.Identifier{id.Schema, id.Name}.Sanitize(), t.Where)
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("--where %q on %s: %w", t.Where, id, err)
+		}
+	}
+	return nil
+}
+
+func noKeyError(id change.TableID) error {
+	return fmt.Errorf("table %s has no primary key, so it cannot be back-filled in key order: add one "+
+		"(ALTER TABLE %s ADD PRIMARY KEY (...)), or use `sluice run --resnapshot` to copy every table again", id, id)
+}
+
+// runBackfills reads the queued back-fills one table at a time until ctx ends.
+func (s *Source) runBackfills(ctx context.Context) {
+	for {
+		s.bf.mu.Lock()
+		var task checkpoint.Backfill
+		have := len(s.bf.queue) > 0
+		if have {
+			task = s.bf.queue[0]
+		}
+		s.bf.mu.Unlock()
+		if !have {
+			s.bf.busy.Store(false)
+			select {
+			case <-s.bf.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		s.bf.busy.Store(true)
+		if err := s.backfillTable(ctx, task); err != nil {
+			return // ctx ended
+		}
+		s.bf.mu.Lock()
+		if len(s.bf.queue) > 0 && s.bf.queue[0].Table == task.Table && slices.Equal(s.bf.queue[0].After, task.After) {
+			s.bf.queue = s.bf.queue[1:]
+		}
+		s.bf.mu.Unlock()
+	}
+}
+
+// backfillTable copies one table chunk by chunk; it returns an error only
+// when ctx ends. Failures it cannot get past end the back-fill with a
+// message (a table without a key, or dropped).
+func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) error {
+	log := s.opts.Log.With().Str("table", task.Table).Logger()
+	r := &chunkReader{s: s, task: task, size: firstChunkRows, total: task.Rows}
+	backoff := time.Second
+	for {
+		c, err := r.next(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) {
+				log.Error().Err(err).Msg("back-fill given up")
+				c = &chunkOut{task: task, done: true, err: err.Error(), total: r.total}
+			} else {
+				log.Warn().Err(err).Dur("backoff", backoff).Msg("back-fill chunk failed; retrying")
+				r.reset()
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				backoff = min(backoff*2, 30*time.Second)
+				continue
+			}
+		}
+		backoff = time.Second
+		c.res = make(chan chunkResult, 1)
+		select {
+		case s.bfReady <- c:
+		case <-ctx.Done():
+			s.tr.close(c.w)
+			return ctx.Err()
+		}
+		var res chunkResult
+		select {
+		case res = <-c.res:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if res.retry {
+			log.Debug().Msg("back-fill chunk overlapped a transaction it cannot judge; reading it again")
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		r.total += res.emitted
+		if c.done {
+			r.reset()
+			return nil
+		}
+		r.task.After = keyTexts(c.table, c.rows[len(c.rows)-1])
+	}
+}
+
+var errNoKey = errors.New("no primary key")
+
+// chunkReader reads the chunks of one table on a connection of its own.
+type chunkReader struct {
+	s       *Source
+	task    checkpoint.Backfill
+	conn    *pgx.Conn
+	table   *change.Table
+	relid   uint32
+	collate bool // a key column has a collation: key order may differ on the target
+	size    int
+	total   int64
+}
+
+func (r *chunkReader) reset() {
+	if r.conn != nil {
+		r.conn.Close(context.Background())
+		r.conn = nil
+	}
+}
+
+// next reads the chunk after r.task.After.
+func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
+	if r.conn == nil {
+		conn, err := r.s.connect(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.conn = conn
+		id, err := change.ParseTableID(r.task.Table)
+		if err != nil {
+			return nil, err
+		}
+		if r.table, r.relid, err = describeTable(ctx, conn, id); err != nil {
+			return nil, err
+		}
+		if !r.table.HasKey() {
+			return nil, fmt.Errorf("%w: %w", errNoKey, noKeyError(id))
+		}
+		names := make([]string, len(r.table.Key))
+		for i, k := range r.table.Key {
+			names[i] = r.table.Columns[k].Name
+		}
+		err = conn.QueryRow(ctx, `SELECT coalesce(bool_or(attcollation <> 0), false) FROM pg_attribute WHERE attrelid = $1 AND attname = ANY($2)`,
+			r.relid, names).Scan(&r.collate)
+		if err != nil {
+			return nil, fmt.Errorf("read key collations of %s: %w", id, err)
+		}
+	}
+	w := r.s.tr.open(r.table.ID)
+	start := time.Now()
+	rows, sn, err := r.read(ctx)
+	if err != nil {
+		r.s.tr.close(w)
+		return nil, err
+	}
+	took := time.Since(start)
+	c := &chunkOut{task: r.task, table: r.table, rows: rows, sn: sn, w: w, total: r.total,
+		prune: r.task.Where == "" && !r.collate, done: len(rows) < r.size}
+	if len(r.task.After) > 0 {
+		c.lo = r.keyRow(r.task.After)
+	}
+	if !c.done {
+		c.hi = keyOnly(r.table, rows[len(rows)-1])
+	}
+	r.size = nextChunkSize(r.size, len(rows), took)
+	return c, nil
+}
+
+// nextChunkSize aims the next chunk's read at BackfillTargetTime, changing
+// the size at most twofold per chunk.
+func nextChunkSize(size, got int, took time.Duration) int {
+	if got < size || took <= 0 {
+		return size
+	}
+	next := int(float64(size) * float64(BackfillTargetTime) / float64(took))
+	next = min(max(next, size/2), size*2)
+	return min(max(next, minChunkRows), maxChunkRows)
+}
+
+// read runs one chunk's query in a read-only REPEATABLE READ transaction:
+// its snapshot is taken by the first statement, which also returns it.
+// It takes the table's ACCESS SHARE lock only, which blocks no writer.
+func (r *chunkReader) read(ctx context.Context) ([]change.Row, xidSnapshot, error) {
+	tx, err := r.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, xidSnapshot{}, fmt.Errorf("begin back-fill chunk: %w", err)
+	}
+	defer tx.Rollback(context.Background()) //nolint:errcheck // read-only
+	var snText string
+	if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text`).Scan(&snText); err != nil {
+		return nil, xidSnapshot{}, fmt.Errorf("back-fill chunk snapshot: %w", err)
+	}
+	sn, err := parseXidSnapshot(snText)
+	if err != nil {
+		return nil, xidSnapshot{}, err
+	}
+	t := r.table
+	var rows []change.Row
+	p := &copyParser{cols: len(t.Columns), fn: func(row change.Row) error {
+		rows = append(rows, cloneRow(row))
+		return nil
+	}}
+	if _, err := tx.Conn().PgConn().CopyTo(ctx, p, r.query()); err != nil {
+		return nil, xidSnapshot{}, fmt.Errorf("back-fill %s: %w", t.ID, err)
+	}
+	if err := p.finish(); err != nil {
+		return nil, xidSnapshot{}, err
+	}
+	return rows, sn, nil
+}
+
+// query selects the next r.size rows after r.task.After in key order.
+func (r *chunkReader) query() string {
+	t := r.table
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = pgx.Identifier{c.Name}.Sanitize()
+	}
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = pgx.Identifier{t.Columns[k].Name}.Sanitize()
+	}
+	var conds []string
+	if len(r.task.After) == len(t.Key) {
+		lits := make([]string, len(t.Key))
+		for i, k := range t.Key {
+			lits[i] = quoteLiteral(r.task.After[i]) + "::" + t.Columns[k].Type
+		}
+		conds = append(conds, fmt.Sprintf("(%s) > (%s)", strings.Join(keys, ", "), strings.Join(lits, ", ")))
+	}
+	if r.task.Where != "" {
+		conds = append(conds, "("+r.task.Where+")")
+	}
+	q := fmt.Sprintf("COPY (SELECT %s FROM %s", strings.Join(cols, ", "), pgx.Identifier{t.ID.Schema, t.ID.Name}.Sanitize())
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	return q + fmt.Sprintf(" ORDER BY %s LIMIT %d) TO STDOUT", strings.Join(keys, ", "), r.size)
+}
+
+// keyRow is a row of the table with only the key columns set, from their texts.
+func (r *chunkReader) keyRow(texts []string) change.Row {
+	row := make(change.Row, len(r.table.Columns))
+	for i := range row {
+		row[i] = change.Value{State: change.Missing}
+	}
+	for i, k := range r.table.Key {
+		if i < len(texts) {
+			row[k] = change.Text(texts[i])
+		}
+	}
+	return row
+}
+
+// keyOnly copies the key columns of r; the others are Missing.
+func keyOnly(t *change.Table, r change.Row) change.Row {
+	row := make(change.Row, len(t.Columns))
+	for i := range row {
+		row[i] = change.Value{State: change.Missing}
+	}
+	for _, k := range t.Key {
+		row[k] = r[k]
+	}
+	return row
+}
+
+// keyTexts are the texts of r's key values.
+func keyTexts(t *change.Table, r change.Row) []string {
+	out := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		out[i] = string(r[k].Data)
+	}
+	return out
+}
+
+func cloneRow(r change.Row) change.Row {
+	out := make(change.Row, len(r))
+	for i, v := range r {
+		out[i] = change.Value{State: v.State, Data: slices.Clone(v.Data)}
+	}
+	return out
+}
