@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -58,9 +59,16 @@ const (
 	firstChunkRows = 2000
 )
 
-// skipStaleFilter disables the stale-row filter; tests set it to show that
-// a back-fill without it goes wrong.
+// skipStaleFilter disables the stale-row filter. Test only: the end-to-end
+// test sets SLUICE_TEST_SKIP_STALE_FILTER=1 to show that a back-fill
+// without the filter leaves the target wrong.
 var skipStaleFilter atomic.Bool
+
+func init() {
+	if os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1" {
+		skipStaleFilter.Store(true)
+	}
+}
 
 // chunkOut is a chunk read and waiting to be put into the stream.
 type chunkOut struct {
