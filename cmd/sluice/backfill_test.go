@@ -282,6 +282,8 @@ func TestBackfillUnderWritesWithKills(t *testing.T) {
 	e.waitEqual(120*time.Second, p, "big")
 	t.Logf("target equals source row for row; longest write statement during the back-fill: %v (%d writes)",
 		time.Duration(w.longest.Load()).Round(time.Microsecond), w.ops.Load())
+	chunks, stale := staleStats(p.logText())
+	t.Logf("the last run emitted %d chunks in which the filter found %d stale keys", chunks, stale)
 	if !strings.Contains(p.logText(), "table back-filled") {
 		t.Errorf("no \"table back-filled\" log line")
 	}
@@ -309,4 +311,21 @@ func TestBackfillWithoutStaleFilterFails(t *testing.T) {
 	}
 	t.Logf("without the stale-row filter the target differs, as expected: %s", diff)
 	p.stop(t)
+}
+
+// staleStats counts the chunks and stale keys in a sluice log.
+func staleStats(log string) (chunks, stale int) {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "back-fill chunk emitted") {
+			continue
+		}
+		var ev struct {
+			Stale int `json:"stale_keys"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil {
+			chunks++
+			stale += ev.Stale
+		}
+	}
+	return chunks, stale
 }

@@ -64,6 +64,10 @@ const (
 // without the filter leaves the target wrong.
 var skipStaleFilter atomic.Bool
 
+// testHookChunkRead runs after each chunk is read and before it is handed
+// to the stream loop (tests commit a change in between).
+var testHookChunkRead func()
+
 func init() {
 	if os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1" {
 		skipStaleFilter.Store(true)
@@ -217,6 +221,9 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 			}
 		}
 		backoff = time.Second
+		if testHookChunkRead != nil && c.w != nil {
+			testHookChunkRead()
+		}
 		c.res = make(chan chunkResult, 1)
 		select {
 		case s.bfReady <- c:
