@@ -68,9 +68,17 @@ var skipStaleFilter atomic.Bool
 // to the stream loop (tests commit a change in between).
 var testHookChunkRead func()
 
+// testChunkDelay (test only, SLUICE_TEST_CHUNK_DELAY) pauses each chunk
+// read between its snapshot and its rows, as a slow read on a busy server
+// would: writes that commit meanwhile are what the stale filter is for.
+var testChunkDelay time.Duration
+
 func init() {
 	if os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1" {
 		skipStaleFilter.Store(true)
+	}
+	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_CHUNK_DELAY")); err == nil {
+		testChunkDelay = d
 	}
 }
 
@@ -347,6 +355,9 @@ func (r *chunkReader) read(ctx context.Context) ([]change.Row, xidSnapshot, erro
 	sn, err := parseXidSnapshot(snText)
 	if err != nil {
 		return nil, xidSnapshot{}, err
+	}
+	if testChunkDelay > 0 {
+		time.Sleep(testChunkDelay)
 	}
 	t := r.table
 	var rows []change.Row
