@@ -217,6 +217,96 @@ func (w *writer) halt(t *testing.T) {
 	}
 }
 
+// lockWatch samples the source's lock waits every 10 ms: the longest any
+// backend waited for a lock, and the longest wait on a lock that a sluice
+// session (the back-fill's reads, the catalog look-ups) held.
+type lockWatch struct {
+	mu               sync.Mutex
+	stop             chan struct{}
+	done             chan struct{}
+	longest, bySluce time.Duration
+	samples          int
+}
+
+func watchLocks(t *testing.T, dsn string) *lockWatch {
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lw := &lockWatch{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(lw.done)
+		defer conn.Close(context.Background())
+		for {
+			select {
+			case <-lw.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			var all, sluice float64
+			err := conn.QueryRow(context.Background(), `
+				SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.query_start)), 0),
+				       coalesce(max(extract(epoch FROM clock_timestamp() - a.query_start)) FILTER (WHERE EXISTS (
+				         SELECT 1 FROM pg_stat_activity h WHERE h.pid = ANY (pg_blocking_pids(a.pid)) AND h.application_name = 'sluice')), 0)
+				FROM pg_stat_activity a WHERE a.wait_event_type = 'Lock'`).Scan(&all, &sluice)
+			if err != nil {
+				continue
+			}
+			lw.mu.Lock()
+			lw.samples++
+			lw.longest = max(lw.longest, time.Duration(all*float64(time.Second)))
+			lw.bySluce = max(lw.bySluce, time.Duration(sluice*float64(time.Second)))
+			lw.mu.Unlock()
+		}
+	}()
+	return lw
+}
+
+func (lw *lockWatch) halt() { close(lw.stop); <-lw.done }
+
+func (lw *lockWatch) peek() time.Duration {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.longest
+}
+
+// provokeLockWait makes one session wait 300ms for another's row lock and
+// returns the longest wait the sampler saw meanwhile.
+func provokeLockWait(t *testing.T, dsn string, lw *lockWatch) time.Duration {
+	ctx := context.Background()
+	a, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(ctx)
+	b, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(ctx)
+	if _, err := a.Exec(ctx, "CREATE TABLE IF NOT EXISTS lockprobe (id int PRIMARY KEY); INSERT INTO lockprobe VALUES (1) ON CONFLICT DO NOTHING"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE lockprobe SET id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { _, err := b.Exec(ctx, "UPDATE lockprobe SET id = 1"); waited <- err }()
+	time.Sleep(300 * time.Millisecond)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond)
+	return lw.peek()
+}
+
 // backfillRowsWanted is the size of the big table: 200,000 by default (CI
 // time), SLUICE_BACKFILL_ROWS to change it (e.g. 1000000).
 func backfillRowsWanted(t *testing.T) int {
@@ -235,7 +325,7 @@ func backfillRowsWanted(t *testing.T) int {
 // snapshot --table` while writers change the same table, kills sluice -9
 // twice during the back-fill, and returns the env and the last process
 // once the back-fill is done and the writers stopped.
-func runBigBackfill(t *testing.T, n int, environ ...string) (*backfillEnv, *proc, *writer) {
+func runBigBackfill(t *testing.T, n int, environ ...string) (*backfillEnv, *proc, *writer, *lockWatch) {
 	e := newBackfillEnv(t, "never")
 	e.srcExec(fmt.Sprintf(`CREATE TABLE big (id bigint PRIMARY KEY, a int NOT NULL, b text, c timestamptz DEFAULT now());
 		INSERT INTO big (id, a, b) SELECT g, g %% 1000, md5(g::text) FROM generate_series(1, %d) g;
@@ -262,6 +352,13 @@ func runBigBackfill(t *testing.T, n int, environ ...string) (*backfillEnv, *proc
 		}
 	}()
 	time.Sleep(500 * time.Millisecond)
+	lw := watchLocks(t, e.src.DSN("app"))
+	if d := provokeLockWait(t, e.src.DSN("app"), lw); d < 100*time.Millisecond {
+		t.Fatalf("the lock sampler saw a 300ms lock wait as %v: it does not measure", d)
+	}
+	lw.mu.Lock()
+	lw.longest = 0 // the provoked wait was only to check the sampler
+	lw.mu.Unlock()
 	began := time.Now()
 	e.snapshotCmd("--table", "public.big")
 	for i, frac := range []int64{5, 2} { // kill at a fifth, then at half
@@ -293,12 +390,13 @@ func runBigBackfill(t *testing.T, n int, environ ...string) (*backfillEnv, *proc
 		return done
 	})
 	t.Logf("back-fill of %d rows done %v after the request, with %d writes meanwhile", n, time.Since(began).Round(time.Millisecond), w.ops.Load())
+	lw.halt()
 	time.Sleep(time.Second) // writes after the back-fill still stream
 	w.halt(t)
 	// A row in another table marks the end of the writes in the stream.
 	e.srcExec("INSERT INTO marker VALUES (1)")
 	e.waitEqual(120*time.Second, p, "marker")
-	return e, p, w
+	return e, p, w, lw
 }
 
 // chunkDelay makes each chunk's read last a while after its snapshot (a
@@ -312,10 +410,16 @@ const chunkDelay = "SLUICE_TEST_CHUNK_DELAY=150ms"
 // the copy, ends equal to the source row for row.
 func TestBackfillUnderWritesWithKills(t *testing.T) {
 	n := backfillRowsWanted(t)
-	e, p, w := runBigBackfill(t, n, chunkDelay)
+	e, p, w, lw := runBigBackfill(t, n, chunkDelay)
 	e.waitEqual(120*time.Second, p, "big")
 	t.Logf("target equals source row for row; longest write statement during the back-fill: %v (%d writes)",
 		time.Duration(w.longest.Load()).Round(time.Microsecond), w.ops.Load())
+	t.Logf("lock waits on the source during the back-fill (%d samples, every 10ms): longest any session waited %v "+
+		"(the writers' own row locks), longest on a lock a sluice session held %v",
+		lw.samples, lw.longest.Round(time.Millisecond), lw.bySluce.Round(time.Millisecond))
+	if lw.bySluce > 0 {
+		t.Errorf("a writer waited %v for a lock sluice held: the back-fill must take no lock a writer waits for", lw.bySluce)
+	}
 	var chunks, stale int
 	logs, _ := filepath.Glob(filepath.Join(e.dir, "sluice-*.log"))
 	for _, l := range logs {
@@ -338,7 +442,7 @@ func TestBackfillUnderWritesWithKills(t *testing.T) {
 // rows read before a concurrent change overwrite that change, and the
 // target ends different from the source.
 func TestBackfillWithoutStaleFilterFails(t *testing.T) {
-	e, p, _ := runBigBackfill(t, 100000, chunkDelay, "SLUICE_TEST_SKIP_STALE_FILTER=1")
+	e, p, _, _ := runBigBackfill(t, 100000, chunkDelay, "SLUICE_TEST_SKIP_STALE_FILTER=1")
 	src, err := rows(t, e.src.DSN("app"), "big")
 	if err != nil {
 		t.Fatal(err)
