@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -475,4 +476,111 @@ func staleStats(log string) (chunks, stale int) {
 		}
 	}
 	return chunks, stale
+}
+
+// TestRecopyDamagedTable damages a target table by hand (rows deleted,
+// changed and added, and rows deleted on the source meanwhile), then
+// `sluice snapshot --table` makes it equal to the source again, while
+// another table keeps streaming and the pipeline never stops.
+func TestRecopyDamagedTable(t *testing.T) {
+	e := newBackfillEnv(t, "initial")
+	e.srcExec(`CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric(12,2));
+		INSERT INTO orders SELECT g, 'c' || (g % 97), g * 1.5 FROM generate_series(1, 30000) g;
+		CREATE TABLE events (id bigserial PRIMARY KEY, what text);
+		CREATE TABLE nokey (v int) -- REPLICA IDENTITY FULL lets it stream, but it has no key order to back-fill by
+		;ALTER TABLE nokey REPLICA IDENTITY FULL`)
+	p := e.startWith()
+	e.waitStatus(p, 60*time.Second, "streaming", streaming)
+	e.waitEqual(60*time.Second, p, "orders")
+	stop := make(chan struct{})
+	streamed := make(chan int, 1)
+	go func() { // the other table streams throughout
+		n := 0
+		defer func() { streamed <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := e.src.Exec(context.Background(), "app", "INSERT INTO events (what) VALUES ('tick')"); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	// Damage: the target loses rows, has rows changed, and keeps rows the
+	// source deletes while replication of orders is "broken" (simulated by
+	// deleting on the source and re-inserting on the target).
+	e.dstExec(`DELETE FROM orders WHERE id % 10 = 3;
+		UPDATE orders SET total = -1 WHERE id % 10 = 4;
+		INSERT INTO orders VALUES (100001, 'ghost', 0), (100002, 'ghost', 0)`)
+	e.srcExec(`DELETE FROM orders WHERE id BETWEEN 20000 AND 20099`)
+	e.waitStatus(p, 30*time.Second, "the source's delete applied", func(metrics.Status) bool {
+		n, err := e.dst.QueryValue(context.Background(), "dwh", "SELECT count(*) FROM orders WHERE id BETWEEN 20000 AND 20099")
+		return err == nil && n == "0"
+	})
+	e.dstExec(`INSERT INTO orders SELECT g, 'deleted on the source', 0 FROM generate_series(20000, 20049) g`)
+	if s, _ := rows(t, e.src.DSN("app"), "orders"); true {
+		d, _ := rows(t, e.dst.DSN("dwh"), "orders")
+		if diffRows(s, d) == "" {
+			t.Fatal("the damage did not take")
+		}
+	}
+	e.snapshotCmd("--table", "public.orders")
+	e.waitStatus(p, 120*time.Second, "the end of the re-copy", func(s metrics.Status) bool {
+		_, done := backfillRows(s, "public.orders")
+		return done
+	})
+	e.waitEqual(60*time.Second, p, "orders")
+	close(stop)
+	n := <-streamed
+	e.waitEqual(60*time.Second, p, "events")
+	t.Logf("orders equal again after the re-copy; %d events streamed meanwhile", n)
+	if !strings.Contains(p.logText(), "back-fill removed target rows the source no longer has") {
+		t.Error("no log line about the pruned rows")
+	}
+
+	// --where copies part of a table again (without pruning).
+	e.dstExec(`UPDATE orders SET total = -2 WHERE id > 29000`)
+	e.snapshotCmd("--table", "public.orders", "--where", "id > 29000")
+	e.waitEqual(60*time.Second, p, "orders")
+
+	// Requests the pipeline refuses, with the fix.
+	out, err := exec.Command(binary, "snapshot", "--config", e.cfg, "--table", "public.nokey").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "primary key") {
+		t.Errorf("snapshot of a table without a key: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "snapshot", "--config", e.cfg, "--table", "public.orders", "--where", "nosuch > 1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "nosuch") {
+		t.Errorf("snapshot with a bad --where: %v\n%s", err, out)
+	}
+	s, _ := e.status()
+	if s.State != "streaming" {
+		t.Errorf("state %s after refused requests, want streaming", s.State)
+	}
+	st, err := exec.Command(binary, "status", "--config", e.cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(st), "back-fills") || !strings.Contains(string(st), "public.orders") {
+		t.Errorf("sluice status shows no back-fills: %v\n%s", err, st)
+	}
+	metricsText := httpGet(t, "http://"+e.addr+"/metrics")
+	if !strings.Contains(metricsText, `sluice_backfill_rows_copied{pipeline="test",table="public.orders"}`) {
+		t.Errorf("/metrics has no back-fill rows")
+	}
+	p.stop(t)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	if _, err := io.Copy(&b, resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
