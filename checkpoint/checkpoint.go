@@ -37,6 +37,7 @@ type Checkpoint struct {
 // Backfill is the progress of the online back-fill of one table.
 type Backfill struct {
 	Table string   `json:"table"`           // schema.table
+	ID    string   `json:"id,omitempty"`    // names the request (when it was made), for the target's position column
 	Where string   `json:"where,omitempty"` // the row filter asked for
 	After []string `json:"after,omitempty"` // text of the last applied chunk's last key; empty = not started
 	Rows  int64    `json:"rows,omitempty"`  // rows applied so far

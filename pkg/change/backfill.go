@@ -6,8 +6,14 @@ package change
 // source/postgres/backfill.go for why that point is safe).
 type Backfill struct {
 	Source TableID // the source table, which the progress names
+	ID     string  // the back-fill request's id (kept in the checkpoint)
 	Table  *Table  // the table's shape as the chunk's rows have it (after transforms)
 	Where  string  // the row filter the back-fill was asked for ("" = every row)
+	// Span names the chunk for targets that record where each row came
+	// from (history and append modes' position column): the back-fill
+	// request and the chunk's key range, the same when the chunk is read
+	// again after a crash with the same bounds.
+	Span string
 	// Lo and Hi bound the chunk's key range: keys above Lo (nil: from the
 	// first key) up to and including Hi (nil: to the last). Only the key
 	// columns are set.

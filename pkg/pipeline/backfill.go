@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -80,7 +81,7 @@ func (p *Pipeline) RequestBackfill(ctx context.Context, tables []string, where s
 		if err != nil {
 			return err
 		}
-		r := checkpoint.Backfill{Table: id.String(), Where: where}
+		r := checkpoint.Backfill{Table: id.String(), Where: where, ID: time.Now().UTC().Format("20060102T150405.000000")}
 		if err := bf.CheckBackfill(ctx, r); err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func (b *batch) takeBackfillRequest(ctx context.Context, reqs []checkpoint.Backf
 
 // noteBackfill records the progress a back-fill chunk brings, once applied.
 func (b *batch) noteBackfill(bf *change.Backfill) {
-	t := checkpoint.Backfill{Table: bf.Source.String(), Where: bf.Where, After: bf.After, Rows: bf.Rows}
+	t := checkpoint.Backfill{Table: bf.Source.String(), Where: bf.Where, After: bf.After, Rows: bf.Rows, ID: bf.ID}
 	b.p.bf.set(t, bf.Done)
 	b.bfDirty = true
 	b.p.observeBackfill(BackfillProgress{Table: t.Table, Where: t.Where, Rows: t.Rows, Done: bf.Done, Err: bf.Err})

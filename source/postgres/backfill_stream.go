@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"strconv"
 	"time"
 
@@ -90,7 +92,7 @@ func (st *stream) emitChunk(ctx context.Context) error {
 	}
 	if c.err != "" {
 		txn := &change.Txn{ID: "backfill", Position: st.delivered, Commit: time.Now(),
-			Backfill: &change.Backfill{Source: mustTableID(c.task.Table), Table: c.table, Where: c.task.Where, After: c.task.After, Rows: c.total, Done: true, Err: c.err}}
+			Backfill: &change.Backfill{Source: mustTableID(c.task.Table), ID: c.task.ID, Table: c.table, Where: c.task.Where, After: c.task.After, Rows: c.total, Done: true, Err: c.err}}
 		c.res <- chunkResult{}
 		return st.deliver(ctx, txn)
 	}
@@ -106,7 +108,7 @@ func (st *stream) emitChunk(ctx context.Context) error {
 	t := c.table
 	txn := st.s.newTxn()
 	txn.ID, txn.Position, txn.Commit = "backfill", st.delivered, time.Now()
-	bf := &change.Backfill{Source: t.ID, Table: t, Where: c.task.Where, Lo: c.lo, Hi: c.hi, Prune: c.prune && !sl.all, Done: c.done}
+	bf := &change.Backfill{Source: t.ID, ID: c.task.ID, Table: t, Span: span(c), Where: c.task.Where, Lo: c.lo, Hi: c.hi, Prune: c.prune && !sl.all, Done: c.done}
 	var emitted int64
 	for _, r := range c.rows {
 		if sl.all || sl.keys[keyText(t, r)] {
@@ -165,4 +167,15 @@ func mustTableID(s string) change.TableID {
 		return change.TableID{Name: s}
 	}
 	return id
+}
+
+// span names the chunk: the request, the table and the key range.
+func span(c *chunkOut) string {
+	bound := func(r change.Row) string {
+		if r == nil {
+			return "-"
+		}
+		return strings.Join(keyTexts(c.table, r), ",")
+	}
+	return fmt.Sprintf("backfill %s %s (%s, %s]", c.task.ID, c.table.ID, bound(c.lo), bound(c.hi))
 }
