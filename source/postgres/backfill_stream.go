@@ -3,8 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicecdc/sluice/pkg/change"
