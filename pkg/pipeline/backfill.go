@@ -31,12 +31,19 @@ type BackfillProgress struct {
 	Err   string // why it was given up
 }
 
+// backfillRequest asks the batch loop to record and start back-fills;
+// done (if not nil) hears when they are in the checkpoint.
+type backfillRequest struct {
+	tasks []checkpoint.Backfill
+	done  chan error
+}
+
 // backfills is the state of the online back-fills: those queued or
 // running, each with its progress as last applied in the target.
 type backfills struct {
 	mu    sync.Mutex
 	tasks []checkpoint.Backfill
-	reqs  chan []checkpoint.Backfill // requests for the batch loop
+	reqs  chan backfillRequest // requests for the batch loop
 	live  bool                       // the batch loop takes requests
 }
 
@@ -87,6 +94,11 @@ func (p *Pipeline) RequestBackfill(ctx context.Context, tables []string, where s
 		}
 		reqs = append(reqs, r)
 	}
+	return p.sendBackfills(ctx, backfillRequest{tasks: reqs})
+}
+
+// sendBackfills hands a request to the batch loop.
+func (p *Pipeline) sendBackfills(ctx context.Context, r backfillRequest) error {
 	p.bf.mu.Lock()
 	live := p.bf.live
 	p.bf.mu.Unlock()
@@ -94,8 +106,29 @@ func (p *Pipeline) RequestBackfill(ctx context.Context, tables []string, where s
 		return fmt.Errorf("%w yet (it is starting, copying its initial snapshot or retrying); ask again once `sluice status` says streaming", ErrNotStreaming)
 	}
 	select {
-	case p.bf.reqs <- reqs:
+	case p.bf.reqs <- r:
 		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// requestSaved is the request function a TableWatcher gets: it returns
+// once the back-fills are in the checkpoint.
+func (p *Pipeline) requestSaved(ctx context.Context, tasks []checkpoint.Backfill) error {
+	id := time.Now().UTC().Format("20060102T150405.000000")
+	for i := range tasks {
+		if tasks[i].ID == "" {
+			tasks[i].ID = id
+		}
+	}
+	r := backfillRequest{tasks: tasks, done: make(chan error, 1)}
+	if err := p.sendBackfills(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -103,7 +136,15 @@ func (p *Pipeline) RequestBackfill(ctx context.Context, tables []string, where s
 
 // takeBackfillRequest records new back-fills in the checkpoint and hands
 // them to the source.
-func (b *batch) takeBackfillRequest(ctx context.Context, reqs []checkpoint.Backfill) error {
+func (b *batch) takeBackfillRequest(ctx context.Context, req backfillRequest) error {
+	err := b.recordBackfills(ctx, req.tasks)
+	if req.done != nil {
+		req.done <- err
+	}
+	return err
+}
+
+func (b *batch) recordBackfills(ctx context.Context, reqs []checkpoint.Backfill) error {
 	for _, r := range reqs {
 		b.p.bf.set(r, false)
 		b.p.opts.Log.Info().Str("table", r.Table).Str("where", r.Where).Msg("back-fill requested")

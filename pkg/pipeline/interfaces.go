@@ -164,3 +164,12 @@ type Backfiller interface {
 	// to call before or after Start.
 	Backfill(bs []checkpoint.Backfill)
 }
+
+// TableWatcher is a Backfiller that notices tables that appear while it
+// streams and match the configured selection, and back-fills them. It
+// asks through request, which returns once the back-fill is recorded in
+// the checkpoint (so a crash right after cannot forget it); only then does
+// the source start streaming the table.
+type TableWatcher interface {
+	WatchTables(request func(ctx context.Context, bs []checkpoint.Backfill) error)
+}

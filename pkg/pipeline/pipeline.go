@@ -67,7 +67,7 @@ func New(src Source, sink Sink, store checkpoint.Store, opts Options) *Pipeline 
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &Pipeline{src: src, sink: sink, store: store, opts: opts, obs: obs, bf: &backfills{reqs: make(chan []checkpoint.Backfill)}}
+	return &Pipeline{src: src, sink: sink, store: store, opts: opts, obs: obs, bf: &backfills{reqs: make(chan backfillRequest)}}
 }
 
 // Run replicates until ctx ends (then it flushes what it has, checkpoints
@@ -137,6 +137,9 @@ func (p *Pipeline) run(ctx context.Context) error {
 		if ps, ok := p.src.(PartSource); ok {
 			ps.DeliverParts()
 		}
+	}
+	if w, ok := p.src.(TableWatcher); ok {
+		w.WatchTables(p.requestSaved)
 	}
 	if err := p.src.Start(ctx, from); err != nil {
 		return p.report(ctx, "source", err)
@@ -369,12 +372,15 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 				return err
 			}
 			timer.Reset(time.Hour)
-		case reqs := <-b.p.bf.reqs:
+		case req := <-b.p.bf.reqs:
 			if b.open != "" { // half a transaction is applied: record the request after it
 				go func() {
 					select {
-					case b.p.bf.reqs <- reqs:
+					case b.p.bf.reqs <- req:
 					case <-stop.Done():
+						if req.done != nil {
+							req.done <- stop.Err()
+						}
 					}
 				}()
 				continue
@@ -385,7 +391,7 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 			if err := b.settle(ctx, true); err != nil {
 				return err
 			}
-			if err := b.takeBackfillRequest(ctx, reqs); err != nil {
+			if err := b.takeBackfillRequest(ctx, req); err != nil {
 				return err
 			}
 		case r := <-txns:

@@ -139,7 +139,7 @@ func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(s.tables, id) {
+	if !s.selected(id) {
 		return fmt.Errorf("table %s is not replicated by this pipeline: add it to source.tables (and check source.exclude)", id)
 	}
 	conn, err := s.connect(ctx)
@@ -290,6 +290,18 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 		r.conn = conn
 		id, err := change.ParseTableID(r.task.Table)
 		if err != nil {
+			return nil, err
+		}
+		// A table being published (a new one) is copied once it streams,
+		// and after every transaction older than its publication ended.
+		for !r.s.selected(id) {
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if err := r.s.waitPublished(ctx, conn); err != nil {
 			return nil, err
 		}
 		if r.table, r.relid, err = describeTable(ctx, conn, id); err != nil {

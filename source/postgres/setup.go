@@ -54,7 +54,9 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 		return fmt.Errorf("source.tables %v (minus source.exclude %v) matches no table in the source database; check the patterns (schema.table, * globs)",
 			s.opts.Tables, s.opts.Exclude)
 	}
+	s.tablesMu.Lock()
 	s.tables = tables
+	s.tablesMu.Unlock()
 	names := make([]string, len(tables))
 	for i, t := range tables {
 		names[i] = pgx.Identifier{t.Schema, t.Name}.Sanitize()
@@ -85,6 +87,9 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
+	}
+	if err := s.notePublished(ctx, s.meta); err != nil { // back-fills wait for the transactions before it
+		return err
 	}
 	s.opts.Log.Info().Str("publication", s.opts.Publication).Int("tables", len(tables)).Bool("created", !pub.exists).Msg("publication ready")
 	return nil

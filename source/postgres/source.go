@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pglogrepl"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
@@ -100,6 +102,12 @@ type Source struct {
 	tr        *tracker       // keys the stream changed while chunks were read
 	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
 	bfStopped chan struct{}
+	// New tables (newtables.go): the pipeline's request function, the
+	// lock of tables once streaming, and the xmax after the last
+	// publication change.
+	request  func(ctx context.Context, bs []checkpoint.Backfill) error
+	tablesMu sync.Mutex
+	pubXmax  atomic.Uint64
 }
 
 type result struct {

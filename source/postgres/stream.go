@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -86,7 +87,10 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	s.bfStopped = make(chan struct{})
 	go func() {
 		defer close(s.bfStopped)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchTables(ctx) })
 		s.runBackfills(ctx)
+		wg.Wait()
 	}()
 	s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("from", start).Strs("tables", s.tableIDs()).Msg("streaming started")
 	return nil
