@@ -44,7 +44,7 @@ type backfills struct {
 	mu    sync.Mutex
 	tasks []checkpoint.Backfill
 	reqs  chan backfillRequest // requests for the batch loop
-	live  bool                       // the batch loop takes requests
+	live  bool                 // the batch loop takes requests
 }
 
 func (b *backfills) list() []checkpoint.Backfill {
