@@ -18,7 +18,7 @@ import (
 // history mode the current versions equal the source.
 func TestBackfillModes(t *testing.T) {
 	for _, dst := range []string{"postgres", "mysql"} {
-		for _, mode := range []string{"history", "append"} {
+		for _, mode := range []string{"merge", "history", "append"} {
 			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, dst, mode) })
 		}
 	}
@@ -65,11 +65,19 @@ func testBackfillMode(t *testing.T, dst, mode string) {
 		return n
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for count("_op = 'update'") != 2 {
+	for mode != "merge" && count("_op = 'update'") != 2 || mode == "merge" && count("v = 'changed'") != 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("the streamed updates did not arrive; log:\n%s", tail(p.logText(), 6000))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if mode == "merge" { // damage: a row the source never had, one it no longer has, one changed
+		x.from.exec(t, `DELETE FROM acct WHERE id = 4000`)
+		for count("id = 4000") != 0 {
+			time.Sleep(100 * time.Millisecond)
+		}
+		x.to.exec(t, `INSERT INTO public.acct (id, v) VALUES (999999, 'ghost'), (4000, 'deleted on the source')`)
+		x.to.exec(t, `UPDATE public.acct SET v = 'damaged' WHERE id = 1`)
 	}
 	be.snapshotCmd("--table", "public.acct")
 	be.waitStatus(p, 120*time.Second, "the end of the back-fill", func(s metrics.Status) bool {
@@ -77,6 +85,11 @@ func testBackfillMode(t *testing.T, dst, mode string) {
 		return done
 	})
 	time.Sleep(time.Second) // the last chunk's batch commits
+	if mode == "merge" {
+		x.waitSame(30*time.Second, p, "public.acct")
+		p.stop(t)
+		return
+	}
 	if n := count("_op = 'snapshot'"); n != 5000 {
 		t.Errorf("%d snapshot rows, want 5000", n)
 	}

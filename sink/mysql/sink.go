@@ -269,6 +269,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if err != nil {
 		return s.fail(err)
 	}
+	if err := s.prune(ctx, txn); err != nil {
+		return s.fail(err)
+	}
 	if txn.Position != nil {
 		s.lastPos = txn.Position
 	}

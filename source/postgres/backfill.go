@@ -192,7 +192,7 @@ func (s *Source) runBackfills(ctx context.Context) {
 			return // ctx ended
 		}
 		s.bf.mu.Lock()
-		if len(s.bf.queue) > 0 && s.bf.queue[0].Table == task.Table && slices.Equal(s.bf.queue[0].After, task.After) {
+		if len(s.bf.queue) > 0 && s.bf.queue[0].Table == task.Table && s.bf.queue[0].ID == task.ID { // not asked again meanwhile
 			s.bf.queue = s.bf.queue[1:]
 		}
 		s.bf.mu.Unlock()
