@@ -630,6 +630,22 @@ func TestNewTableWhileStreaming(t *testing.T) {
 		t.Error("no log line about the new table")
 	}
 	t.Logf("new table copied and streaming with no restart (%d write transactions raced its publication)", n)
+	// Killed right after the new table's back-fill is recorded (before or
+	// just after its publication): the next start publishes it and resumes.
+	e.srcExec(`CREATE TABLE fresh2 (id int PRIMARY KEY, v text); INSERT INTO fresh2 SELECT g, 'x' FROM generate_series(1, 5000) g`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.logText(), `"table":"public.fresh2"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("new table fresh2 not noticed; log:\n%s", tail(p.logText(), 4000))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p.kill9()
+	e.srcExec(`UPDATE fresh2 SET v = 'while down' WHERE id <= 10; INSERT INTO fresh2 VALUES (5001, 'while down')`)
+	p = e.startWith()
+	e.waitStatus(p, 60*time.Second, "streaming", streaming)
+	e.srcExec(`UPDATE fresh2 SET v = 'after restart' WHERE id BETWEEN 11 AND 20`)
+	e.waitEqual(60*time.Second, p, "fresh2", "fresh")
 	// A new table without a key is not published (its UPDATEs would fail).
 	e.srcExec(`CREATE TABLE keyless (v int); INSERT INTO keyless VALUES (1); UPDATE keyless SET v = 2`)
 	time.Sleep(2 * TableWatchEveryForTests)
@@ -637,6 +653,13 @@ func TestNewTableWhileStreaming(t *testing.T) {
 	if !strings.Contains(p.logText(), "has no primary key: not replicated") {
 		t.Error("no warning about the new keyless table")
 	}
+	// A table created while sluice is stopped is copied after the restart.
+	p.stop(t)
+	e.srcExec(`CREATE TABLE between (id int PRIMARY KEY, v text); INSERT INTO between SELECT g, 'x' FROM generate_series(1, 3000) g`)
+	p = e.startWith()
+	e.waitStatus(p, 60*time.Second, "streaming", streaming)
+	e.srcExec(`UPDATE between SET v = 'y' WHERE id <= 5`)
+	e.waitEqual(60*time.Second, p, "between", "fresh2", "fresh")
 	p.stop(t)
 }
 

@@ -213,7 +213,7 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 		}
 		if err != nil {
 			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) {
+			if errors.As(err, &pgErr) && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) || errors.Is(err, errGone) {
 				log.Error().Err(err).Msg("back-fill given up")
 				c = &chunkOut{task: task, done: true, err: err.Error(), total: r.total}
 			} else {
@@ -259,7 +259,10 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 	}
 }
 
-var errNoKey = errors.New("no primary key")
+var (
+	errNoKey = errors.New("no primary key")
+	errGone  = errors.New("table dropped")
+)
 
 // chunkReader reads the chunks of one table on a connection of its own.
 type chunkReader struct {
@@ -294,11 +297,21 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 		}
 		// A table being published (a new one) is copied once it streams,
 		// and after every transaction older than its publication ended.
-		for !r.s.selected(id) {
+		for i := 1; !r.s.selected(id); i++ {
 			select {
 			case <-time.After(100 * time.Millisecond):
 			case <-ctx.Done():
 				return nil, ctx.Err()
+			}
+			if i%50 == 0 { // still there?
+				var n int
+				if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+					id.Schema, id.Name).Scan(&n); err != nil {
+					return nil, err
+				}
+				if n == 0 {
+					return nil, fmt.Errorf("%w: table %s no longer exists", errGone, id)
+				}
 			}
 		}
 		if err := r.s.waitPublished(ctx, conn); err != nil {

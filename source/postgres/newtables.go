@@ -31,9 +31,10 @@ import (
 //     the table was published is missed, and what is written after is in
 //     the stream, where the chunk's stale filter orders the two.
 //
-// After a crash between 1 and 2, the next start publishes the table with
-// the others (it matches source.tables) and resumes the recorded back-fill,
-// after the same wait.
+// After a crash before 2, the next start leaves the table out of the
+// publication (it is new to it; see publishTables) and the watcher takes
+// it the same way; a back-fill recorded in 1 waits for it. A table added to
+// source.tables between two runs is taken the same way.
 
 // TableWatchEvery is how often the catalog is polled for new tables.
 var TableWatchEvery = 3 * time.Second

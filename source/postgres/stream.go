@@ -37,7 +37,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 		start = l
 	}
 	if s.repl == nil { // no snapshot in this run
-		if err := s.ensurePublication(ctx); err != nil {
+		if err := s.publishTables(ctx, from != nil); err != nil {
 			return err
 		}
 		si, err := s.slot(ctx)
