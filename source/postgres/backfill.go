@@ -54,10 +54,12 @@ var BackfillTargetTime = 300 * time.Millisecond
 
 // Chunk size bounds, in rows.
 const (
-	minChunkRows   = 200
-	maxChunkRows   = 50000
-	firstChunkRows = 2000
+	minChunkRows = 200
+	maxChunkRows = 50000
 )
+
+// firstChunkRows is the size of a table's first chunk (tests make it small).
+var firstChunkRows = 2000
 
 // skipStaleFilter disables the stale-row filter. Test only: the end-to-end
 // test sets SLUICE_TEST_SKIP_STALE_FILTER=1 to show that a back-fill

@@ -140,3 +140,63 @@ func nextChunk(t *testing.T, src *Source) (*change.Backfill, []change.Row) {
 		return txn.Backfill, rows
 	}
 }
+
+// TestBackfillCompositeTextKey copies a table keyed by (int, text), with
+// key texts that need quoting, in many chunks: every row arrives exactly
+// once, the chunks' ranges follow each other, and a collatable key is not
+// pruned (the target might order it differently).
+func TestBackfillCompositeTextKey(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{})
+	if err := c.Exec(ctx, "postgres", `CREATE TABLE ck (a int, b text, v int, PRIMARY KEY (a, b));
+		INSERT INTO ck SELECT g % 7, 'it''s \ "' || g || E'\u00e9', g FROM generate_series(1, 1500) g`); err != nil {
+		t.Fatal(err)
+	}
+	old := firstChunkRows
+	firstChunkRows = 7
+	defer func() { firstChunkRows = old }()
+	src, err := New(ctx, Options{DSN: c.DSN("postgres"), Tables: []string{"public.*"}, Slot: "ck", Publication: "ck", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	src.Backfill([]checkpoint.Backfill{{Table: "public.ck", ID: "t"}})
+	seen := map[string]int{}
+	var prevHi change.Row
+	chunks := 0
+	for {
+		bf, rows := nextChunk(t, src)
+		chunks++
+		if bf.Prune {
+			t.Error("a text key range is pruned")
+		}
+		if chunks > 1 && (bf.Lo == nil || keyText(bf.Table, bf.Lo) != keyText(bf.Table, prevHi)) {
+			t.Fatalf("chunk %d starts after %v, want after the previous chunk's end %v", chunks, bf.Lo, prevHi)
+		}
+		prevHi = bf.Hi
+		for _, r := range rows {
+			seen[string(r[2].Data)]++
+		}
+		if bf.Done {
+			if bf.Rows != 1500 {
+				t.Errorf("rows %d, want 1500", bf.Rows)
+			}
+			break
+		}
+	}
+	if len(seen) != 1500 {
+		t.Fatalf("%d distinct rows, want 1500", len(seen))
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Fatalf("row %s arrived %d times", v, n)
+		}
+	}
+	if chunks < 5 {
+		t.Errorf("%d chunks, want several", chunks)
+	}
+	t.Logf("1500 rows in %d chunks", chunks)
+}
