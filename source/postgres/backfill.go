@@ -208,6 +208,7 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 	log := s.opts.Log.With().Str("table", task.Table).Logger()
 	r := &chunkReader{s: s, task: task, size: firstChunkRows, total: task.Rows}
 	backoff := time.Second
+	reshaped := 0
 	for {
 		c, err := r.next(ctx)
 		if ctx.Err() != nil {
@@ -215,7 +216,14 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 		}
 		if err != nil {
 			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) || errors.Is(err, errGone) {
+			isPg := errors.As(err, &pgErr)
+			if isPg && pgErr.Code == "42703" && reshaped < 3 { // a column went away: read the table's shape again
+				reshaped++
+				log.Info().Err(err).Msg("back-fill: the table changed shape; reading its columns again")
+				r.reset()
+				continue
+			}
+			if isPg && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) || errors.Is(err, errGone) {
 				log.Error().Err(err).Msg("back-fill given up")
 				c = &chunkOut{task: task, done: true, err: err.Error(), total: r.total}
 			} else {
@@ -319,11 +327,8 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 		if err := r.s.waitPublished(ctx, conn); err != nil {
 			return nil, err
 		}
-		if r.table, r.relid, err = describeTable(ctx, conn, id); err != nil {
+		if err := r.describe(ctx); err != nil {
 			return nil, err
-		}
-		if !r.table.HasKey() {
-			return nil, fmt.Errorf("%w: %w", errNoKey, noKeyError(id))
 		}
 		names := make([]string, len(r.table.Key))
 		for i, k := range r.table.Key {
@@ -334,6 +339,9 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read key collations of %s: %w", id, err)
 		}
+	}
+	if err := r.describe(ctx); err != nil { // columns added or dropped since the last chunk
+		return nil, err
 	}
 	w := r.s.tr.open(r.table.ID)
 	start := time.Now()
@@ -353,6 +361,27 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 	}
 	r.size = nextChunkSize(r.size, len(rows), took)
 	return c, nil
+}
+
+// describe reads the table's shape, keeping the previous *Table while it
+// is the same (sinks key their work by it).
+func (r *chunkReader) describe(ctx context.Context) error {
+	id, err := change.ParseTableID(r.task.Table)
+	if err != nil {
+		return err
+	}
+	t, relid, err := describeTable(ctx, r.conn, id)
+	if err != nil {
+		return err
+	}
+	if !t.HasKey() {
+		return fmt.Errorf("%w: %w", errNoKey, noKeyError(id))
+	}
+	if r.table == nil || !r.table.SameShape(t) {
+		r.table = t
+	}
+	r.relid = relid
+	return nil
 }
 
 // nextChunkSize aims the next chunk's read at BackfillTargetTime, changing

@@ -200,3 +200,59 @@ func TestBackfillCompositeTextKey(t *testing.T) {
 	}
 	t.Logf("1500 rows in %d chunks", chunks)
 }
+
+// TestBackfillColumnDropped drops a column while a table is back-filled:
+// the next chunk reads the table's new shape and the copy goes on, every
+// row once.
+func TestBackfillColumnDropped(t *testing.T) {
+	ctx := context.Background()
+	c := pgtest.Start(t, pgtest.Options{})
+	if err := c.Exec(ctx, "postgres", `CREATE TABLE dc (id int PRIMARY KEY, v text, w text); INSERT INTO dc SELECT g, 'v', 'w' FROM generate_series(1, 500) g`); err != nil {
+		t.Fatal(err)
+	}
+	old := firstChunkRows
+	firstChunkRows = 7
+	defer func() { firstChunkRows = old; testHookChunkRead = nil }()
+	src, err := New(ctx, Options{DSN: c.DSN("postgres"), Tables: []string{"public.*"}, Slot: "dc", Publication: "dc", Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if err := src.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	dropped := false
+	testHookChunkRead = func() {
+		if !dropped {
+			dropped = true
+			if err := c.Exec(ctx, "postgres", `ALTER TABLE dc DROP COLUMN w`); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	src.Backfill([]checkpoint.Backfill{{Table: "public.dc", ID: "t"}})
+	seen := map[string]int{}
+	for {
+		bf, rows := nextChunk(t, src)
+		if bf.Err != "" {
+			t.Fatalf("back-fill given up: %s", bf.Err)
+		}
+		for _, r := range rows {
+			seen[string(r[0].Data)]++
+		}
+		if bf.Done {
+			if n := len(bf.Table.Columns); n != 2 {
+				t.Errorf("last chunk has %d columns, want 2 (w dropped)", n)
+			}
+			break
+		}
+	}
+	if len(seen) != 500 {
+		t.Fatalf("%d distinct rows, want 500", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("row %s arrived %d times", id, n)
+		}
+	}
+}
