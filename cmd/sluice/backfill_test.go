@@ -538,9 +538,6 @@ func TestRecopyDamagedTable(t *testing.T) {
 	n := <-streamed
 	e.waitEqual(60*time.Second, p, "events")
 	t.Logf("orders equal again after the re-copy; %d events streamed meanwhile", n)
-	if !strings.Contains(p.logText(), "back-fill removed target rows the source no longer has") {
-		t.Error("no log line about the pruned rows")
-	}
 
 	// --where copies part of a table again (without pruning).
 	e.dstExec(`UPDATE orders SET total = -2 WHERE id > 29000`)

@@ -9,13 +9,15 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 )
 
-// prune makes a merge target's key range of a back-fill chunk hold only
-// the chunk's rows: it deletes, in the open transaction and after the
-// chunk's rows are written, the target rows of the range whose key is
-// neither among them nor in the chunk's Keep list (keys the stream changed
-// after the chunk's snapshot). Those are rows the source no longer has.
-// Tables whose key order the target may compare differently (text keys,
-// rows of another engine) are not pruned: the source leaves Prune off.
+// prune makes a merge target's key range of a back-fill chunk ready for
+// the chunk's rows: before they are added, it deletes, in the open
+// transaction and after what is pending, the target rows of the range
+// except the chunk's Keep list (keys the stream changed after the chunk's
+// snapshot, whose target rows are newer). The chunk's rows are then plain
+// inserts (COPY), and rows the source no longer has are gone. Tables whose
+// key order the target may compare differently (text keys, rows of another
+// engine) are not pruned: the source leaves Prune off, and the rows are
+// upserted.
 func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	bf := txn.Backfill
 	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || bf.Table.Dialect != change.Postgres || !bf.Table.HasKey() {
@@ -37,22 +39,10 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 		return nil // soft deletes keep rows: nothing to prune
 	}
 	keep := make([][]string, len(tg.key)) // per key column, the kept keys' texts
-	addKeep := func(r change.Row) {
+	for _, r := range bf.Keep {
 		for i, k := range tg.key {
 			keep[i] = append(keep[i], string(r[k].Data))
 		}
-	}
-	err = txn.Each(func(c *change.Change) error {
-		if c.Op == change.Read && c.Table.ID == bf.Table.ID {
-			addKeep(c.After)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range bf.Keep {
-		addKeep(r)
 	}
 	var args []any
 	keyCols := make([]string, len(tg.key))
@@ -74,25 +64,31 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	if bf.Hi != nil {
 		bound("<=", bf.Hi)
 	}
-	unnest := make([]string, len(tg.key))
-	casts := make([]string, len(tg.key))
-	for i, k := range tg.key {
-		args = append(args, keep[i])
-		unnest[i] = fmt.Sprintf("$%d::text[]", len(args))
-		casts[i] = fmt.Sprintf("CAST(u.k%d AS %s)", i, tg.types[k])
+	if len(bf.Keep) > 0 {
+		unnest := make([]string, len(tg.key))
+		casts := make([]string, len(tg.key))
+		names := make([]string, len(tg.key))
+		for i, k := range tg.key {
+			args = append(args, keep[i])
+			unnest[i] = fmt.Sprintf("$%d::text[]", len(args))
+			casts[i] = fmt.Sprintf("CAST(u.k%d AS %s)", i, tg.types[k])
+			names[i] = fmt.Sprintf("k%d", i)
+		}
+		conds = append(conds, fmt.Sprintf("%s NOT IN (SELECT %s FROM unnest(%s) AS u(%s))",
+			tuple, strings.Join(casts, ", "), strings.Join(unnest, ", "), strings.Join(names, ", ")))
 	}
-	names := make([]string, len(tg.key))
-	for i := range names {
-		names[i] = fmt.Sprintf("k%d", i)
+	q := "DELETE FROM " + tg.ident
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
 	}
-	conds = append(conds, fmt.Sprintf("%s NOT IN (SELECT %s FROM unnest(%s) AS u(%s))",
-		tuple, strings.Join(casts, ", "), strings.Join(unnest, ", "), strings.Join(names, ", ")))
-	tag, err := s.exec(ctx, "DELETE FROM "+tg.ident+" WHERE "+strings.Join(conds, " AND "), args...)
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	tag, err := s.conn.Exec(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("prune back-filled range of %s: %w", tg.id, err)
 	}
-	if n := tag.RowsAffected(); n > 0 {
-		s.opts.Log.Info().Str("table", tg.id.String()).Int64("rows", n).Msg("back-fill removed target rows the source no longer has")
-	}
+	s.opts.Log.Debug().Str("table", tg.id.String()).Int64("deleted", tag.RowsAffected()).Int("rows", txn.Len()).
+		Msg("back-fill emptied the chunk's key range for its rows")
 	return nil
 }

@@ -167,6 +167,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Backfill != nil { // its rows are told apart from the stream's by the chunk, not the log position
 		m.Position = txn.Backfill.Span
 	}
+	if err := s.prune(ctx, txn); err != nil { // a back-fill chunk's range is emptied first
+		return s.fail(err)
+	}
 	err := txn.Each(func(c *change.Change) error {
 		err := s.add(ctx, c, &m)
 		m.Index++
@@ -181,9 +184,6 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return nil
 	})
 	if err != nil {
-		return s.fail(err)
-	}
-	if err := s.prune(ctx, txn); err != nil {
 		return s.fail(err)
 	}
 	if txn.Position != nil {
