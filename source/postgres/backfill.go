@@ -58,6 +58,9 @@ const (
 	maxChunkRows = 50000
 )
 
+// maxChunkBytes bounds the memory one chunk's rows take.
+const maxChunkBytes = 32 << 20
+
 // firstChunkRows is the size of a table's first chunk (tests make it small).
 var firstChunkRows = 2000
 
@@ -359,7 +362,14 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 	if !c.done {
 		c.hi = keyOnly(r.table, rows[len(rows)-1])
 	}
+	var bytes int
+	for _, row := range rows {
+		bytes += row.Size()
+	}
 	r.size = nextChunkSize(r.size, len(rows), took)
+	if len(rows) > 0 { // and a chunk holds at most maxChunkBytes in memory
+		r.size = max(min(r.size, maxChunkBytes/max(bytes/len(rows), 1)), 1)
+	}
 	return c, nil
 }
 
