@@ -227,7 +227,7 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 				continue
 			}
 			if isPg && (pgErr.Code[:2] == "42" || pgErr.Code[:2] == "22") || errors.Is(err, errNoKey) || errors.Is(err, errGone) {
-				log.Error().Err(err).Msg("back-fill given up")
+				log.Debug().Err(err).Msg("back-fill cannot go on") // the pipeline logs it as given up
 				c = &chunkOut{task: task, done: true, err: err.Error(), total: r.total}
 			} else {
 				log.Warn().Err(err).Dur("backoff", backoff).Msg("back-fill chunk failed; retrying")
