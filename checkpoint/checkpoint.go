@@ -28,6 +28,19 @@ type Checkpoint struct {
 	Phase    Phase     `json:"phase"`
 	Position string    `json:"position"` // text of the source's Position; "" before streaming
 	SavedAt  time.Time `json:"saved_at"`
+	// Backfills are the online back-fills not finished at Position, each
+	// with the last key applied: after a restart each resumes at its next
+	// chunk. Absent in files written before back-fills existed.
+	Backfills []Backfill `json:"backfills,omitempty"`
+}
+
+// Backfill is the progress of the online back-fill of one table.
+type Backfill struct {
+	Table string   `json:"table"`           // schema.table
+	ID    string   `json:"id,omitempty"`    // names the request (when it was made), for the target's position column
+	Where string   `json:"where,omitempty"` // the row filter asked for
+	After []string `json:"after,omitempty"` // text of the last applied chunk's last key; empty = not started
+	Rows  int64    `json:"rows,omitempty"`  // rows applied so far
 }
 
 // Store persists one pipeline's checkpoint.

@@ -24,20 +24,28 @@ type httpServer struct {
 
 // startHTTP listens on addr at once, so a port in use fails the start with
 // a clear message, and serves in the background until close.
-func startHTTP(addr string, m *metrics.Metrics, secrets []string, log zerolog.Logger) (*httpServer, error) {
+func startHTTP(addr string, m *metrics.Metrics, secrets []string, log zerolog.Logger, adm ...*admin) (*httpServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen: %w (choose a free address, or remove http.listen)", err)
 	}
 	h := &httpServer{addr: ln.Addr().String(), done: make(chan struct{})}
-	h.srv = &http.Server{Handler: handler(m, secrets), ReadHeaderTimeout: 10 * time.Second}
+	var a *admin
+	if len(adm) > 0 {
+		a = adm[0]
+	}
+	h.srv = &http.Server{Handler: handler(m, secrets, a), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(h.done)
 		if err := h.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("http server stopped")
 		}
 	}()
-	log.Info().Str("listen", h.addr).Msg("serving /healthz /readyz /metrics /status")
+	if a != nil {
+		log.Info().Str("listen", h.addr).Msg("serving /healthz /readyz /metrics /status and POST /admin/backfill")
+	} else {
+		log.Info().Str("listen", h.addr).Msg("serving /healthz /readyz /metrics /status")
+	}
 	return h, nil
 }
 
@@ -50,8 +58,11 @@ func (h *httpServer) close() {
 
 // handler routes the endpoints. Every response passes the secrets
 // redactor: the last line of defence behind redacted DSNs and errors.
-func handler(m *metrics.Metrics, secrets []string) http.Handler {
+func handler(m *metrics.Metrics, secrets []string, adm *admin) http.Handler {
 	mux := http.NewServeMux()
+	if adm != nil {
+		mux.HandleFunc("POST /admin/backfill", adm.serveBackfill)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -1,6 +1,7 @@
 // Command sluice replicates changes from a database's log into targets.
 //
 //	sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM
+//	sluice snapshot --config FILE --table T [--where COND]   back-fill tables while streaming (http.admin)
 //	sluice check --config FILE [--offline]    preflight: every problem with its fix
 //	sluice status --config FILE [--json]      state, position, lag, per-table counts
 //	sluice teardown --config FILE [--yes]     drop the slot, publication, applied position and checkpoint
@@ -54,6 +55,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = parseFlags(fs, args, cfgPath); err == nil {
 			err = status(ctx, *cfgPath, *asJSON, stdout)
 		}
+	case "snapshot":
+		var tables tableFlags
+		fs.Var(&tables, "table", "a table to copy again while streaming, schema.table (repeatable)")
+		where := fs.String("where", "", "copy only the rows matching this SQL condition on the source table")
+		if err = parseFlags(fs, args, cfgPath); err == nil {
+			err = snapshotCommand(ctx, *cfgPath, tables, *where, stdout)
+		}
 	case "teardown":
 		yes := fs.Bool("yes", false, "do not ask for confirmation")
 		if err = parseFlags(fs, args, cfgPath); err == nil {
@@ -97,6 +105,8 @@ func parseFlags(fs *flag.FlagSet, args []string, cfgPath *string) error {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   sluice run --config FILE [--resnapshot]   replicate until SIGINT/SIGTERM, then flush, checkpoint and exit
+  sluice snapshot --config FILE --table schema.table [--table ...] [--where COND]
+                                            ask the running sluice (http.admin: true) to copy tables again while streaming
   sluice check --config FILE [--offline]    check the config, source and target; print each problem with its fix
   sluice status --config FILE [--json]      print state, positions, lag, per-table counts and snapshot progress
                                             (from the running process via http.listen, else from the checkpoint and the source)

@@ -124,7 +124,7 @@ func (s *syncBuf) String() string {
 // Endpoints answer as documented, and every response passes the redactor.
 func TestHandler(t *testing.T) {
 	m := metrics.New(metrics.Info{Pipeline: "p", Source: "postgres://u:xxxxx@h/db"})
-	srv := httptest.NewServer(handler(m, []string{"topsecret"}))
+	srv := httptest.NewServer(handler(m, []string{"topsecret"}, nil))
 	defer srv.Close()
 	m.State(pipeline.StateFailed, errors.New("connect with password topsecret failed"))
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 503, "/status": 200, "/metrics": 200, "/": 200, "/nope": 404} {

@@ -155,6 +155,13 @@ type attemptObserver struct {
 	flushed   func()
 }
 
+// Backfill forwards back-fill progress when the wrapped observer wants it.
+func (o attemptObserver) Backfill(b pipeline.BackfillProgress) {
+	if bo, ok := o.Observer.(pipeline.BackfillObserver); ok {
+		bo.Backfill(b)
+	}
+}
+
 func (o attemptObserver) Flushed(f pipeline.FlushInfo) {
 	o.flushed()
 	o.Observer.Flushed(f)

@@ -54,8 +54,12 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 	}
 	log.Info().Str("version", version).Str("source", config.RedactDSN(cfg.Source.DSN)).Str("sink", config.RedactDSN(cfg.Sink.DSN)).Msg("starting")
 	m := metrics.New(info(cfg))
+	var adm *admin
+	if cfg.HTTP.Admin {
+		adm = &admin{}
+	}
 	if cfg.HTTP.Listen != "" {
-		srv, err := startHTTP(cfg.HTTP.Listen, m, secret, log.With().Str("component", "http").Logger())
+		srv, err := startHTTP(cfg.HTTP.Listen, m, secret, log.With().Str("component", "http").Logger(), adm)
 		if err != nil {
 			return fail(err)
 		}
@@ -81,7 +85,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		began := time.Now()
 		streamed := false
 		obs := attemptObserver{Observer: m, streaming: func() { streamed = true }, flushed: r.flushed}
-		err := runAttempt(ctx, cfg, resnapshot, log, m, obs, progressEvery)
+		err := runAttempt(ctx, cfg, resnapshot, log, m, obs, progressEvery, adm)
 		if err == nil {
 			return nil
 		}
@@ -101,7 +105,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 // runAttempt connects to the source and the target and runs the pipeline
 // until ctx ends (nil) or it fails.
 func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log zerolog.Logger, m *metrics.Metrics,
-	obs pipeline.Observer, progressEvery time.Duration) error {
+	obs pipeline.Observer, progressEvery time.Duration, adm *admin) error {
 	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger().Hook(reconnectHook(m)))
 	if err != nil {
 		m.Error("source", err)
@@ -136,6 +140,8 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
 		Log: log, Observer: obs, ProgressEvery: progressEvery,
 	})
+	adm.set(p)
+	defer adm.set(nil)
 	return p.Run(ctx)
 }
 

@@ -93,6 +93,9 @@ func offlineStatus(ctx context.Context, cfg *config.Config, secret []string) (me
 		if !cp.SavedAt.IsZero() {
 			s.Position.SavedAt = &cp.SavedAt
 		}
+		for _, b := range cp.Backfills { // unfinished: they resume at the next run
+			s.Backfills = append(s.Backfills, metrics.BackfillRow{Table: b.Table, Where: b.Where, Rows: b.Rows})
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -289,6 +292,7 @@ func writeHuman(out io.Writer, s metrics.Status) {
 		}
 		w.Flush()
 	}
+	printBackfills(out, s.Backfills)
 	if len(s.Snapshot) > 0 {
 		fmt.Fprintln(out, "\nsnapshot")
 		w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
@@ -352,4 +356,29 @@ func countsText(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
 	}
 	return strings.Join(parts, " ")
+}
+
+// printBackfills lists the online back-fills, if any.
+func printBackfills(out io.Writer, rows []metrics.BackfillRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nback-fills")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, b := range rows {
+		v := fmt.Sprintf("%d rows", b.Rows)
+		switch {
+		case b.Error != "":
+			v += ", given up: " + b.Error
+		case b.Done:
+			v += ", done"
+		case b.Rate > 0:
+			v += fmt.Sprintf(", %.0f rows/s", b.Rate)
+		}
+		if b.Where != "" {
+			v += " (where " + b.Where + ")"
+		}
+		fmt.Fprintf(w, "  %s\t%s\n", b.Table, v)
+	}
+	w.Flush()
 }

@@ -22,6 +22,9 @@ type Txn struct {
 	Position Position  // commit position: durable in the target means this may be acked
 	Part     Part      // Whole, or which part of a transaction still running
 	Sub      string    // the subtransaction a Savepoint or RollbackSub part names
+	// Backfill is set on a transaction that carries one chunk of an online
+	// back-fill (Op Read rows) instead of a source transaction.
+	Backfill *Backfill
 
 	release func() // called once by Close (memory accounting of the source)
 	mem     []Change

@@ -9,9 +9,18 @@ import (
 // (Prometheus) and /status (JSON). Off when Listen is empty.
 type HTTP struct {
 	Listen string // host:port, e.g. 127.0.0.1:9187; ":9187" listens on every interface
+	// Admin serves POST /admin/backfill on the same listener (sluice
+	// snapshot --table uses it). Off by default: anyone who can reach the
+	// port could start copies.
+	Admin bool
 }
 
 func validateHTTP(h *HTTP, at func(string) string, p *problems) {
+	if h.Admin && h.Listen == "" {
+		if a := at("http.admin"); a != "" {
+			p.addf("%s: true needs http.listen (the admin endpoint is served on it), e.g. http.listen: %s", a, examples["http.listen"])
+		}
+	}
 	k := at("http.listen")
 	if k == "" || h.Listen == "" {
 		return

@@ -76,6 +76,7 @@ var examples = map[string]string{
 	"log.format":                       "json",
 	"log.values":                       "false",
 	"http.listen":                      "127.0.0.1:9187",
+	"http.admin":                       "true",
 	"sink.soft_delete":                 "true",
 	"sink.soft_delete_column":          "_deleted_at",
 	"sink.metadata.source_code.value":  "crm",

@@ -274,7 +274,7 @@ func TestKeys(t *testing.T) {
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
 		"sink.soft_delete sink.soft_delete_column sink.metadata.source_code.value sink.metadata.source_code.column " +
 		"sink.metadata.position.column sink.metadata.commit_time.column sink.metadata.synced_at.column sink.schema_changes " +
-		"checkpoint.kind checkpoint.path log.level log.format log.values http.listen"
+		"checkpoint.kind checkpoint.path log.level log.format log.values http.listen http.admin"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %s\nwant   %s", got, want)
 	}

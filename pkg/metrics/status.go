@@ -23,6 +23,7 @@ type status struct {
 	batches, txns int64
 	snapshot      map[change.TableID]*snapTable
 	snapOrder     []change.TableID
+	backfills     []BackfillRow
 	errors        map[string]int64
 	retries       map[string]int64
 	lastErr       errorAt
@@ -67,6 +68,7 @@ type Status struct {
 	Totals     Totals         `json:"totals"`
 	Tables     []Table        `json:"tables"`
 	Snapshot   []SnapshotRow  `json:"snapshot,omitempty"`
+	Backfills  []BackfillRow  `json:"backfills,omitempty"`
 	Errors     map[string]int `json:"errors,omitempty"`
 	Retries    map[string]int `json:"retries,omitempty"`
 	LastError  *errorAt       `json:"last_error,omitempty"`
@@ -265,6 +267,7 @@ func (m *Metrics) Status() Status {
 		}
 		s.Snapshot = append(s.Snapshot, row)
 	}
+	s.Backfills = append([]BackfillRow(nil), st.backfills...)
 	s.Errors, s.Retries = intMap(st.errors), intMap(st.retries)
 	if st.lastErr.Kind != "" {
 		e := st.lastErr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
@@ -160,4 +161,25 @@ const (
 // transform rules against them). Catalog queries only.
 type Describer interface {
 	DescribeTables(ctx context.Context) ([]*change.Table, error)
+}
+
+// Backfiller is a Source that can copy a table again while it streams (an
+// online back-fill): it puts the table's rows into its stream as Op Read
+// changes in transactions marked change.Txn.Backfill, chunk by chunk, each
+// at a point of the stream where its rows are current.
+type Backfiller interface {
+	// CheckBackfill tells whether the back-fill can run, with the fix if not.
+	CheckBackfill(ctx context.Context, b checkpoint.Backfill) error
+	// Backfill queues back-fills; each starts after its After key. Safe
+	// to call before or after Start.
+	Backfill(bs []checkpoint.Backfill)
+}
+
+// TableWatcher is a Backfiller that notices tables that appear while it
+// streams and match the configured selection, and back-fills them. It
+// asks through request, which returns once the back-fill is recorded in
+// the checkpoint (so a crash right after cannot forget it); only then does
+// the source start streaming the table.
+type TableWatcher interface {
+	WatchTables(request func(ctx context.Context, bs []checkpoint.Backfill) error)
 }

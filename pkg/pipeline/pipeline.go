@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,6 +43,7 @@ type Pipeline struct {
 	store checkpoint.Store
 	opts  Options
 	obs   Observer
+	bf    *backfills
 }
 
 // New makes a pipeline; Run starts it.
@@ -65,7 +67,7 @@ func New(src Source, sink Sink, store checkpoint.Store, opts Options) *Pipeline 
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	return &Pipeline{src: src, sink: sink, store: store, opts: opts, obs: obs}
+	return &Pipeline{src: src, sink: sink, store: store, opts: opts, obs: obs, bf: &backfills{reqs: make(chan backfillRequest)}}
 }
 
 // Run replicates until ctx ends (then it flushes what it has, checkpoints
@@ -98,6 +100,9 @@ func (p *Pipeline) run(ctx context.Context) error {
 	}
 	if !fresh && cp.Source != "" && cp.Source != p.opts.SourceKind {
 		return fmt.Errorf("the checkpoint belongs to a %s source, but source.kind is %s; use another checkpoint.path", cp.Source, p.opts.SourceKind)
+	}
+	if !fresh && !p.opts.Resnapshot {
+		p.bf.tasks = slices.Clone(cp.Backfills)
 	}
 	var from change.Position
 	switch {
@@ -133,11 +138,21 @@ func (p *Pipeline) run(ctx context.Context) error {
 			ps.DeliverParts()
 		}
 	}
+	if w, ok := p.src.(TableWatcher); ok {
+		w.WatchTables(p.requestSaved)
+	}
 	if err := p.src.Start(ctx, from); err != nil {
 		return p.report(ctx, "source", err)
 	}
+	if err := p.resumeBackfills(); err != nil {
+		return p.report(ctx, "checkpoint", err)
+	}
 	p.obs.State(StateStreaming, nil)
-	return p.stream(ctx, applied)
+	base := from
+	if applied != nil {
+		base = applied
+	}
+	return p.stream(ctx, applied, base)
 }
 
 // readAhead is how many whole transactions the reader may decode ahead of
@@ -194,7 +209,7 @@ func (p *Pipeline) appliedPosition(ctx context.Context) (change.Position, error)
 }
 
 // stream applies transactions in batches until ctx ends or an error occurs.
-func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
+func (p *Pipeline) stream(ctx context.Context, applied, base change.Position) error {
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	g, gctx := errgroup.WithContext(rctx)
@@ -234,11 +249,19 @@ func (p *Pipeline) stream(ctx context.Context, applied change.Position) error {
 		}
 	})
 	_, keeper := p.sink.(PositionKeeper)
-	b := &batch{p: p, keeper: keeper, applied: applied}
+	b := &batch{p: p, keeper: keeper, applied: applied, base: base}
 	if l, ok := p.sink.(Lingerer); ok {
 		b.linger = l.Linger()
 	}
 	defer b.inside.reset()
+	p.bf.mu.Lock()
+	p.bf.live = true
+	p.bf.mu.Unlock()
+	defer func() {
+		p.bf.mu.Lock()
+		p.bf.live = false
+		p.bf.mu.Unlock()
+	}()
 	err := b.loop(gctx, txns)
 	stopReader()
 	if ctx.Err() != nil { // shutdown: make what was applied durable
@@ -320,6 +343,8 @@ type batch struct {
 	flushed    change.Position // last position committed in the target
 	linger     time.Duration   // the sink's Linger (0: flush as soon as nothing is waiting)
 	lingering  bool            // the timer runs for a linger, not for BatchWait or an idle save
+	base       change.Position // where this run started reading
+	bfDirty    bool            // back-fill progress applied but not yet saved
 }
 
 // countSeg counts the changes of one subtransaction (sub "" = the top level
@@ -369,6 +394,28 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 				return err
 			}
 			timer.Reset(time.Hour)
+		case req := <-b.p.bf.reqs:
+			if b.open != "" { // half a transaction is applied: record the request after it
+				go func() {
+					select {
+					case b.p.bf.reqs <- req:
+					case <-stop.Done():
+						if req.done != nil {
+							req.done <- stop.Err()
+						}
+					}
+				}()
+				continue
+			}
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+			if err := b.settle(ctx, true); err != nil {
+				return err
+			}
+			if err := b.takeBackfillRequest(ctx, req); err != nil {
+				return err
+			}
 		case r := <-txns:
 			if err := b.take(ctx, r); err != nil {
 				return err
@@ -421,13 +468,16 @@ func (b *batch) take(ctx context.Context, r read) error {
 // applyWhole applies a committed transaction unless the target has it.
 func (b *batch) applyWhole(ctx context.Context, r read) error {
 	txn := r.txn
-	if !b.replayed(txn) {
+	if txn.Backfill != nil || !b.replayed(txn) {
 		if err := b.p.sink.Apply(ctx, txn); err != nil {
 			return b.p.report(ctx, "apply", fmt.Errorf("apply transaction %s at %s: %w", txn.ID, txn.Position, err))
 		}
 		b.rows += txn.Len()
 		b.bytes += txn.Size()
 		b.counts = addCounts(b.counts, r.counts)
+	}
+	if txn.Backfill != nil {
+		b.noteBackfill(txn.Backfill)
 	}
 	b.txns++
 	b.last = txn.Position
@@ -482,6 +532,13 @@ func (b *batch) flush(ctx context.Context) error {
 		b.flushed, b.last = b.last, nil
 		b.rows, b.bytes, b.txns, b.first, b.counts = 0, 0, 0, time.Time{}, nil
 	}
+	if b.bfDirty { // a back-fill's progress is checkpointed once its chunk is durable
+		if err := b.settle(ctx, true); err != nil {
+			return err
+		}
+		b.bfDirty = false
+		return b.saveBackfills(ctx)
+	}
 	return b.settle(ctx, false)
 }
 
@@ -526,7 +583,8 @@ func (b *batch) save(ctx context.Context) error {
 	if b.unsaved == nil {
 		return nil
 	}
-	cp := checkpoint.Checkpoint{Pipeline: b.p.opts.Name, Source: b.p.opts.SourceKind, Phase: checkpoint.PhaseStreaming, Position: b.unsaved.String()}
+	cp := checkpoint.Checkpoint{Pipeline: b.p.opts.Name, Source: b.p.opts.SourceKind, Phase: checkpoint.PhaseStreaming,
+		Position: b.unsaved.String(), Backfills: b.p.bf.list()}
 	if err := b.p.store.Save(ctx, cp); err != nil {
 		return b.p.report(ctx, "checkpoint", fmt.Errorf("save checkpoint: %w", err))
 	}

@@ -12,6 +12,13 @@ import (
 // Part and Sub, whose Close also closes in. On an
 // error in is left to the caller.
 func (s *Set) Txn(in *change.Txn) (*change.Txn, error) {
+	bf, err := s.backfill(in.Backfill)
+	if err != nil {
+		return nil, err
+	}
+	if bf != in.Backfill {
+		in.Backfill = bf
+	}
 	if !in.Spilled() {
 		untouched := true
 		err := in.Each(func(c *change.Change) error {
@@ -30,8 +37,8 @@ func (s *Set) Txn(in *change.Txn) (*change.Txn, error) {
 		}
 	}
 	out := change.NewTxn(s.opts.SpillDir, 0)
-	out.ID, out.Commit, out.Position, out.Part, out.Sub = in.ID, in.Commit, in.Position, in.Part, in.Sub
-	err := in.Each(func(c *change.Change) error { return s.Change(c, out.Add) })
+	out.ID, out.Commit, out.Position, out.Part, out.Sub, out.Backfill = in.ID, in.Commit, in.Position, in.Part, in.Sub, in.Backfill
+	err = in.Each(func(c *change.Change) error { return s.Change(c, out.Add) })
 	if err != nil {
 		out.Close()
 		return nil, err
@@ -186,4 +193,26 @@ func (sh *shape) lackError(col string) error {
 	}
 	return fmt.Errorf("%s.where on %s: the source did not send column %s (PostgreSQL leaves unchanged large values out of updates); "+
 		"run ALTER TABLE %s REPLICA IDENTITY FULL on the source so the old row carries it", strings.Join(ats, ", "), sh.src.ID, col, sh.src.ID)
+}
+
+// backfill describes a back-fill chunk as the target sees it: under the
+// table's target name, and without pruning the target's rows when the
+// rules reshape or filter them (the key range is the source's).
+func (s *Set) backfill(in *change.Backfill) (*change.Backfill, error) {
+	if in == nil || in.Table == nil || in.Table.Columns == nil {
+		return in, nil
+	}
+	sh, err := s.shape(in.Table)
+	if err != nil {
+		return nil, err
+	}
+	if sh.passThrough() {
+		return in, nil
+	}
+	out := *in
+	out.Table = sh.out
+	if sh.cols != nil || len(sh.filters) > 0 {
+		out.Prune, out.Lo, out.Hi, out.Keep = false, nil, nil, nil
+	}
+	return &out, nil
 }

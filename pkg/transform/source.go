@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
@@ -24,6 +25,7 @@ var (
 	_ pipeline.Snapshotter = (*Source)(nil)
 	_ pipeline.PartSource  = (*Source)(nil)
 	_ pipeline.LogReporter = (*Source)(nil)
+	_ pipeline.Backfiller  = (*Source)(nil)
 	_ pipeline.Estimator   = (*snapshot)(nil)
 )
 
@@ -95,6 +97,30 @@ func (s *Source) Close() error { return s.inner.Close() }
 func (s *Source) DeliverParts() {
 	if ps, ok := s.inner.(pipeline.PartSource); ok {
 		ps.DeliverParts()
+	}
+}
+
+// CheckBackfill forwards to the wrapped source (pipeline.Backfiller).
+func (s *Source) CheckBackfill(ctx context.Context, b checkpoint.Backfill) error {
+	bf, ok := s.inner.(pipeline.Backfiller)
+	if !ok {
+		return errors.New("this source cannot back-fill tables while it streams; use `sluice run --resnapshot` to copy every table again")
+	}
+	return bf.CheckBackfill(ctx, b)
+}
+
+// Backfill forwards to the wrapped source; a source that cannot back-fill
+// was refused by CheckBackfill already.
+func (s *Source) Backfill(bs []checkpoint.Backfill) {
+	if bf, ok := s.inner.(pipeline.Backfiller); ok {
+		bf.Backfill(bs)
+	}
+}
+
+// WatchTables forwards to the wrapped source (pipeline.TableWatcher).
+func (s *Source) WatchTables(request func(ctx context.Context, bs []checkpoint.Backfill) error) {
+	if w, ok := s.inner.(pipeline.TableWatcher); ok {
+		w.WatchTables(request)
 	}
 }
 

@@ -267,6 +267,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Position != nil {
 		m.Position = txn.Position.String()
 	}
+	if txn.Backfill != nil { // its rows are told apart from the stream's by the chunk, not the log position
+		m.Position = txn.Backfill.Span
+	}
 	err := txn.Each(func(c *change.Change) error {
 		err := s.add(ctx, c, &m)
 		m.Index++
@@ -281,6 +284,9 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 		return nil
 	})
 	if err != nil {
+		return s.fail(err)
+	}
+	if err := s.prune(ctx, txn); err != nil {
 		return s.fail(err)
 	}
 	if txn.Position != nil {

@@ -180,6 +180,12 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	if txn.Position != nil {
 		m.Position = txn.Position.String()
 	}
+	if txn.Backfill != nil { // its rows are told apart from the stream's by the chunk, not the log position
+		m.Position = txn.Backfill.Span
+	}
+	if err := s.prune(ctx, txn); err != nil { // a back-fill chunk's range is emptied first
+		return s.fail(err)
+	}
 	err := txn.Each(func(c *change.Change) error {
 		err := s.add(ctx, c, &m)
 		m.Index++

@@ -46,6 +46,15 @@ func SelectTables(ctx context.Context, conn *pgx.Conn, include, exclude []string
 // their owner. Check and record run under a lock, in one transaction, so
 // two pipelines starting at once cannot both claim them.
 func (s *Source) ensurePublication(ctx context.Context) error {
+	return s.publishTables(ctx, false)
+}
+
+// publishTables is ensurePublication; with deferNew (streaming resumes
+// without a snapshot), selected tables with a primary key that the
+// existing publication lacks are left out: they are new since the last
+// run, and the table watcher adds them the safe way, recording their
+// back-fill first (see newtables.go), so their existing rows are copied.
+func (s *Source) publishTables(ctx context.Context, deferNew bool) error {
 	tables, err := SelectTables(ctx, s.meta, s.opts.Tables, s.opts.Exclude)
 	if err != nil {
 		return err
@@ -54,12 +63,6 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 		return fmt.Errorf("source.tables %v (minus source.exclude %v) matches no table in the source database; check the patterns (schema.table, * globs)",
 			s.opts.Tables, s.opts.Exclude)
 	}
-	s.tables = tables
-	names := make([]string, len(tables))
-	for i, t := range tables {
-		names[i] = pgx.Identifier{t.Schema, t.Name}.Sanitize()
-	}
-	list := strings.Join(names, ", ")
 	pubName := pgx.Identifier{s.opts.Publication}.Sanitize()
 	tx, err := s.meta.Begin(ctx)
 	if err != nil {
@@ -73,6 +76,19 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if pub.exists && deferNew && s.request != nil {
+		if tables, err = s.withoutNew(ctx, tx.Conn(), tables); err != nil {
+			return err
+		}
+	}
+	s.tablesMu.Lock()
+	s.tables = tables
+	s.tablesMu.Unlock()
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = pgx.Identifier{t.Schema, t.Name}.Sanitize()
+	}
+	list := strings.Join(names, ", ")
 	sql := fmt.Sprintf("CREATE PUBLICATION %s FOR TABLE %s WITH (publish_via_partition_root = true)", pubName, list)
 	if pub.exists {
 		sql = fmt.Sprintf("ALTER PUBLICATION %s SET TABLE %s", pubName, list)
@@ -86,8 +102,53 @@ func (s *Source) ensurePublication(ctx context.Context) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("set up publication %s: %w", s.opts.Publication, err)
 	}
+	if err := s.notePublished(ctx, s.meta); err != nil { // back-fills wait for the transactions before it
+		return err
+	}
 	s.opts.Log.Info().Str("publication", s.opts.Publication).Int("tables", len(tables)).Bool("created", !pub.exists).Msg("publication ready")
 	return nil
+}
+
+// withoutNew drops from tables those with a primary key that the
+// publication does not have yet (unless that would leave none).
+func (s *Source) withoutNew(ctx context.Context, conn *pgx.Conn, tables []change.TableID) ([]change.TableID, error) {
+	rows, err := conn.Query(ctx, `SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = $1`, s.opts.Publication)
+	if err != nil {
+		return nil, fmt.Errorf("list the tables of publication %s: %w", s.opts.Publication, err)
+	}
+	published := map[change.TableID]bool{}
+	for rows.Next() {
+		var id change.TableID
+		if err := rows.Scan(&id.Schema, &id.Name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		published[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var keep []change.TableID
+	for _, id := range tables {
+		if published[id] {
+			keep = append(keep, id)
+			continue
+		}
+		t, _, err := describeTable(ctx, conn, id)
+		if err != nil {
+			return nil, err
+		}
+		if !t.HasKey() {
+			keep = append(keep, id) // published as before: no back-fill possible
+			continue
+		}
+		s.opts.Log.Info().Stringer("table", id).Msg("table is new since the last run: it is published and back-filled once streaming runs")
+	}
+	if len(keep) == 0 {
+		return tables, nil
+	}
+	return keep, nil
 }
 
 // ownerLock serializes the ownership check and record of pipelines

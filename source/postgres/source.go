@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/jackc/pglogrepl"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
@@ -95,6 +97,17 @@ type Source struct {
 	memory   *change.Budget // bytes of changes the source's transactions keep in memory
 	stop     context.CancelFunc
 	stopped  chan struct{}
+
+	bf        *backfills     // online back-fills queued
+	tr        *tracker       // keys the stream changed while chunks were read
+	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
+	bfStopped chan struct{}
+	// New tables (newtables.go): the pipeline's request function, the
+	// lock of tables once streaming, and the xmax after the last
+	// publication change.
+	request  func(ctx context.Context, bs []checkpoint.Backfill) error
+	tablesMu sync.Mutex
+	pubXmax  atomic.Uint64
 }
 
 type result struct {
@@ -140,7 +153,8 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	}
 	replCfg := cfg.Copy()
 	replCfg.RuntimeParams["replication"] = "database"
-	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget)}
+	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget),
+		bf: newBackfills(), tr: newTracker(), bfReady: make(chan *chunkOut)}
 	if s.meta, err = s.connect(ctx); err != nil {
 		return nil, err
 	}
@@ -213,6 +227,7 @@ func (s *Source) Close() error {
 	if s.stop != nil {
 		s.stop()
 		<-s.stopped
+		<-s.bfStopped
 	}
 	ctx := context.Background()
 	if s.repl != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -36,7 +37,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 		start = l
 	}
 	if s.repl == nil { // no snapshot in this run
-		if err := s.ensurePublication(ctx); err != nil {
+		if err := s.publishTables(ctx, from != nil); err != nil {
 			return err
 		}
 		si, err := s.slot(ctx)
@@ -83,6 +84,14 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	ctx, s.stop = context.WithCancel(ctx)
 	s.stopped = make(chan struct{})
 	go st.run(ctx)
+	s.bfStopped = make(chan struct{})
+	go func() {
+		defer close(s.bfStopped)
+		var wg sync.WaitGroup
+		wg.Go(func() { s.watchTables(ctx) })
+		s.runBackfills(ctx)
+		wg.Wait()
+	}()
 	s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("from", start).Strs("tables", s.tableIDs()).Msg("streaming started")
 	return nil
 }
@@ -114,6 +123,9 @@ type stream struct {
 	// After a reconnect, transactions up to here are sent again and
 	// skipped; none of them may be delivered in parts.
 	replayUntil LSN
+	// Keys changed by the transactions delivered in parts, by id, for the
+	// back-fill's tracker.
+	partKeys map[string]*partKeys
 }
 
 // arena hands out copies of message bytes from large slabs: one allocation
@@ -263,8 +275,12 @@ func (st *stream) session(ctx context.Context) error {
 		if err := st.maybeSendStatus(now, false); err != nil {
 			return err
 		}
-		if now.Add(500 * time.Millisecond).After(deadline) {
-			deadline = now.Add(time.Second)
+		step := time.Second
+		if st.s.bf.busy.Load() { // chunks wait for a boundary: look often
+			step = 50 * time.Millisecond
+		}
+		if now.Add(step / 2).After(deadline) {
+			deadline = now.Add(step)
 			if err := st.conn.Conn().SetReadDeadline(deadline); err != nil {
 				return fmt.Errorf("receive from source: %w", err)
 			}
@@ -276,6 +292,9 @@ func (st *stream) session(ctx context.Context) error {
 			}
 			if pgconn.Timeout(err) {
 				deadline = time.Time{}
+				if err := st.emitChunk(ctx); err != nil {
+					return err
+				}
 				continue
 			}
 			return fmt.Errorf("receive from source: %w", err)
@@ -287,6 +306,9 @@ func (st *stream) session(ctx context.Context) error {
 			}
 		case *pgproto3.ErrorResponse:
 			return pgconn.ErrorResponseToPgError(m)
+		}
+		if err := st.emitChunk(ctx); err != nil {
+			return err
 		}
 	}
 }
@@ -364,12 +386,15 @@ func (st *stream) maybeSendStatus(now time.Time, force bool) error {
 // informed while the pipeline is busy.
 func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 	var end LSN
-	if txn.Part == change.Whole || txn.Part == change.Done {
+	if (txn.Part == change.Whole || txn.Part == change.Done) && txn.Backfill == nil {
 		end = txn.Position.(LSN)
 		if end <= st.delivered { // resent after a reconnect
 			txn.Close()
 			return nil
 		}
+	}
+	if txn.Backfill == nil {
+		st.track(txn)
 	}
 	// Wait until the transactions handed out but not yet closed leave room:
 	// memory stays bounded however fast the server sends. While waiting,
