@@ -157,7 +157,7 @@ func (e *Encoder) appendSource(dst []byte, cd *codec, ev *event) []byte {
 	dst = append(dst, sg.ms...)
 	dst = append(dst, `,"snapshot":"`...)
 	if ev.op == 'r' && p.snapshot == "false" {
-		dst = append(dst, "true"...) // a snapshot row inside a transaction
+		dst = append(dst, "incremental"...) // a row of an online back-fill chunk, as Debezium marks incremental snapshots
 	} else {
 		dst = append(dst, p.snapshot...)
 	}
