@@ -79,7 +79,7 @@ checkpoint:
 	exec(`INSERT INTO acct VALUES (1, 1, 'after')`)
 
 	id := change.TableID{Schema: "public", Name: "acct2"}
-	want := sourceRowsOf(t, src.DSN("app"), "acct2")
+	want := sourceRows(t, src.DSN("app"), "acct2")
 	waitFor(t, 90*time.Second, p.Log, func() bool { return slices.Equal(fold(t, false, data).Rows(id), want) })
 
 	var reads, incremental int
@@ -117,24 +117,4 @@ func waitFor(t *testing.T, d time.Duration, log func() string, cond func() bool)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// sourceRowsOf renders a table of (id, v, note) as the fold does.
-func sourceRowsOf(t *testing.T, dsn, table string) []string {
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, "SELECT concat_ws('|', id, v, coalesce(note, '∅')) FROM "+pgx.Identifier{table}.Sanitize())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -160,7 +160,8 @@ func writer(ctx context.Context, dsn string, w int, n *atomic.Int64) error {
 	return nil
 }
 
-// sourceRows renders a table as the fold does: "v1|v2|...", NULL as ∅, sorted.
+// sourceRows renders a table as the fold does: "v1|v2|...", NULL as ∅,
+// sorted; hist is (a, b), every other table (id, v, note).
 func sourceRows(t *testing.T, dsn, table string) []string {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
@@ -168,10 +169,10 @@ func sourceRows(t *testing.T, dsn, table string) []string {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	q := map[string]string{
-		"acct": "SELECT concat_ws('|', id, v, coalesce(note, '∅')) FROM acct",
-		"hist": "SELECT concat_ws('|', coalesce(a::text, '∅'), coalesce(b, '∅')) FROM hist",
-	}[table]
+	q := "SELECT concat_ws('|', id, v, coalesce(note, '∅')) FROM " + pgx.Identifier{table}.Sanitize()
+	if table == "hist" {
+		q = "SELECT concat_ws('|', coalesce(a::text, '∅'), coalesce(b, '∅')) FROM hist"
+	}
 	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		t.Fatal(err)
