@@ -131,6 +131,11 @@ func (s *Sink) writeRecord(r envelope.Record) error {
 	return nil
 }
 
+// Linger implements pipeline.Lingerer: a flush to files is an fsync and a
+// state file write, so a steady flow of small source transactions is
+// better flushed a few milliseconds apart.
+func (s *Sink) Linger() time.Duration { return 5 * time.Millisecond }
+
 // Flush makes everything written durable and records the position.
 func (s *Sink) Flush(ctx context.Context) error {
 	s.mu.Lock()

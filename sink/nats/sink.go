@@ -190,6 +190,11 @@ func (s *Sink) publish(r envelope.Record, id, pos string) error {
 // waits for their acknowledgements (each bounded by the timeout).
 const maxFutures = 16384
 
+// Linger implements pipeline.Lingerer: a flush waits for the server's
+// acknowledgements and publishes a progress marker, so a steady flow of
+// small source transactions is better flushed a few milliseconds apart.
+func (s *Sink) Linger() time.Duration { return 5 * time.Millisecond }
+
 // Flush waits until JetStream acknowledged every message published since
 // the last Flush, then publishes the progress marker: durable when it
 // returns. On error the sink is done; the pipeline opens a new one and

@@ -66,6 +66,11 @@ func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
 	return nil
 }
 
+// Linger implements pipeline.Lingerer: a flush is at least one HTTP
+// request, so a steady flow of small source transactions is better sent
+// in batches a few milliseconds apart.
+func (s *Sink) Linger() time.Duration { return 5 * time.Millisecond }
+
 // Flush posts everything applied, in requests within the batch limits,
 // each with its Idempotency-Key; it returns when every one succeeded.
 func (s *Sink) Flush(ctx context.Context) error {
