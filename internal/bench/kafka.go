@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,6 +144,16 @@ func (k *kEnv) setup(ctx context.Context) error {
 	k.pgVersion, k.settings = e.pgVersion, e.settings
 	if out, err := execOutput(ctx, k.bin, "version"); err == nil {
 		k.sluiceVer = out
+	}
+	// The subscriber's launcher starts an apply worker at most once per
+	// wal_retrieve_retry_interval (5 s by default), counted from the last
+	// start of any worker: with a fresh subscription per run, the default
+	// would add up to 5 s of waiting to native's time after ENABLE.
+	if err := k.nat.Exec(ctx, dbName, `ALTER SYSTEM SET wal_retrieve_retry_interval = '50ms'`); err != nil {
+		return err
+	}
+	if err := k.nat.Exec(ctx, dbName, `SELECT pg_reload_conf()`); err != nil {
+		return err
 	}
 	return e.src.Exec(ctx, dbName, `CREATE PUBLICATION native_pub FOR TABLE bench_rows`)
 }
@@ -333,7 +344,10 @@ log:
 	if err != nil {
 		return kResult{}, err
 	}
-	if err := k.waitSlotActive(ctx, slot, true, proc); err != nil {
+	// Not the slot's active flag: the slot is active while it is being
+	// created, and a row committed before its consistent point is never
+	// decoded. Sluice logs this once it streams from the created slot.
+	if err := waitLogged(ctx, k.logPath, `"streaming started"`, proc); err != nil {
 		proc.stop(30 * time.Second)
 		return kResult{}, err
 	}
@@ -408,6 +422,27 @@ log:
 		return kResult{}, fmt.Errorf("topic %s holds %d records but %d distinct keys: duplicates", topic, want, d)
 	}
 	return res, nil
+}
+
+// waitLogged waits until sluice's log holds text.
+func waitLogged(ctx context.Context, path, text string, p *sluiceProc) error {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), text) {
+			return nil
+		}
+		if err := p.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sluice did not log %s within 90s", text)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // startSluice starts `sluice run` with its log in a kept temp file.

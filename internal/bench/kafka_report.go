@@ -61,7 +61,7 @@ func (r *kReport) notes() []string {
 func (r *kReport) settings() []string {
 	e := r.env
 	return []string{
-		"PostgreSQL " + e.pgVersion + ": " + e.settings,
+		"PostgreSQL " + e.pgVersion + ": " + e.settings + "; the subscriber's wal_retrieve_retry_interval = 50ms (its launcher starts each run's apply worker at once)",
 		"sluice " + orDev(e.sluiceVer) + ": sink.kind kafka, exactly_once (transactional producer, default), 6 partitions, schemas on",
 		"machine: " + cpuModel() + ", " + memTotal(),
 	}
