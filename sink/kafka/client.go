@@ -59,6 +59,13 @@ func connOpts(s *Settings) ([]kgo.Opt, error) {
 	return opts, nil
 }
 
+// codecs are the values of sink.kafka.compression. "" (settings made by
+// hand, in tests) is none, as in Kafka's producer.
+var codecs = map[string]kgo.CompressionCodec{
+	"": kgo.NoCompression(), "none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
+}
+
 // producerOpts are a producer's options: transactional (exactly once) with
 // txnID, else idempotent. Records are partitioned by key.
 func producerOpts(s *Settings, txnID string) []kgo.Opt {
@@ -69,6 +76,9 @@ func producerOpts(s *Settings, txnID string) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.MaxBufferedRecords(maxBuffered + 1),
 		kgo.ProducerLinger(5 * time.Millisecond),
+	}
+	if c, ok := codecs[strings.ToLower(s.Compression)]; ok {
+		opts = append(opts, kgo.ProducerBatchCompression(c))
 	}
 	if txnID != "" {
 		opts = append(opts, kgo.TransactionalID(txnID), kgo.TransactionTimeout(txnTimeout))

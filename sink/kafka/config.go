@@ -19,6 +19,7 @@ type Settings struct {
 	TransactionTopic bool         `mapstructure:"transaction_topic"`
 	DecimalHandling  string       `mapstructure:"decimal_handling"`
 	ProgressTopic    string       `mapstructure:"progress_topic"`
+	Compression      string       // none (Kafka's producer default) | gzip | snappy | lz4 | zstd
 	CreateTopics     CreateTopics `mapstructure:"create_topics"`
 	SASL             SASL
 	TLS              TLS
@@ -67,6 +68,7 @@ var kind = config.Kind{
 		"transaction_topic": false,
 		"decimal_handling":  "precise",
 		"progress_topic":    DefaultProgressTopic,
+		"compression":       "none",
 	},
 	Examples: map[string]string{
 		"brokers":                          "[127.0.0.1:9092]",
@@ -76,6 +78,7 @@ var kind = config.Kind{
 		"create_topics.partitions":         "6",
 		"create_topics.replication_factor": "3",
 		"sasl.mechanism":                   "SCRAM-SHA-512",
+		"compression":                      "zstd",
 	},
 	Validate: validate,
 }
@@ -84,7 +87,7 @@ var kind = config.Kind{
 func settingsOf(c *config.Config) *Settings {
 	s, _ := c.Settings("sink").(*Settings)
 	if s == nil {
-		s = &Settings{ExactlyOnce: true, Tombstones: true, Schemas: true, ProgressTopic: DefaultProgressTopic}
+		s = &Settings{ExactlyOnce: true, Tombstones: true, Schemas: true, ProgressTopic: DefaultProgressTopic, Compression: "none"}
 	}
 	return s
 }
@@ -119,6 +122,11 @@ func validate(c *config.Config, settings any, v config.Validator) {
 	if k := v.At("sink.kafka.decimal_handling"); k != "" {
 		if _, err := envelope.ParseDecimalMode(s.DecimalHandling); err != nil {
 			v.Addf("%s: %q: want precise, string or double", k, s.DecimalHandling)
+		}
+	}
+	if k := v.At("sink.kafka.compression"); k != "" {
+		if _, ok := codecs[strings.ToLower(s.Compression)]; !ok {
+			v.Addf("%s: %q: want none, gzip, snappy, lz4 or zstd", k, s.Compression)
 		}
 	}
 	if k := v.At("sink.kafka.progress_topic"); k != "" && s.ExactlyOnce {

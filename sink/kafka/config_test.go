@@ -20,7 +20,7 @@ func TestSettingsDefaults(t *testing.T) {
 	}
 	s := settingsOf(c)
 	if !s.ExactlyOnce || !s.Tombstones || !s.Schemas || s.TransactionTopic || s.ProgressTopic != DefaultProgressTopic ||
-		s.DecimalHandling != "precise" || s.CreateTopics.Partitions != 0 {
+		s.DecimalHandling != "precise" || s.CreateTopics.Partitions != 0 || s.Compression != "none" {
 		t.Fatalf("defaults %+v", s)
 	}
 	if got := sourceDatabase(c); got != "crm" {
@@ -45,6 +45,7 @@ func TestSettingsProblems(t *testing.T) {
 		{"decimal", base + "    decimal_handling: exact\n", []string{`sink.kafka.decimal_handling: "exact": want precise, string or double`}},
 		{"progress topic", base + "    progress_topic: \"a b\"\n", []string{"sink.kafka.progress_topic:", "not a Kafka topic name"}},
 		{"partitions", base + "    create_topics: {partitions: -1}\n", []string{"sink.kafka.create_topics.partitions: -1"}},
+		{"compression", base + "    compression: brotli\n", []string{`sink.kafka.compression: "brotli": want none, gzip, snappy, lz4 or zstd`}},
 		{"mechanism", base + "    sasl: {mechanism: GSSAPI, user: u, password: hunter2}\n", []string{`sink.kafka.sasl.mechanism: "GSSAPI": want PLAIN`}},
 		{"no password", base + "    sasl: {mechanism: SCRAM-SHA-512, user: u}\n", []string{"sink.kafka.sasl.password: required"}},
 		{"password without mechanism", base + "    sasl: {user: u, password: hunter2}\n", []string{"sink.kafka.sasl.mechanism: required"}},
