@@ -19,7 +19,7 @@ type Settings struct {
 	TransactionTopic bool         `mapstructure:"transaction_topic"`
 	DecimalHandling  string       `mapstructure:"decimal_handling"`
 	ProgressTopic    string       `mapstructure:"progress_topic"`
-	Compression      string       // none (Kafka's producer default) | gzip | snappy | lz4 | zstd
+	Compression      string       // snappy (default) | none | gzip | lz4 | zstd
 	CreateTopics     CreateTopics `mapstructure:"create_topics"`
 	SASL             SASL
 	TLS              TLS
@@ -68,7 +68,7 @@ var kind = config.Kind{
 		"transaction_topic": false,
 		"decimal_handling":  "precise",
 		"progress_topic":    DefaultProgressTopic,
-		"compression":       "none",
+		"compression":       "snappy",
 	},
 	Examples: map[string]string{
 		"brokers":                          "[127.0.0.1:9092]",
@@ -87,7 +87,7 @@ var kind = config.Kind{
 func settingsOf(c *config.Config) *Settings {
 	s, _ := c.Settings("sink").(*Settings)
 	if s == nil {
-		s = &Settings{ExactlyOnce: true, Tombstones: true, Schemas: true, ProgressTopic: DefaultProgressTopic, Compression: "none"}
+		s = &Settings{ExactlyOnce: true, Tombstones: true, Schemas: true, ProgressTopic: DefaultProgressTopic, Compression: "snappy"}
 	}
 	return s
 }

@@ -20,7 +20,7 @@ func TestSettingsDefaults(t *testing.T) {
 	}
 	s := settingsOf(c)
 	if !s.ExactlyOnce || !s.Tombstones || !s.Schemas || s.TransactionTopic || s.ProgressTopic != DefaultProgressTopic ||
-		s.DecimalHandling != "precise" || s.CreateTopics.Partitions != 0 || s.Compression != "none" {
+		s.DecimalHandling != "precise" || s.CreateTopics.Partitions != 0 || s.Compression != "snappy" {
 		t.Fatalf("defaults %+v", s)
 	}
 	if got := sourceDatabase(c); got != "crm" {
