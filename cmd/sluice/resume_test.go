@@ -146,6 +146,19 @@ func TestHalfSnapshotThenSnapshotNever(t *testing.T) {
 	if err != nil || !strings.Contains(string(cp), `"phase": "snapshot"`) {
 		t.Fatalf("want a checkpoint in phase snapshot after the kill, got %s (%v)", cp, err)
 	}
+	// The killed process's last chunk commits may still be in the target
+	// server's receive buffer: it finishes them after the kill. Count the
+	// rows once no session of the killed process is left.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, err := e.dst.QueryValue(ctx, "dwh", `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = 'dwh' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`)
+		if err == nil && n == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed sluice's target sessions did not end within 60s (%s left, %v)", n, err)
+		}
+	}
 	before, _ := e.dst.QueryValue(ctx, "dwh", "SELECT count(*) FROM big")
 	cfg, err := os.ReadFile(e.cfg)
 	if err != nil {
