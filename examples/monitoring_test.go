@@ -571,8 +571,10 @@ http:
 	base := "http://" + listen
 
 	// Snapshot, then an insert, an update and a delete, applied.
+	// Streaming, not just ready: ready is also 1 while the snapshot is set
+	// up, and changes written then are part of the copy, not changes.
 	waitScrape(t, ctx, base, done, &out, "the snapshot and the changes applied", func(mfs map[string]*dto.MetricFamily) bool {
-		return seriesWith(mfs, "sluice_ready", "pipeline", "dash") && sampleValue(mfs, "sluice_ready") == 1
+		return seriesWith(mfs, "sluice_ready", "pipeline", "dash") && sampleValue(mfs, "sluice_ready") == 1 && inState(mfs, "streaming")
 	})
 	if err := src.Exec(ctx, "app", `INSERT INTO t VALUES (1000, 'new'); UPDATE t SET v = 'upd' WHERE id = 1; DELETE FROM t WHERE id = 2;`); err != nil {
 		t.Fatal(err)
@@ -726,6 +728,18 @@ func seriesWith(mfs map[string]*dto.MetricFamily, name, label, value string) boo
 	for _, m := range mfs[name].GetMetric() {
 		for _, lp := range m.GetLabel() {
 			if lp.GetName() == label && lp.GetValue() == value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inState says whether sluice_state is 1 for state.
+func inState(mfs map[string]*dto.MetricFamily, state string) bool {
+	for _, m := range mfs["sluice_state"].GetMetric() {
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == "state" && lp.GetValue() == state && m.GetGauge().GetValue() == 1 {
 				return true
 			}
 		}
