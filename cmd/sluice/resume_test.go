@@ -130,6 +130,17 @@ func TestHalfSnapshotThenSnapshotNever(t *testing.T) {
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, pad text);
 		INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 400000) g;`)
+	// One snapshot reader: the table's three chunks are copied one after
+	// the other, so the kill after the first commit lands mid-copy (with
+	// parallel readers all of them could commit before the kill).
+	one, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one = []byte(strings.Replace(string(one), `  tables: ["public.*"]`, "  tables: [\"public.*\"]\n  postgres:\n    snapshot_workers: 1", 1))
+	if err := os.WriteFile(e.cfg, one, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	p := e.start()
 	ctx := context.Background()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
