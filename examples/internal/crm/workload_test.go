@@ -45,31 +45,7 @@ func TestBigTransactionRacesKeyChanges(t *testing.T) {
 	if _, err := tx.Exec(ctx, `UPDATE customers SET id = id + $1`, keyChangeN); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- w.BigTransaction(ctx) }()
-	// Commit the key change only once the large transaction waits for it.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		n, err := c.QueryValue(ctx, "crm", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != "0" {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("the large transaction ended (%v) while the key change was open", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the large transaction never waited for the key change")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
+	if err := raceBigTransaction(ctx, t, c, w, tx, "the key change"); err != nil {
 		t.Fatalf("large transaction: %v", err)
 	}
 	if len(said) == 0 || !strings.HasPrefix(said[0], "committed one large transaction: 600 orders") {
@@ -112,9 +88,23 @@ func TestBigTransactionRacesDeletes(t *testing.T) {
 	if _, err := tx.Exec(ctx, `DELETE FROM customers WHERE name LIKE 'gone %'`); err != nil {
 		t.Fatal(err)
 	}
+	if err := raceBigTransaction(ctx, t, c, w, tx, "the deletes"); err != nil {
+		t.Fatalf("large transaction: %v", err)
+	}
+	orphans, err := c.QueryValue(ctx, "crm", `SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)`)
+	if err != nil || orphans != "0" {
+		t.Fatalf("orders without a customer: %s (%v)", orphans, err)
+	}
+}
+
+// raceBigTransaction runs the large transaction while tx (another
+// session's open transaction, holding row locks the large one needs) is
+// open, commits tx only once the large transaction waits for its locks,
+// and returns the large transaction's outcome.
+func raceBigTransaction(ctx context.Context, t *testing.T, c *pgtest.Cluster, w *Workload, tx pgx.Tx, what string) error {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- w.BigTransaction(ctx) }()
-	// Commit the deletes only once the large transaction waits for them.
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		n, err := c.QueryValue(ctx, "crm", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
 		if err != nil {
@@ -125,22 +115,16 @@ func TestBigTransactionRacesDeletes(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("the large transaction ended (%v) while the deletes were open", err)
+			t.Fatalf("the large transaction ended (%v) while %s was open", err, what)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the large transaction never waited for the deletes")
+			t.Fatalf("the large transaction never waited for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("large transaction: %v", err)
-	}
-	orphans, err := c.QueryValue(ctx, "crm", `SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id)`)
-	if err != nil || orphans != "0" {
-		t.Fatalf("orders without a customer: %s (%v)", orphans, err)
-	}
+	return <-done
 }
