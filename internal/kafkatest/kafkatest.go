@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicecdc/sluice/internal/testport"
 )
 
 // Broker is a running broker process.
@@ -80,7 +81,7 @@ func StartBroker(dir string) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}
@@ -171,15 +172,6 @@ func (b *Broker) LogTail() string {
 		data = data[len(data)-4000:]
 	}
 	return string(data)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("kafkatest: pick a port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Message is one record as kcat reads it.

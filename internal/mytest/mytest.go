@@ -21,7 +21,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/sluicecdc/sluice/internal/testport"
 )
 
 const (
@@ -112,7 +113,7 @@ func StartServer(ctx context.Context, opts Options) (_ *Server, err error) {
 	for attempt := 1; ; attempt++ {
 		s.Port = opts.Port
 		if s.Port == 0 {
-			if s.Port, err = freePort(); err != nil {
+			if s.Port, err = testport.Free(); err != nil {
 				return nil, err
 			}
 		}
@@ -456,13 +457,4 @@ func sweepStale() {
 		}
 		os.RemoveAll(base)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("mytest: pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicecdc/sluice/internal/testport"
 )
 
 // Server is a nats-server process with JetStream on.
@@ -73,7 +75,7 @@ func startServer(dir string, noJS bool) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +194,4 @@ func (s *Server) LogTail() string {
 		data = data[len(data)-4000:]
 	}
 	return string(data)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("natstest: pick a port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -37,6 +36,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/internal/testport"
 )
 
 const (
@@ -76,7 +77,7 @@ type Cluster struct {
 
 var (
 	sweepOnce sync.Once
-	pickPort  = freePort // replaced by tests
+	pickPort  = testport.Free // replaced by tests
 )
 
 // StartCluster creates a new cluster with initdb, starts it and waits until it
@@ -550,15 +551,6 @@ func serverCredential() (*syscall.Credential, error) {
 		return nil, fmt.Errorf("pgtest: postgres OS user: %w", err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgtest: pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/sluicecdc/sluice/internal/testport"
 )
 
 func TestCluster(t *testing.T) {
@@ -166,9 +168,9 @@ func TestPortRace(t *testing.T) {
 		if calls++; calls == 1 {
 			return taken, nil
 		}
-		return freePort()
+		return testport.Free()
 	}
-	defer func() { pickPort = freePort }()
+	defer func() { pickPort = testport.Free }()
 
 	c := Start(t, Options{})
 	if calls != 2 || c.Port == taken {
