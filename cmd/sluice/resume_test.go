@@ -197,3 +197,42 @@ func TestHalfSnapshotThenSnapshotNever(t *testing.T) {
 	e.waitEqual(120*time.Second, p, "big")
 	p.stop(t)
 }
+
+// SIGTERM while the initial snapshot copies is a clean stop (exit 0, as
+// at any other moment): the checkpoint still says the snapshot did not
+// finish, and the next run copies again and ends equal.
+func TestSigtermDuringSnapshot(t *testing.T) {
+	e := newEnv(t, "")
+	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, pad text);
+		INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g;`)
+	cfg, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := strings.Replace(string(cfg), `  tables: ["public.*"]`, "  tables: [\"public.*\"]\n  postgres:\n    snapshot_workers: 1", 1)
+	if err := os.WriteFile(e.cfg, []byte(one), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start()
+	ctx := context.Background()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if n, _ := e.dst.QueryValue(ctx, "dwh", "SELECT count(*) FROM big"); n != "" && n != "0" {
+			break // the copy is under way
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the copy did not start; log:\n%s", p.logText())
+		}
+	}
+	p.stop(t) // fails the test unless sluice exits 0
+	if !strings.Contains(p.logText(), "the next run starts it again") {
+		t.Fatalf("want the stop during the snapshot logged; log:\n%s", p.logText())
+	}
+	cp, err := os.ReadFile(filepath.Join(e.dir, "test.checkpoint"))
+	if err != nil || !strings.Contains(string(cp), `"phase": "snapshot"`) {
+		t.Fatalf("want a checkpoint in phase snapshot after the stop, got %s (%v)", cp, err)
+	}
+	e.srcExec("INSERT INTO big VALUES (0, 'after'); UPDATE big SET pad = 'changed' WHERE id = 7")
+	p = e.start()
+	e.waitEqual(120*time.Second, p, "big")
+	p.stop(t)
+}

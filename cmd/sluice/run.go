@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -91,6 +92,13 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		}
 		if streamed {
 			resnapshot = false // it was done; a retry goes on from the checkpoint
+		}
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			// SIGTERM/SIGINT ended a phase that cannot stop half way
+			// (the snapshot, the target's setup): nothing it did counts
+			// as applied, and the next run does it again.
+			log.Info().Msg("stopped before the phase under way finished (the next run starts it again)")
+			return nil
 		}
 		if !r.again(ctx, err, time.Since(began)) {
 			if ctx.Err() != nil && transient(err) {
