@@ -366,12 +366,23 @@ func template(ctx context.Context) (string, error) {
 	}
 	os.WriteFile(filepath.Join(base, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	data := filepath.Join(base, "data")
-	out, err := exec.CommandContext(ctx, "mariadb-install-db", "--no-defaults", "--user=root",
-		"--datadir="+data, "--auth-root-authentication-method=normal",
-		"--skip-test-db", "--skip-name-resolve").CombinedOutput()
-	if err != nil {
-		os.RemoveAll(base)
-		return "", fmt.Errorf("mytest: mariadb-install-db: %v\n%s", err, tail(string(out)))
+	// On a loaded machine the bootstrap server has been seen to abort
+	// once (the reason scrolled out of the output's tail); try it again
+	// in a clean directory before giving up, and quote its errors.
+	var out []byte
+	for attempt := 1; ; attempt++ {
+		out, err = exec.CommandContext(ctx, "mariadb-install-db", "--no-defaults", "--user=root",
+			"--datadir="+data, "--auth-root-authentication-method=normal",
+			"--skip-test-db", "--skip-name-resolve").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			os.RemoveAll(base)
+			return "", fmt.Errorf("mytest: mariadb-install-db failed %d times, last: %v\n%s%s", attempt, err, errorLines(string(out)), tail(string(out)))
+		}
+		os.RemoveAll(data)
+		time.Sleep(time.Duration(attempt) * time.Second)
 	}
 	// Start it once on a socket only, to let root in over TCP.
 	sock := filepath.Join(base, "sock")
@@ -430,6 +441,21 @@ func tail(s string) string {
 		lines = lines[len(lines)-logTailLines:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// errorLines picks the lines of a server's output that say what went
+// wrong, which its closing advice can push out of the tail.
+func errorLines(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "[ERROR]") || strings.Contains(l, "[FATAL]") {
+			b.WriteString(l + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "errors:\n" + b.String() + "tail:\n"
 }
 
 // sweepStale kills and deletes servers (and templates) whose owner died.
