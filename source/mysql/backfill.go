@@ -187,10 +187,15 @@ func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error
 	if t.Where != "" {
 		q := fmt.Sprintf("EXPLAIN SELECT 1 FROM %s WHERE %s", quoteTable(id), t.Where)
 		rows, err := s.db.QueryContext(ctx, q)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
 		if err != nil {
 			return fmt.Errorf("--where %q on %s: %w", t.Where, id, err)
 		}
-		rows.Close()
 	}
 	return nil
 }

@@ -349,3 +349,30 @@ func nextTxnApply(t *testing.T, src *Source, target model, key func(change.Row) 
 	}
 	return txn, cs
 }
+
+// TestCheckBackfill: what a back-fill request is refused for, with the fix.
+func TestCheckBackfill(t *testing.T) {
+	srv := startServer(t, mytest.Options{})
+	exec(t, srv, `CREATE DATABASE d; CREATE DATABASE other;
+		CREATE TABLE d.pk (id int PRIMARY KEY); CREATE TABLE d.uniq (code varchar(10) NOT NULL, v int, UNIQUE KEY (code));
+		CREATE TABLE d.nullable (code varchar(10), UNIQUE KEY (code)); CREATE TABLE d.nokey (v int); CREATE TABLE other.x (id int PRIMARY KEY)`)
+	src := newSource(t, srv, Options{Tables: []string{"d.*"}})
+	for _, c := range []struct{ table, where, err string }{
+		{"d.pk", "", ""},
+		{"d.pk", "id > 10", ""},
+		{"d.uniq", "", ""},
+		{"d.pk", "nosuch > 1", "nosuch"},
+		{"d.nokey", "", "d.nokey has no primary key"},
+		{"d.nullable", "", "ADD PRIMARY KEY"},
+		{"other.x", "", "add it to source.tables"},
+		{"d.missing", "", "does not exist"},
+	} {
+		err := src.CheckBackfill(context.Background(), checkpoint.Backfill{Table: c.table, Where: c.where})
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%s where %q: %v", c.table, c.where, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s where %q: error %v, want one saying %q", c.table, c.where, err, c.err)
+		}
+	}
+}
