@@ -148,16 +148,19 @@ func (w *oltpWriter) halt(t *testing.T) {
 	}
 }
 
-// myLockWatch samples the server's lock waits every 10 ms: the longest
-// row-lock wait of any transaction, and the longest wait on something
+// myLockWatch samples the server's lock waits: the longest row-lock wait
+// of any transaction (every 150 ms), and the longest wait on something
 // held by a session other than the writers (sluice's chunk reads and
-// look-ups): row locks held by them, and metadata lock or table flush
-// waits (which only a non-writer causes in these tests).
+// look-ups): row locks held by them (every 150 ms), and metadata lock or
+// table flush waits (every 10 ms; only a non-writer causes them here).
+// The writers' own longest statement is the exact measure of what they
+// waited; this tells who made them wait.
 type myLockWatch struct {
 	mu                sync.Mutex
 	stop, done        chan struct{}
 	longest, bySluice time.Duration
 	samples           int
+	err               error // the last failed sample's
 }
 
 func watchMyLocks(t *testing.T, srv *mytest.Server, writers []int64) *myLockWatch {
@@ -175,27 +178,43 @@ func watchMyLocks(t *testing.T, srv *mytest.Server, writers []int64) *myLockWatc
 	go func() {
 		defer close(lw.done)
 		defer db.Close()
-		for {
+		fail := func(err error) {
+			lw.mu.Lock()
+			lw.err = err
+			lw.mu.Unlock()
+		}
+		for i := 0; ; i++ {
 			select {
 			case <-lw.stop:
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			var all, other, mdl int64
-			if err := db.QueryRow(`SELECT COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, trx_wait_started, NOW(6))), 0)
-				FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'`).Scan(&all); err != nil {
-				continue
-			}
-			if err := db.QueryRow(`SELECT COALESCE(MAX(TIMESTAMPDIFF(MICROSECOND, r.trx_wait_started, NOW(6))), 0)
-				FROM information_schema.INNODB_LOCK_WAITS w
-				JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-				JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-				WHERE b.trx_mysql_thread_id NOT IN ` + notWriter).Scan(&other); err != nil {
-				continue
-			}
-			if err := db.QueryRow(`SELECT COALESCE(MAX(TIME_MS), 0) FROM information_schema.PROCESSLIST
+			// Metadata lock and table flush waits, every 10 ms.
+			var mdl int64
+			if err := db.QueryRow(`SELECT CAST(COALESCE(MAX(TIME_MS), 0) AS SIGNED) FROM information_schema.PROCESSLIST
 				WHERE STATE LIKE 'Waiting for table%'`).Scan(&mdl); err != nil {
+				fail(err)
 				continue
+			}
+			// Row lock waits: InnoDB refreshes its INNODB_TRX view only
+			// when it was not read for 100 ms, so every 150 ms.
+			var all, other int64
+			if i%15 == 0 {
+				if err := db.QueryRow(`SELECT CAST(COALESCE(MAX(p.TIME_MS), 0) * 1000 AS SIGNED)
+					FROM information_schema.INNODB_TRX r JOIN information_schema.PROCESSLIST p ON p.ID = r.trx_mysql_thread_id
+					WHERE r.trx_state = 'LOCK WAIT'`).Scan(&all); err != nil {
+					fail(err)
+					continue
+				}
+				if err := db.QueryRow(`SELECT CAST(COALESCE(MAX(p.TIME_MS), 0) * 1000 AS SIGNED)
+					FROM information_schema.INNODB_LOCK_WAITS w
+					JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+					JOIN information_schema.PROCESSLIST p ON p.ID = r.trx_mysql_thread_id
+					JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+					WHERE b.trx_mysql_thread_id NOT IN ` + notWriter).Scan(&other); err != nil {
+					fail(err)
+					continue
+				}
 			}
 			lw.mu.Lock()
 			lw.samples++
@@ -216,7 +235,7 @@ func (lw *myLockWatch) peek() (time.Duration, time.Duration) {
 }
 
 // provokeMyLockWait makes a session that is not a writer hold a row lock
-// for 300 ms while another waits for it: the sampler must see it both as
+// for 400 ms while another waits for it: the sampler must see it both as
 // a lock wait and as one held by a non-writer.
 func provokeMyLockWait(t *testing.T, srv *mytest.Server, lw *myLockWatch) (time.Duration, time.Duration) {
 	db, err := sql.Open("mysql", srv.DriverDSN("app"))
@@ -224,22 +243,22 @@ func provokeMyLockWait(t *testing.T, srv *mytest.Server, lw *myLockWatch) (time.
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("CREATE TABLE IF NOT EXISTS lockprobe (id int PRIMARY KEY)"); err != nil {
+	if _, err := db.Exec("CREATE TABLE IF NOT EXISTS lockprobe (id int PRIMARY KEY, v int)"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("INSERT IGNORE INTO lockprobe VALUES (1)"); err != nil {
+	if _, err := db.Exec("INSERT IGNORE INTO lockprobe VALUES (1, 0)"); err != nil {
 		t.Fatal(err)
 	}
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec("UPDATE lockprobe SET id = 1 WHERE id = 1"); err != nil {
+	if _, err := tx.Exec("UPDATE lockprobe SET v = v + 1 WHERE id = 1"); err != nil {
 		t.Fatal(err)
 	}
 	waited := make(chan error, 1)
-	go func() { _, err := db.Exec("UPDATE lockprobe SET id = 1 WHERE id = 1"); waited <- err }()
-	time.Sleep(300 * time.Millisecond)
+	go func() { _, err := db.Exec("UPDATE lockprobe SET v = v + 1 WHERE id = 1"); waited <- err }()
+	time.Sleep(400 * time.Millisecond)
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +308,7 @@ func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	lw := watchMyLocks(t, e.src, w.threads)
 	if all, other := provokeMyLockWait(t, e.src, lw); all < 100*time.Millisecond || other < 100*time.Millisecond {
-		t.Fatalf("the lock sampler saw a 300ms lock wait as %v (held by a non-writer: %v): it does not measure", all, other)
+		t.Fatalf("the lock sampler saw a 400ms lock wait as %v (held by a non-writer: %v; %d samples, last error %v): it does not measure", all, other, lw.samples, lw.err)
 	}
 	lw.mu.Lock()
 	lw.longest, lw.bySluice = 0, 0 // the provoked wait was only to check the sampler
@@ -336,7 +355,7 @@ func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
 	t.Logf("target equals source row for row; longest write statement during the back-fill: %v (%d transactions of 4 statements)",
 		time.Duration(w.longest.Load()).Round(time.Microsecond), w.txns.Load())
 	t.Logf("lock waits on the source during the back-fill (%d samples, every 10ms): longest any transaction waited %v "+
-		"(the writers' own row locks), longest on a lock held by sluice (row locks of non-writers, metadata locks, table flushes) %v",
+		"(the writers' own row locks; sampled every 150ms), longest on a lock held by sluice (row locks of non-writers, metadata locks, table flushes) %v",
 		lw.samples, lw.longest.Round(time.Millisecond), lw.bySluice.Round(time.Millisecond))
 	if lw.bySluice > 0 {
 		t.Errorf("a writer waited %v for a lock sluice held: the back-fill must take no lock a writer waits for", lw.bySluice)

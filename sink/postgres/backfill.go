@@ -24,7 +24,11 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 		bf.Table.Dialect != change.Postgres && !change.IntegerKey(bf.Table) {
 		return nil
 	}
-	sh, err := s.shapeFor(bf.Table)
+	t, err := s.conv.Table(bf.Table) // another engine's table, as add converts the chunk's rows
+	if err != nil {
+		return err
+	}
+	sh, err := s.shapeFor(t)
 	if err != nil {
 		return err
 	}
