@@ -269,21 +269,27 @@ func provokeMyLockWait(t *testing.T, srv *mytest.Server, lw *myLockWatch) (time.
 	return lw.peek()
 }
 
-// TestMySQLBackfillUnderWritesWithKills: a MariaDB table of
-// backfillRowsWanted rows (200,000; SLUICE_BACKFILL_ROWS to change),
-// never copied before, is back-filled with `sluice snapshot --table` while
-// an oltp_write_only style load changes the same table; sluice is killed
-// -9 twice during the back-fill; afterwards the PostgreSQL target equals
-// the source row for row, and no writer waited for a lock sluice held.
-func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
-	n := backfillRowsWanted(t)
+// myBackfillRowsWanted is the size of the big MariaDB table: 1,000,000
+// by default (about a minute here), SLUICE_BACKFILL_ROWS to change it.
+func myBackfillRowsWanted(t *testing.T) int {
+	if os.Getenv("SLUICE_BACKFILL_ROWS") != "" {
+		return backfillRowsWanted(t)
+	}
+	return 1000000
+}
+
+// runMyBigBackfill creates a MariaDB table of n rows that the pipeline
+// (source.snapshot: never) never copied, back-fills it with `sluice
+// snapshot --table` while an oltp_write_only style load changes the same
+// table, kills sluice -9 twice during the back-fill, and returns once the
+// back-fill is done, the writers stopped and their last change streamed.
+func runMyBigBackfill(t *testing.T, n int, env ...string) (*myBackfillEnv, *proc, *oltpWriter, *myLockWatch) {
 	e := newMyBackfillEnv(t, "never")
 	created := time.Now()
 	e.srcExec(fmt.Sprintf(`CREATE TABLE app.big (id bigint PRIMARY KEY, k int NOT NULL DEFAULT 0, c char(120) NOT NULL DEFAULT '', pad char(60) NOT NULL DEFAULT '', KEY k_1 (k));
 		INSERT INTO app.big SELECT seq, seq %% 1000, md5(seq), 'pad' FROM app.seq_1_to_%d;
 		CREATE TABLE app.marker (id int PRIMARY KEY)`, n))
 	t.Logf("source table of %d rows created in %v", n, time.Since(created).Round(time.Millisecond))
-	env := []string{chunkDelay}
 	p := e.startWith(env...)
 	e.waitStatus(p, 60*time.Second, "streaming", streaming)
 	w := startOLTP(t, e.src, "big", n, 4)
@@ -351,6 +357,16 @@ func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
 	w.halt(t)
 	e.srcExec("INSERT INTO app.marker VALUES (1)")
 	e.x.waitSame(120*time.Second, p, "app.marker")
+	return e, p, w, lw
+}
+
+// TestMySQLBackfillUnderWritesWithKills: a MariaDB table of 1,000,000
+// rows (myBackfillRowsWanted), never copied before, is back-filled while
+// an oltp_write_only style load changes the same table, with two kill -9
+// during the back-fill; afterwards the PostgreSQL target equals the
+// source row for row, and no writer waited for a lock sluice held.
+func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
+	e, p, w, lw := runMyBigBackfill(t, myBackfillRowsWanted(t), chunkDelay)
 	e.x.waitSame(120*time.Second, p, "app.big")
 	t.Logf("target equals source row for row; longest write statement during the back-fill: %v (%d transactions of 4 statements)",
 		time.Duration(w.longest.Load()).Round(time.Microsecond), w.txns.Load())
@@ -374,6 +390,30 @@ func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
 	if !strings.Contains(p.logText(), "table back-filled") {
 		t.Errorf("no \"table back-filled\" log line")
 	}
+	p.stop(t)
+}
+
+// TestMySQLBackfillWithoutStaleFilterFails shows that the stale-row filter
+// is what makes the MariaDB back-fill right: without it (a test-only
+// switch) chunk rows read before concurrent changes overwrite them, and
+// the target ends different from the source.
+func TestMySQLBackfillWithoutStaleFilterFails(t *testing.T) {
+	e, p, _, _ := runMyBigBackfill(t, 200000, chunkDelay, "SLUICE_TEST_SKIP_STALE_FILTER=1")
+	time.Sleep(2 * time.Second)
+	ctx := context.Background()
+	src, err := e.x.from.rows(ctx, "app.big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := e.x.to.rows(ctx, "app.big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := diffRows(src, dst)
+	if diff == "" {
+		t.Fatal("without the stale-row filter the target still equals the source: the test does not exercise the race")
+	}
+	t.Logf("without the stale-row filter the target differs, as expected: %s", strings.SplitN(diff, "\n", 2)[0])
 	p.stop(t)
 }
 
