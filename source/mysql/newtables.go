@@ -38,14 +38,25 @@ func (s *Source) WatchTables(request func(ctx context.Context, bs []checkpoint.B
 // appear, and returns once it is recorded (or ctx ends).
 func (st *stream) appeared(ctx context.Context, ids []change.TableID) error {
 	s := st.s
+	if s.request == nil {
+		return nil
+	}
 	var bs []checkpoint.Backfill
 	for _, id := range ids {
 		if !s.selected(id.Schema, id.Name) || s.queued(id.String()) {
 			continue
 		}
+		// As it is now: dropped or reshaped since the statement (the
+		// stream may be reading old binlog) is the back-fill's to find.
+		if ts, _, err := s.describeTables(ctx, s.db, []change.TableID{id}); err == nil && !ts[0].HasKey() {
+			s.opts.Log.Warn().Stringer("table", id).Msg("new table in the selection has no primary key: its changes stream, " +
+				"but rows it had before it was renamed into the selection are not copied (a back-fill needs a key); " +
+				"add a primary key and run `sluice snapshot --table` to copy them")
+			continue
+		}
 		bs = append(bs, checkpoint.Backfill{Table: id.String()})
 	}
-	if len(bs) == 0 || s.request == nil {
+	if len(bs) == 0 {
 		return nil
 	}
 	for _, b := range bs {
