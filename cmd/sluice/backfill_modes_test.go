@@ -19,13 +19,29 @@ import (
 func TestBackfillModes(t *testing.T) {
 	for _, dst := range []string{"postgres", "mysql"} {
 		for _, mode := range []string{"merge", "history", "append"} {
-			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, dst, mode) })
+			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, "postgres", dst, mode) })
 		}
 	}
 }
 
-func testBackfillMode(t *testing.T, dst, mode string) {
-	x := newXEnv(t, "postgres", dst, "mode: "+mode+"\n")
+// TestMySQLBackfillModes is TestBackfillModes with a MariaDB source.
+func TestMySQLBackfillModes(t *testing.T) {
+	for _, dst := range []string{"postgres", "mysql"} {
+		for _, mode := range []string{"merge", "history", "append"} {
+			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, "mysql", dst, mode) })
+		}
+	}
+}
+
+func testBackfillMode(t *testing.T, src, dst, mode string) {
+	x := newXEnv(t, src, dst, "mode: "+mode+"\n")
+	schema, pattern, create := "public", `["public.*"]`,
+		`CREATE TABLE acct (id int PRIMARY KEY, v text); INSERT INTO acct SELECT g, 'v' || g FROM generate_series(1, 5000) g`
+	if src == "mysql" {
+		schema, pattern, create = "app", `["app.*"]`,
+			`CREATE TABLE app.acct (id int PRIMARY KEY, v text); INSERT INTO app.acct SELECT seq, concat('v', seq) FROM app.seq_1_to_5000`
+	}
+	table := schema + ".acct"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,19 +52,19 @@ func testBackfillMode(t *testing.T, dst, mode string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(b), "  tables: [\"public.*\"]\n", "  tables: [\"public.*\"]\n  snapshot: never\n", 1)
+	cfg := strings.Replace(string(b), "  tables: "+pattern+"\n", "  tables: "+pattern+"\n  snapshot: never\n", 1)
 	cfg += fmt.Sprintf("http:\n  listen: %s\n  admin: true\n", addr)
 	if err := os.WriteFile(x.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	be := &backfillEnv{env: x.env, addr: addr}
-	x.from.exec(t, `CREATE TABLE acct (id int PRIMARY KEY, v text); INSERT INTO acct SELECT g, 'v' || g FROM generate_series(1, 5000) g`)
+	x.from.exec(t, create)
 	p := be.startWith()
 	be.waitStatus(p, 60*time.Second, "streaming", streaming)
-	x.from.exec(t, `UPDATE acct SET v = 'changed' WHERE id IN (1, 2)`)
+	x.from.exec(t, `UPDATE `+table+` SET v = 'changed' WHERE id IN (1, 2)`)
 	count := func(where string) int {
 		t.Helper()
-		q := "SELECT count(*) FROM public.acct WHERE " + where
+		q := "SELECT count(*) FROM " + table + " WHERE " + where
 		var n int
 		switch e := x.to.(type) {
 		case *pgEnd:
@@ -72,21 +88,21 @@ func testBackfillMode(t *testing.T, dst, mode string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if mode == "merge" { // damage: a row the source never had, one it no longer has, one changed
-		x.from.exec(t, `DELETE FROM acct WHERE id = 4000`)
+		x.from.exec(t, `DELETE FROM `+table+` WHERE id = 4000`)
 		for count("id = 4000") != 0 {
 			time.Sleep(100 * time.Millisecond)
 		}
-		x.to.exec(t, `INSERT INTO public.acct (id, v) VALUES (999999, 'ghost'), (4000, 'deleted on the source')`)
-		x.to.exec(t, `UPDATE public.acct SET v = 'damaged' WHERE id = 1`)
+		x.to.exec(t, `INSERT INTO `+table+` (id, v) VALUES (999999, 'ghost'), (4000, 'deleted on the source')`)
+		x.to.exec(t, `UPDATE `+table+` SET v = 'damaged' WHERE id = 1`)
 	}
-	be.snapshotCmd("--table", "public.acct")
+	be.snapshotCmd("--table", table)
 	be.waitStatus(p, 120*time.Second, "the end of the back-fill", func(s metrics.Status) bool {
-		_, done := backfillRows(s, "public.acct")
+		_, done := backfillRows(s, table)
 		return done
 	})
 	time.Sleep(time.Second) // the last chunk's batch commits
 	if mode == "merge" {
-		x.waitSame(30*time.Second, p, "public.acct")
+		x.waitSame(30*time.Second, p, table)
 		p.stop(t)
 		return
 	}

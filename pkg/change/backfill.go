@@ -1,5 +1,7 @@
 package change
 
+import "strings"
+
 // Backfill describes one chunk of an online back-fill of a table: the
 // transaction carrying it holds the chunk's rows (Op Read) that are still
 // current at the point of the stream where the source put it (see
@@ -33,4 +35,30 @@ type Backfill struct {
 	Rows  int64  // rows emitted for the table so far, this chunk included
 	Done  bool   // the table's last chunk: the back-fill of the table ends
 	Err   string // set with Done when the back-fill was given up, saying why
+}
+
+// IntegerKey tells whether every key column of t is an integer (of its
+// source's dialect): such keys order and print the same on every engine,
+// so a target can compare a chunk's key range (Backfill.Lo, Hi) itself.
+func IntegerKey(t *Table) bool {
+	if !t.HasKey() {
+		return false
+	}
+	for _, k := range t.Key {
+		typ := t.Columns[k].Type
+		switch t.Dialect {
+		case Postgres:
+			switch typ {
+			case "smallint", "integer", "bigint":
+				continue
+			}
+		case MySQL:
+			switch strings.TrimSuffix(typ, " unsigned") {
+			case "tinyint", "smallint", "mediumint", "int", "bigint":
+				continue
+			}
+		}
+		return false
+	}
+	return true
 }

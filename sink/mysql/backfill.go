@@ -14,8 +14,8 @@ import (
 // the chunk's rows: after the chunk's rows are written, it reads the keys
 // the target has in the range and deletes those that are neither among
 // the chunk's rows nor in its Keep list (keys the stream changed after the
-// chunk's snapshot): rows the source no longer has. Only integer keys of
-// a PostgreSQL source, whose order and text are the same on both engines.
+// chunk's snapshot): rows the source no longer has. Only integer keys
+// (of either source), whose order and text are the same on both engines.
 func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	bf := txn.Backfill
 	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || !integerKey(bf.Table) {
@@ -119,17 +119,5 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	return nil
 }
 
-// integerKey tells whether every key column of a PostgreSQL table is an integer.
-func integerKey(t *change.Table) bool {
-	if t.Dialect != change.Postgres || !t.HasKey() {
-		return false
-	}
-	for _, k := range t.Key {
-		switch t.Columns[k].Type {
-		case "smallint", "integer", "bigint":
-		default:
-			return false
-		}
-	}
-	return true
-}
+// integerKey tells whether every key column is an integer.
+func integerKey(t *change.Table) bool { return change.IntegerKey(t) }

@@ -16,14 +16,19 @@ import (
 // snapshot, whose target rows are newer). The chunk's rows are then plain
 // inserts (COPY), and rows the source no longer has are gone. Tables whose
 // key order the target may compare differently (text keys, rows of another
-// engine) are not pruned: the source leaves Prune off, and the rows are
+// engine unless their key is made of integers) are not pruned: the source leaves Prune off, and the rows are
 // upserted.
 func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	bf := txn.Backfill
-	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || bf.Table.Dialect != change.Postgres || !bf.Table.HasKey() {
+	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || !bf.Table.HasKey() ||
+		bf.Table.Dialect != change.Postgres && !change.IntegerKey(bf.Table) {
 		return nil
 	}
-	sh, err := s.shapeFor(bf.Table)
+	t, err := s.conv.Table(bf.Table) // another engine's table, as add converts the chunk's rows
+	if err != nil {
+		return err
+	}
+	sh, err := s.shapeFor(t)
 	if err != nil {
 		return err
 	}

@@ -47,9 +47,16 @@ func noColumn(bitmap []byte, n uint64) bool {
 // delivers transactions as they commit.
 func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error {
 	h := ev.Header
+	switch ev.Event.(type) {
+	case *replication.RotateEvent, *replication.HeartbeatEvent:
+	default:
+		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 {
+			st.notePoint(h.LogPos)
+		}
+	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
-		st.curFile = string(e.NextLogName)
+		st.curFile, st.at = string(e.NextLogName), uint32(e.Position)
 		if h.Flags&replication.LOG_EVENT_ARTIFICIAL_F == 0 && h.LogPos != 0 {
 			st.rotated = st.curFile // the file ended; the next one is yet to open
 			if !st.inGroup {
@@ -59,6 +66,9 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 	case *replication.FormatDescriptionEvent:
 		st.rotated = "" // a file opened
 	case *replication.HeartbeatEvent:
+		if e.Filename == st.curFile && st.atBoundary() {
+			st.notePoint(h.LogPos) // the server sent everything before it
+		}
 		return st.idle(ctx, e.Filename, h.LogPos)
 	case *replication.MariadbGTIDEvent:
 		st.beginGroup(ctx)
@@ -79,7 +89,7 @@ func (st *stream) handle(ctx context.Context, ev *replication.BinlogEvent) error
 		}
 		return st.maybeSendPart(ctx)
 	case *replication.XIDEvent:
-		return st.commit(ctx, h)
+		return st.commitAppeared(ctx, h)
 	case *replication.TransactionPayloadEvent: // MySQL binlog_transaction_compression
 		for _, inner := range e.Events {
 			if err := st.handle(ctx, inner); err != nil {
@@ -106,6 +116,7 @@ func (st *stream) beginGroup(ctx context.Context) {
 	}
 	st.endGroupState()
 	st.inGroup = true
+	st.appearing = st.appearing[:0]
 }
 
 func (st *stream) mysqlGroup(ctx context.Context, e *replication.GTIDEvent) {
@@ -134,7 +145,7 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 		st.inGroup, st.begun = true, true
 		return nil
 	case "COMMIT":
-		return st.commit(ctx, h)
+		return st.commitAppeared(ctx, h)
 	case "ROLLBACK": // see savepoint.go for when the server logs these
 		w := l.word()
 		if w == "WORK" {
@@ -166,6 +177,8 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 		}
 	}
 	if st.begun {
+		// CREATE TABLE ... SELECT in row format: the statement, then its rows.
+		st.appearing = append(st.appearing, appearingTables(q, string(e.Schema))...)
 		switch kw := (&lexer{s: q}).word(); kw {
 		case "INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD":
 			// binlog_format=STATEMENT in some session: the rows are not in the binlog.
@@ -178,7 +191,8 @@ func (st *stream) query(ctx context.Context, h *replication.EventHeader, e *repl
 	if err := st.statement(ctx, e); err != nil {
 		return err
 	}
-	return st.commit(ctx, h)
+	st.appearing = append(st.appearing, appearingTables(q, string(e.Schema))...)
+	return st.commitAppeared(ctx, h)
 }
 
 // statement handles a DDL statement: TRUNCATE of a replicated table
@@ -413,6 +427,22 @@ func (st *stream) commit(ctx context.Context, h *replication.EventHeader) error 
 	}
 	txn.ID, txn.Commit, txn.Position = id, ts, st.resume()
 	return st.deliver(ctx, txn)
+}
+
+// commitAppeared commits the event group at h, then asks for the
+// back-fill of the tables it made appear in the selection, which returns
+// once the request is recorded: the stream reads on only then
+// (newtables.go).
+func (st *stream) commitAppeared(ctx context.Context, h *replication.EventHeader) error {
+	if err := st.commit(ctx, h); err != nil {
+		return err
+	}
+	if len(st.appearing) == 0 {
+		return nil
+	}
+	ids := st.appearing
+	st.appearing = nil
+	return st.appeared(ctx, ids)
 }
 
 // shorten cuts a statement for the log.

@@ -189,7 +189,8 @@ func (st *stream) followReset(ctx context.Context) error {
 	}
 	first := ls.files[0].name
 	st.epoch++
-	st.file, st.pos, st.curFile, st.srv = first, 4, first, ls.serverID
+	st.s.epoch.Store(st.epoch)
+	st.file, st.pos, st.curFile, st.srv, st.at = first, 4, first, ls.serverID, 4
 	st.maria, st.useGTID = nil, false
 	if st.mysqlSet != nil {
 		empty := gomysql.NewMysqlGTIDSet()

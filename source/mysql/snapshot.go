@@ -177,6 +177,10 @@ func (sn *snapshot) lockFree(ctx context.Context) error {
 	return nil
 }
 
+// errNoSnapshotStatus says the server does not tell the binlog position of
+// a consistent snapshot (no binlog_snapshot_% status: not MariaDB).
+var errNoSnapshotStatus = errors.New("the server has no binlog_snapshot_file/binlog_snapshot_position status (only MariaDB has)")
+
 // snapshotBinlog reads the binlog position of a MariaDB consistent snapshot.
 func snapshotBinlog(ctx context.Context, c *sql.Conn) (string, uint32, error) {
 	rows, err := c.QueryContext(ctx, "SHOW STATUS LIKE 'binlog_snapshot_%'")
@@ -186,7 +190,9 @@ func snapshotBinlog(ctx context.Context, c *sql.Conn) (string, uint32, error) {
 	defer rows.Close()
 	var file string
 	var pos uint64
+	seen := false
 	for rows.Next() {
+		seen = true
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
 			return "", 0, err
@@ -200,6 +206,9 @@ func snapshotBinlog(ctx context.Context, c *sql.Conn) (string, uint32, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return "", 0, err
+	}
+	if !seen {
+		return "", 0, errNoSnapshotStatus
 	}
 	if file == "" || pos == 0 || pos > 1<<32-1 {
 		return "", 0, errors.New("the server reports no binlog snapshot position: log_bin is OFF; set log_bin in my.cnf and restart the server")
@@ -346,6 +355,18 @@ func (sn *snapshot) Read(ctx context.Context, ch pipeline.Chunk, fn func(change.
 		return err
 	}
 	defer func() { sn.conns <- c }()
+	q := "SELECT " + selectList(descs) + " FROM " + quoteTable(ch.Table.ID)
+	if ch.Where != "" {
+		q += " WHERE " + ch.Where
+	}
+	if err := readRows(ctx, c, q, nil, descs, fn); err != nil {
+		return fmt.Errorf("snapshot: read %s (chunk %d of %d): %w", ch.Table.ID, ch.Index+1, ch.Of, err)
+	}
+	return nil
+}
+
+// selectList is the column list that reads a table's rows exactly.
+func selectList(descs []colDesc) string {
 	cols := make([]string, len(descs))
 	for i, d := range descs {
 		cols[i] = mysqlconn.QuoteIdent(d.name)
@@ -353,16 +374,16 @@ func (sn *snapshot) Read(ctx context.Context, ch pipeline.Chunk, fn func(change.
 			cols[i] = "CAST(" + cols[i] + " AS DOUBLE)"
 		}
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteTable(ch.Table.ID)
-	if ch.Where != "" {
-		q += " WHERE " + ch.Where
-	}
-	fail := func(err error) error {
-		return fmt.Errorf("snapshot: read %s (chunk %d of %d): %w", ch.Table.ID, ch.Index+1, ch.Of, err)
-	}
-	rows, err := c.QueryContext(ctx, q)
+	return strings.Join(cols, ", ")
+}
+
+// readRows runs a query selecting selectList(descs) and calls fn for every
+// row, converted to the texts the binlog decoder produces. Rows passed to
+// fn are fresh (fn may keep them).
+func readRows(ctx context.Context, c querier, q string, args []any, descs []colDesc, fn func(change.Row) error) error {
+	rows, err := c.QueryContext(ctx, q, args...)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer rows.Close()
 	raw := make([]sql.RawBytes, len(descs))
@@ -370,7 +391,6 @@ func (sn *snapshot) Read(ctx context.Context, ch pipeline.Chunk, fn func(change.
 	for i := range raw {
 		ptrs[i] = &raw[i]
 	}
-	row := make(change.Row, len(descs))
 	ends := make([]int, len(descs))
 	var scratch []byte
 	for rows.Next() {
@@ -380,18 +400,19 @@ func (sn *snapshot) Read(ctx context.Context, ch pipeline.Chunk, fn func(change.
 			}
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return fail(err)
+			return err
 		}
 		scratch = scratch[:0]
 		for i := range descs {
 			if raw[i] != nil {
 				if scratch, err = snapshotText(&descs[i], scratch, raw[i]); err != nil {
-					return fail(fmt.Errorf("column %s: %v", descs[i].name, err))
+					return fmt.Errorf("column %s: %v", descs[i].name, err)
 				}
 			}
 			ends[i] = len(scratch)
 		}
 		data := bytes.Clone(scratch)
+		row := make(change.Row, len(descs))
 		start := 0
 		for i := range descs {
 			if raw[i] == nil {
@@ -405,10 +426,7 @@ func (sn *snapshot) Read(ctx context.Context, ch pipeline.Chunk, fn func(change.
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fail(err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // describeTables reads table shapes from information_schema, built exactly

@@ -52,6 +52,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
@@ -96,6 +97,14 @@ type Source struct {
 	room     chan struct{} // signalled when some were closed
 	stop     context.CancelFunc
 	stopped  chan struct{}
+
+	// Online back-fills (backfill.go) and new tables (newtables.go).
+	bf        *backfills
+	tr        *tracker       // keys the stream changed while chunks were read
+	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
+	bfStopped chan struct{}
+	epoch     atomic.Uint32 // the stream's Position.Epoch, for chunk positions
+	request   func(ctx context.Context, bs []checkpoint.Backfill) error
 }
 
 type result struct {
@@ -133,7 +142,8 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	}
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(2)
-	s := &Source{opts: opts, dsn: p, db: db, known: map[change.TableID]*change.Table{}, chunkRows: chunkRows}
+	s := &Source{opts: opts, dsn: p, db: db, known: map[change.TableID]*change.Table{}, chunkRows: chunkRows,
+		bf: newBackfills(), tr: newTracker(), bfReady: make(chan *chunkOut)}
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to source %s@%s: %w", p.User, p.Addr(), err)
@@ -254,6 +264,7 @@ func (s *Source) Close() error {
 	if s.stop != nil {
 		s.stop()
 		<-s.stopped
+		<-s.bfStopped
 		s.stop = nil
 	}
 	return s.db.Close()

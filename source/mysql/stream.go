@@ -71,6 +71,11 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	ctx, s.stop = context.WithCancel(ctx)
 	s.stopped = make(chan struct{})
 	go st.run(ctx)
+	s.bfStopped = make(chan struct{})
+	go func() {
+		defer close(s.bfStopped)
+		s.runBackfills(ctx)
+	}()
 	s.opts.Log.Info().Stringer("from", start).Uint32("server_id", s.serverID).Msg("streaming started")
 	return nil
 }
@@ -119,11 +124,20 @@ type stream struct {
 	last    map[change.TableID]*shape // the latest shape of each table
 	arena   arena
 	scratch []byte
+
+	// Online back-fill (backfill_stream.go).
+	at       uint32    // the end of the last event read in curFile: the stream's read point
+	chunk    *chunkOut // a chunk waiting for the stream to reach its snapshot
+	partKeys *partKeys // keys of the transaction being delivered in parts
+	// Tables the event group being read makes appear (newtables.go).
+	appearing []change.TableID
 }
 
 // setResume makes p the place the next session starts from.
 func (st *stream) setResume(p Position) error {
 	st.file, st.pos, st.curFile, st.srv, st.epoch = p.File, p.Pos, p.File, p.Server, p.Epoch
+	st.at = p.Pos
+	st.s.epoch.Store(p.Epoch)
 	st.maria, st.mysqlSet, st.useGTID = nil, nil, false
 	if p.GTID == "" {
 		return nil
@@ -215,8 +229,10 @@ func (st *stream) reset(ctx context.Context) {
 		st.cur = nil
 	}
 	st.endGroupState()
-	st.curFile, st.rotated = st.file, ""
+	st.curFile, st.rotated, st.at = st.file, "", st.pos
+	st.appearing = nil
 	clear(st.byID)
+	st.dropChunk()
 }
 
 func (st *stream) endGroupState() {
@@ -296,14 +312,42 @@ func (st *stream) session(ctx context.Context, connected func()) error {
 	}
 	connected()
 	for {
-		ev, err := streamer.GetEvent(ctx)
+		ev, err := st.nextEvent(ctx, streamer)
+		if err == errNoEvent {
+			if err := st.emitChunk(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			return st.sessionEnd(ctx, streamer, err)
 		}
 		if err := st.handle(ctx, ev); err != nil {
 			return err
 		}
+		if err := st.emitChunk(ctx); err != nil {
+			return err
+		}
 	}
+}
+
+// errNoEvent says no event came while a back-fill chunk may be waiting.
+var errNoEvent = errors.New("no binlog event for a while")
+
+// nextEvent waits for the next event; while a back-fill runs it gives up
+// after a moment (errNoEvent), so that a chunk waiting for a boundary is
+// emitted on an idle stream too.
+func (st *stream) nextEvent(ctx context.Context, streamer *replication.BinlogStreamer) (*replication.BinlogEvent, error) {
+	if !st.s.bf.busy.Load() && st.chunk == nil {
+		return streamer.GetEvent(ctx)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	ev, err := streamer.GetEvent(wctx)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return nil, errNoEvent
+	}
+	return ev, err
 }
 
 // sessionEnd handles the error that ended a session. When the server sent
@@ -381,6 +425,9 @@ func isAccessDenied(err error) bool {
 // transactions handed out but not yet closed fill the budget.
 func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 	s := st.s
+	if txn.Backfill == nil {
+		st.track(txn)
+	}
 	size := min(txn.Size(), inflightBudget)
 	for s.inflight.Load() > 0 && s.inflight.Load()+size > inflightBudget {
 		select {
