@@ -34,3 +34,13 @@ type Backfill struct {
 	Done  bool   // the table's last chunk: the back-fill of the table ends
 	Err   string // set with Done when the back-fill was given up, saying why
 }
+
+// Signal is a back-fill request read from a row inserted into the source's
+// signal table: the same request as `sluice snapshot --table Table --where
+// Where`. ID is the row's id, which names the request in the checkpoint.
+type Signal struct {
+	ID    string
+	Table string // schema.table as the row names it
+	Where string
+	Err   string // why the row is not a request (a missing column, an empty table name)
+}

@@ -25,6 +25,9 @@ type Txn struct {
 	// Backfill is set on a transaction that carries one chunk of an online
 	// back-fill (Op Read rows) instead of a source transaction.
 	Backfill *Backfill
+	// Signals are the back-fill requests rows of the signal table carried
+	// in this transaction (see pkg/signal); the rows themselves are gone.
+	Signals []Signal
 
 	release func() // called once by Close (memory accounting of the source)
 	mem     []Change
