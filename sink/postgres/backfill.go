@@ -103,16 +103,19 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 			}
 		}
 		unnest := make([]string, len(tg.key))
-		casts := make([]string, len(tg.key))
+		match := make([]string, len(tg.key))
 		names := make([]string, len(tg.key))
 		for i, k := range tg.key {
 			args = append(args, texts[i])
 			unnest[i] = fmt.Sprintf("$%d::text[]", len(args))
-			casts[i] = fmt.Sprintf("CAST(u.k%d AS %s)", i, tg.types[k])
+			match[i] = fmt.Sprintf("CAST(u.k%d AS %s) = %s.%s", i, tg.types[k], tg.ident, tg.cols[k])
 			names[i] = fmt.Sprintf("k%d", i)
 		}
-		conds = append(conds, fmt.Sprintf("%s NOT IN (SELECT %s FROM unnest(%s) AS u(%s))",
-			tuple, strings.Join(casts, ", "), strings.Join(unnest, ", "), strings.Join(names, ", ")))
+		// NOT EXISTS, planned as a hash anti join: NOT IN over a list
+		// larger than work_mem is not hashed, and compares every row
+		// with the whole list.
+		conds = append(conds, fmt.Sprintf("NOT EXISTS (SELECT 1 FROM unnest(%s) AS u(%s) WHERE %s)",
+			strings.Join(unnest, ", "), strings.Join(names, ", "), strings.Join(match, " AND ")))
 	}
 	q := "DELETE FROM " + tg.ident
 	if len(conds) > 0 {
