@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"slices"
 
 	"github.com/rs/zerolog"
 
+	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/pkg/signal"
 	"github.com/sluicecdc/sluice/pkg/transform"
 	"github.com/sluicecdc/sluice/sink/jsonl"
 	kafkasink "github.com/sluicecdc/sluice/sink/kafka"
@@ -44,8 +48,7 @@ func kindEnv(cfg *config.Config, log zerolog.Logger) connector.Env {
 // openSource connects the log reader cfg.Source.Kind names, with the
 // config's transforms applied to what it yields.
 func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Source, error) {
-	e := kindEnv(cfg, log)
-	src, err := openLogReader(ctx, e)
+	src, err := openSignalledReader(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +60,30 @@ func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pi
 		return src, err
 	}
 	return transform.Wrap(src, set), nil
+}
+
+// openSignalledReader connects the log reader; with
+// source.snapshot_signals, the signal table is added to its selection (so
+// it is in the stream: for PostgreSQL, in the publication) and its rows
+// are taken out of the stream as back-fill requests (pkg/signal).
+func openSignalledReader(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Source, error) {
+	if !cfg.Source.SnapshotSignals {
+		return openLogReader(ctx, kindEnv(cfg, log))
+	}
+	id, err := change.ParseTableID(cfg.Source.SignalTable)
+	if err != nil {
+		return nil, fmt.Errorf("source.signal_table: %w", err)
+	}
+	c := *cfg
+	c.Source.Tables = append(slices.Clone(cfg.Source.Tables), id.String())
+	if id.MatchesAny(cfg.Source.Exclude) {
+		return nil, fmt.Errorf("source.exclude %v leaves out the signal table %s (source.signal_table): change the pattern", cfg.Source.Exclude, id)
+	}
+	src, err := openLogReader(ctx, kindEnv(&c, log))
+	if err != nil {
+		return nil, err
+	}
+	return signal.Wrap(src, id, cfg.Source.Kind, log), nil
 }
 
 // openLogReader connects the log reader alone, without the transforms.

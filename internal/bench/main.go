@@ -14,7 +14,11 @@
 // (read_committed consumer) against a PostgreSQL subscription, each alone
 // on the machine (see kafka.go).
 //
-//	go run ./internal/bench [-engine all|pg|mariadb|kafka] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
+// Back-fill (-engine backfill): an online back-fill of a 1,000,000-row
+// table against sluice's initial snapshot of it, sluice alone (see
+// backfill.go); goal: ≥ 0.7 of the snapshot's rows/s.
+//
+//	go run ./internal/bench [-engine all|pg|mariadb|kafka|backfill] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
 //
 // PostgreSQL workloads: bulk (300,000 rows in one transaction), small
 // (30,000 single-row transactions from 4 connections), large (1,000,000
@@ -53,15 +57,19 @@ type options struct {
 	myBulkRows  int64  // MariaDB bulk workload size
 	mySmallRows int64  // MariaDB small workload size
 	myParallel  int    // the native replica's slave_parallel_threads
+	bfRows      int64  // back-fill measurement: rows of the table
 }
 
 func (o options) runPG() bool      { return o.engine == "all" || o.engine == "pg" }
 func (o options) runMariaDB() bool { return o.engine == "all" || o.engine == "mariadb" }
 func (o options) runKafka() bool   { return o.engine == "all" || o.engine == "kafka" }
+func (o options) runBackfill() bool {
+	return o.engine == "all" || o.engine == "backfill"
+}
 
 func main() {
 	var o options
-	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone) or all")
+	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone), backfill (an online back-fill of a 1,000,000-row table vs the initial snapshot of it, sluice alone) or all")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each workload (bulk, small); the table shows medians")
 	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large, and smaller MariaDB workloads")
 	flag.BoolVar(&o.large, "large", true, "also run the large and open workloads (1,000,000 wide rows in one transaction; a streamed transaction open while ~500 MB commit; once each; PostgreSQL only)")
@@ -72,6 +80,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
 	flag.Int64Var(&o.myBulkRows, "mariadb-bulk-rows", 0, "MariaDB bulk workload: rows in the one transaction (default 300,000; 100,000 with -quick)")
 	flag.Int64Var(&o.mySmallRows, "mariadb-small-rows", 0, "MariaDB small workload: single-row transactions (default 30,000; 10,000 with -quick)")
+	flag.Int64Var(&o.bfRows, "backfill-rows", bfDefRows, "back-fill measurement: rows of the table copied")
 	flag.IntVar(&o.myParallel, "mariadb-parallel-threads", 0, "the native replica's slave_parallel_threads (0: MariaDB's default, one applier thread); above 0 also sets slave_parallel_mode=optimistic")
 	flag.Parse()
 	if o.quick {
@@ -87,8 +96,8 @@ func main() {
 	case o.runs < 1:
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
 		os.Exit(2)
-	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb" && o.engine != "kafka":
-		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb, kafka or all\n", o.engine)
+	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb" && o.engine != "kafka" && o.engine != "backfill":
+		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb, kafka, backfill or all\n", o.engine)
 		os.Exit(2)
 	case o.myBulkRows < 1 || o.mySmallRows < 1:
 		fmt.Fprintln(os.Stderr, "bench: -mariadb-bulk-rows and -mariadb-small-rows must be at least 1")
@@ -153,6 +162,17 @@ func run(o options) int {
 				md.WriteString("\n")
 			}
 			md.WriteString("## Kafka\n\n")
+			md.WriteString(rep.markdown())
+		}
+	}
+	if o.runBackfill() && ctx.Err() == nil {
+		rep, c := runBackfillBench(ctx, o, bin)
+		code = max(code, c)
+		if rep != nil {
+			if md.Len() > 0 {
+				md.WriteString("\n")
+			}
+			md.WriteString("## Back-fill\n\n")
 			md.WriteString(rep.markdown())
 		}
 	}

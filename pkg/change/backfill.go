@@ -62,3 +62,13 @@ func IntegerKey(t *Table) bool {
 	}
 	return true
 }
+
+// Signal is a back-fill request read from a row inserted into the source's
+// signal table: the same request as `sluice snapshot --table Table --where
+// Where`. ID is the row's id, which names the request in the checkpoint.
+type Signal struct {
+	ID    string
+	Table string // schema.table as the row names it
+	Where string
+	Err   string // why the row is not a request (a missing column, an empty table name)
+}

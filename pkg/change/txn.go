@@ -25,6 +25,9 @@ type Txn struct {
 	// Backfill is set on a transaction that carries one chunk of an online
 	// back-fill (Op Read rows) instead of a source transaction.
 	Backfill *Backfill
+	// Signals are the back-fill requests rows of the signal table carried
+	// in this transaction (see pkg/signal); the rows themselves are gone.
+	Signals []Signal
 
 	release func() // called once by Close (memory accounting of the source)
 	mem     []Change
@@ -215,9 +218,16 @@ func (t *Txn) each(memFrom int, off int64, memTo int, end int64, fn func(*Change
 	}
 }
 
-// OnClose sets a function Close calls once, e.g. to return the transaction's
-// bytes to the budget of the source that produced it.
-func (t *Txn) OnClose(f func()) { t.release = f }
+// OnClose adds a function Close calls once (after those added before), e.g.
+// to return the transaction's bytes to the budget of the source that
+// produced it.
+func (t *Txn) OnClose(f func()) {
+	if prev := t.release; prev != nil {
+		t.release = func() { prev(); f() }
+		return
+	}
+	t.release = f
+}
 
 // Close releases the memory and the spill file.
 func (t *Txn) Close() error {

@@ -36,8 +36,13 @@ type Source struct {
 	Tables   []string // include patterns schema.table with * globs; default ["public.*"] for postgres
 	Exclude  []string // exclude patterns, same form, applied after Tables
 	Snapshot string   // "initial" (default) | "never"
-	Postgres PostgresSource
-	MySQL    MySQLSource `mapstructure:"mysql"`
+	// SnapshotSignals (opt-in) makes rows inserted into SignalTable on the
+	// source requests for an online back-fill, like `sluice snapshot`
+	// (see pkg/signal and docs/backfill.md).
+	SnapshotSignals bool   `mapstructure:"snapshot_signals"`
+	SignalTable     string `mapstructure:"signal_table"` // schema.table (MySQL: database.table); default see derive
+	Postgres        PostgresSource
+	MySQL           MySQLSource `mapstructure:"mysql"`
 }
 
 // PostgresSource holds the settings only a PostgreSQL source uses.

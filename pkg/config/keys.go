@@ -58,6 +58,8 @@ var examples = map[string]string{
 	"source.tables":                    "[public.*]",
 	"source.exclude":                   "[public.audit_*]",
 	"source.snapshot":                  "initial",
+	"source.snapshot_signals":          "true",
+	"source.signal_table":              "public.sluice_signals",
 	"source.postgres.slot":             "sluice_crm",
 	"source.postgres.publication":      "sluice_crm",
 	"source.postgres.snapshot_workers": "4",

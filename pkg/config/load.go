@@ -20,6 +20,7 @@ var yamlQuoted = regexp.MustCompile(" ?`[^`]*`")
 // publication, checkpoint path) are filled in by derive.
 var defaults = map[string]any{
 	"source.snapshot":                  "initial",
+	"source.snapshot_signals":          false,
 	"source.postgres.snapshot_workers": 4,
 	"source.mysql.snapshot_workers":    4,
 	"sink.mode":                        "merge",
@@ -197,12 +198,32 @@ func derive(c *Config, dir string, bad map[string]bool) {
 			c.Source.Postgres.Publication = DefaultObjectName(c.Name)
 		}
 	}
+	if c.Source.SignalTable == "" && !bad["source.signal_table"] {
+		c.Source.SignalTable = DefaultSignalTable(c.Source)
+	}
 	if c.Checkpoint.Path == "" && c.Name != "" && !bad["checkpoint.path"] {
 		c.Checkpoint.Path = c.Name + ".checkpoint"
 	}
 	if c.Checkpoint.Path != "" && dir != "" && !filepath.IsAbs(c.Checkpoint.Path) {
 		c.Checkpoint.Path = filepath.Join(dir, c.Checkpoint.Path)
 	}
+}
+
+// DefaultSignalTable is the signal table's default name: sluice_signals
+// in the public schema of a PostgreSQL source, or in the database of a
+// MySQL source's first source.tables pattern when that names one database
+// ("" when it does not: source.signal_table must then be set).
+func DefaultSignalTable(s Source) string {
+	if s.Kind == "postgres" {
+		return "public.sluice_signals"
+	}
+	if s.Kind == "mysql" && len(s.Tables) > 0 {
+		db, _, ok := strings.Cut(s.Tables[0], ".")
+		if ok && db != "" && !strings.ContainsAny(db, "*?[") {
+			return db + ".sluice_signals"
+		}
+	}
+	return ""
 }
 
 // DefaultObjectName is the replication slot and publication name used when

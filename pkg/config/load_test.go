@@ -18,7 +18,7 @@ var designConfig = Config{
 		DSN:      "postgres://replicator:s3cret@db:5432/crm?sslmode=disable",
 		Tables:   []string{"public.*"},
 		Exclude:  []string{"public.audit_*"},
-		Snapshot: "initial",
+		Snapshot: "initial", SignalTable: "public.sluice_signals",
 		Postgres: PostgresSource{Slot: "sluice_crm", Publication: "sluice_crm", SnapshotWorkers: 4},
 		MySQL:    MySQLSource{ServerID: 4001, SnapshotWorkers: 4},
 	},
@@ -102,7 +102,7 @@ func TestDefaults(t *testing.T) {
 			Kind:     "postgres",
 			DSN:      "postgres://replicator@db:5432/crm",
 			Tables:   []string{"public.*"},
-			Snapshot: "initial",
+			Snapshot: "initial", SignalTable: "public.sluice_signals",
 			Postgres: PostgresSource{Slot: "sluice_crm_to_dwh", Publication: "sluice_crm_to_dwh", SnapshotWorkers: 4},
 			MySQL:    MySQLSource{SnapshotWorkers: 4},
 		},
@@ -245,7 +245,7 @@ func TestEnvOnly(t *testing.T) {
 		Name: "orders",
 		Source: Source{
 			Kind: "mysql", DSN: "mysql://repl:pw@db:3306/shop",
-			Tables: []string{"shop.*"}, Exclude: []string{"shop.tmp_*", "shop.log"}, Snapshot: "never",
+			Tables: []string{"shop.*"}, Exclude: []string{"shop.tmp_*", "shop.log"}, Snapshot: "never", SignalTable: "shop.sluice_signals",
 			Postgres: PostgresSource{Slot: "s1", Publication: "p1", SnapshotWorkers: 8},
 			MySQL:    MySQLSource{ServerID: 4294967295, SnapshotWorkers: 4},
 		},
@@ -269,7 +269,7 @@ func TestKeys(t *testing.T) {
 			t.Errorf("key %s has no example", l.key)
 		}
 	}
-	want := "name source.kind source.dsn source.tables source.exclude source.snapshot " +
+	want := "name source.kind source.dsn source.tables source.exclude source.snapshot source.snapshot_signals source.signal_table " +
 		"source.postgres.slot source.postgres.publication source.postgres.snapshot_workers source.mysql.server_id source.mysql.snapshot_workers " +
 		"sink.kind sink.dsn sink.mode sink.schema sink.batch.rows sink.batch.bytes sink.batch.wait " +
 		"sink.soft_delete sink.soft_delete_column sink.metadata.source_code.value sink.metadata.source_code.column " +

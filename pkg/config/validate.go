@@ -85,6 +85,15 @@ func validateSource(s *Source, at func(string) string, p *problems) {
 	if k := at("source.exclude"); k != "" {
 		checkPatterns(k, s.Exclude, p)
 	}
+	if k := at("source.signal_table"); k != "" {
+		schema, table, ok := strings.Cut(s.SignalTable, ".")
+		switch {
+		case s.SignalTable == "" && s.SnapshotSignals:
+			p.addf("%s: required with source.snapshot_signals: true when the first source.tables pattern names no single database (e.g. shop.sluice_signals)", k)
+		case s.SignalTable != "" && (!ok || schema == "" || table == "" || strings.Contains(table, ".") || strings.ContainsAny(s.SignalTable, "*?[")):
+			p.addf("%s: %q must be schema.table without globs (e.g. %s)", k, s.SignalTable, examples["source.signal_table"])
+		}
+	}
 	if k := at("source.snapshot"); k != "" && s.Snapshot != "initial" && s.Snapshot != "never" {
 		p.addf("%s: %q must be initial or never", k, s.Snapshot)
 	}

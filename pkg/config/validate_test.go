@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,14 @@ func TestProblems(t *testing.T) {
 			"yaml: line", nil},
 		{"yaml duplicate key", []byte("name: a\nname: b\n"), nil,
 			"yaml: line 2:", []string{`"name" already defined`}},
+
+		// signals
+		{"signal table without schema", doc(t, "source.signal_table", "signals"), nil,
+			`source.signal_table: "signals" must be schema.table without globs`, []string{"public.sluice_signals"}},
+		{"signal table with a glob", doc(t, "source.signal_table", "public.sig*"), nil,
+			`source.signal_table: "public.sig*" must be schema.table without globs`, nil},
+		{"signals without a default table", doc(t, append(slices.Clone(mysqlSource), "source.tables", []string{"*.orders"}, "source.snapshot_signals", true)...), nil,
+			"source.signal_table: required with source.snapshot_signals: true", []string{"shop.sluice_signals"}},
 
 		// types
 		{"text key given a boolean", doc(t, "source.snapshot", true), nil,

@@ -74,27 +74,25 @@ func (b *backfills) set(t checkpoint.Backfill, done bool) {
 // source SQL condition). It checks the request, queues it and returns; the
 // copy's progress is checkpointed, so it survives restarts.
 func (p *Pipeline) RequestBackfill(ctx context.Context, tables []string, where string) error {
-	src := p.src
-	bf, ok := src.(Backfiller)
-	if !ok {
-		return fmt.Errorf("the %s source cannot back-fill tables while it streams; use `sluice run --resnapshot` to copy every table again", p.opts.SourceKind)
+	if _, ok := p.src.(Backfiller); !ok {
+		return errNoBackfill(p.opts.SourceKind)
 	}
 	if len(tables) == 0 {
 		return errors.New("name at least one table to back-fill (--table schema.table)")
 	}
 	var reqs []checkpoint.Backfill
 	for _, t := range tables {
-		id, err := change.ParseTableID(t)
+		r, err := p.checkBackfill(ctx, t, where, time.Now().UTC().Format("20060102T150405.000000"))
 		if err != nil {
-			return err
-		}
-		r := checkpoint.Backfill{Table: id.String(), Where: where, ID: time.Now().UTC().Format("20060102T150405.000000")}
-		if err := bf.CheckBackfill(ctx, r); err != nil {
 			return err
 		}
 		reqs = append(reqs, r)
 	}
 	return p.sendBackfills(ctx, backfillRequest{tasks: reqs})
+}
+
+func errNoBackfill(kind string) error {
+	return fmt.Errorf("the %s source cannot back-fill tables while it streams; use `sluice run --resnapshot` to copy every table again", kind)
 }
 
 // sendBackfills hands a request to the batch loop.

@@ -345,6 +345,7 @@ type batch struct {
 	lingering  bool            // the timer runs for a linger, not for BatchWait or an idle save
 	base       change.Position // where this run started reading
 	bfDirty    bool            // back-fill progress applied but not yet saved
+	signals    []change.Signal // back-fill requests of signal rows applied, not yet taken (see signals.go)
 }
 
 // countSeg counts the changes of one subtransaction (sub "" = the top level
@@ -423,6 +424,13 @@ func (b *batch) loop(ctx context.Context, txns <-chan read) error {
 			if b.open != "" || b.last == nil {
 				continue
 			}
+			if len(b.signals) > 0 {
+				if err := b.takeSignals(ctx); err != nil {
+					return err
+				}
+				timer.Reset(durablePoll)
+				continue
+			}
 			// Group commit: flush when nothing else is waiting (the next
 			// batch collects what arrives meanwhile), when a limit is
 			// reached, or when the oldest change has waited long enough.
@@ -479,6 +487,7 @@ func (b *batch) applyWhole(ctx context.Context, r read) error {
 	if txn.Backfill != nil {
 		b.noteBackfill(txn.Backfill)
 	}
+	b.signals = append(b.signals, txn.Signals...) // even when replayed: the checkpoint may not have them (see signals.go)
 	b.txns++
 	b.last = txn.Position
 	if !txn.Commit.IsZero() { // a position-only transaction (an idle source's log end) has none

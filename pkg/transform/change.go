@@ -37,7 +37,7 @@ func (s *Set) Txn(in *change.Txn) (*change.Txn, error) {
 		}
 	}
 	out := change.NewTxn(s.opts.SpillDir, 0)
-	out.ID, out.Commit, out.Position, out.Part, out.Sub, out.Backfill = in.ID, in.Commit, in.Position, in.Part, in.Sub, in.Backfill
+	out.ID, out.Commit, out.Position, out.Part, out.Sub, out.Backfill, out.Signals = in.ID, in.Commit, in.Position, in.Part, in.Sub, in.Backfill, in.Signals
 	err = in.Each(func(c *change.Change) error { return s.Change(c, out.Add) })
 	if err != nil {
 		out.Close()

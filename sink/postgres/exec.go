@@ -45,6 +45,10 @@ func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error 
 	if err := s.begin(ctx); err != nil { // the other paths send BEGIN on its own
 		return err
 	}
+	switch {
+	case a.Kind == plan.Insert && tg.recopy:
+		return s.upsertChanged(ctx, tg, a.Rows)
+	}
 	switch a.Kind {
 	case plan.Insert:
 		return s.insertFast(ctx, tg, a.Rows)

@@ -323,6 +323,9 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.fail(fmt.Errorf("commit target transaction: %w", err))
 	}
 	s.inTx, s.needBegin, s.partsOpen = false, false, false
+	for _, tg := range s.targets {
+		tg.recopy = false
+	}
 	s.replay.Committed()
 	if s.lastPos != nil {
 		return s.noteCommit(res[len(res)-1], s.lastPos)

@@ -31,6 +31,10 @@ type target struct {
 	// oldPositions: the history or append table was made by a Sluice that
 	// put the unique key on the position itself, not on positionHash.
 	oldPositions bool
+	// recopy: the open transaction holds a back-fill chunk whose key range
+	// had rows on the target; inserts go through upsertChanged (see prune)
+	// until the commit.
+	recopy bool
 }
 
 // positionHash is a generated column of history and append tables: a hash

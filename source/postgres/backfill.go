@@ -51,14 +51,19 @@ import (
 // size follows it.
 var BackfillTargetTime = 300 * time.Millisecond
 
-// Chunk size bounds, in rows.
+// Chunk size bounds, in rows. Each chunk costs a fixed part on top of its
+// rows (a target commit made durable, a checkpoint save, the range
+// delete): large chunks keep that small beside the rows. The read time
+// (BackfillTargetTime) and memory (maxChunkBytes) bound a chunk first.
 const (
 	minChunkRows = 200
-	maxChunkRows = 50000
+	maxChunkRows = 100000
 )
 
-// maxChunkBytes bounds the memory one chunk's rows take.
-const maxChunkBytes = 32 << 20
+// maxChunkBytes bounds the memory one chunk's rows take; a chunk stays in
+// memory (well under the source's transaction spill limit and memory
+// budget), where spilling it would write and read back every row.
+const maxChunkBytes = 16 << 20
 
 // firstChunkRows is the size of a table's first chunk (tests make it small).
 var firstChunkRows = 2000
@@ -104,6 +109,7 @@ type chunkOut struct {
 type chunkResult struct {
 	emitted int64
 	retry   bool
+	closed  <-chan struct{} // closed once the pipeline is done with the chunk's transaction
 }
 
 // backfills is the queue of tables to back-fill.
@@ -211,6 +217,11 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 	r := &chunkReader{s: s, task: task, size: firstChunkRows, total: task.Rows}
 	backoff := time.Second
 	reshaped := 0
+	// The previous chunk's transaction, until the pipeline is done with
+	// it: the next chunk is read meanwhile, but handed on only then, so
+	// chunks do not pile up in the pipeline's queue (where, past the
+	// source's memory budget, they would spill to disk).
+	var ahead <-chan struct{}
 	for {
 		c, err := r.next(ctx)
 		if ctx.Err() != nil {
@@ -244,6 +255,14 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 		if testHookChunkRead != nil && c.w != nil {
 			testHookChunkRead()
 		}
+		if ahead != nil {
+			select {
+			case <-ahead:
+			case <-ctx.Done():
+				s.tr.close(c.w)
+				return ctx.Err()
+			}
+		}
 		c.res = make(chan chunkResult, 1)
 		select {
 		case s.bfReady <- c:
@@ -263,6 +282,7 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 			continue
 		}
 		r.total += res.emitted
+		ahead = res.closed
 		if c.done {
 			r.reset()
 			return nil

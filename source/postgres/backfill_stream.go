@@ -132,8 +132,10 @@ func (st *stream) emitChunk(ctx context.Context) error {
 	bf.Rows = c.total + emitted
 	txn.Backfill = bf
 	st.s.opts.Log.Debug().Stringer("table", t.ID).Int("read", len(c.rows)).Int64("emitted", emitted).Int("stale_keys", len(sl.keys)).
-		Bool("stale_all", sl.all).Bool("done", c.done).Msg("back-fill chunk emitted")
-	c.res <- chunkResult{emitted: emitted}
+		Bool("stale_all", sl.all).Bool("done", c.done).Bool("spilled", txn.Spilled()).Msg("back-fill chunk emitted")
+	closed := make(chan struct{})
+	txn.OnClose(func() { close(closed) })
+	c.res <- chunkResult{emitted: emitted, closed: closed}
 	return st.deliver(ctx, txn)
 }
 

@@ -277,7 +277,7 @@ func (st *stream) session(ctx context.Context) error {
 		}
 		step := time.Second
 		if st.s.bf.busy.Load() { // chunks wait for a boundary: look often
-			step = 50 * time.Millisecond
+			step = 20 * time.Millisecond
 		}
 		if now.Add(step / 2).After(deadline) {
 			deadline = now.Add(step)
