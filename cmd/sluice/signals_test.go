@@ -162,3 +162,56 @@ func TestSignalKilledAfterCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestMySQLSignalBackfill: the signal table works with a MariaDB source
+// (default app.sluice_signals, from source.tables app.*): a signal row
+// re-copies a damaged target table while another table streams, a bad
+// signal is logged and streaming goes on, and the signal table never
+// reaches the target.
+func TestMySQLSignalBackfill(t *testing.T) {
+	e := newMyBackfillEnv(t, "initial")
+	b, err := os.ReadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "  snapshot: initial\n", "  snapshot: initial\n  snapshot_signals: true\n", 1)
+	if err := os.WriteFile(e.cfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.srcExec(signal.CreateTable("mysql", change.TableID{Schema: "app", Name: "sluice_signals"}) + `;
+		CREATE TABLE app.orders (id int PRIMARY KEY, customer varchar(40), total decimal(12,2));
+		INSERT INTO app.orders SELECT seq, concat('c', seq % 97), seq * 1.5 FROM app.seq_1_to_20000;
+		CREATE TABLE app.events (id bigint AUTO_INCREMENT PRIMARY KEY, what varchar(20))`)
+	p := e.startWith()
+	e.waitStatus(p, 60*time.Second, "streaming", streaming)
+	e.x.waitSame(60*time.Second, p, "app.orders")
+	e.dstExec(`DELETE FROM app.orders WHERE id % 10 = 3;
+		UPDATE app.orders SET total = -1 WHERE id % 10 = 4;
+		INSERT INTO app.orders VALUES (100001, 'ghost', 0)`)
+	e.srcExec(`INSERT INTO app.sluice_signals (table_name) VALUES ('app.orders');
+		INSERT INTO app.events (what) VALUES ('after the signal')`)
+	e.waitStatus(p, 120*time.Second, "the end of the signalled re-copy", func(s metrics.Status) bool {
+		_, done := backfillRows(s, "app.orders")
+		return done
+	})
+	e.x.waitSame(60*time.Second, p, "app.orders", "app.events")
+
+	e.srcExec(`INSERT INTO app.sluice_signals (table_name) VALUES ('app.nosuch');
+		INSERT INTO app.events (what) VALUES ('after a bad one')`)
+	e.x.waitSame(60*time.Second, p, "app.events")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logText(), "signal row ignored") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if log := p.logText(); !strings.Contains(log, `"signal":"2"`) || !strings.Contains(log, "nosuch") {
+		t.Errorf("the bad signal is not logged with its id and table:\n%s", tail(log, 4000))
+	}
+	if s, _ := e.status(); s.State != "streaming" {
+		t.Errorf("state %s after a bad signal, want streaming", s.State)
+	}
+	if n, err := e.x.to.(*pgEnd).c.QueryValue(context.Background(), "dwh",
+		"SELECT count(*) FROM pg_tables WHERE tablename = 'sluice_signals'"); err != nil || n != "0" {
+		t.Errorf("the signal table reached the target (%s, %v)", n, err)
+	}
+	p.stop(t)
+}
