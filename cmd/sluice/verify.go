@@ -206,13 +206,15 @@ func repairTable(ctx context.Context, v *verify.Verifier, cfg *config.Config, vt
 		}
 	}
 	left := diffs
+	var unsure []verify.Diff
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		var err error
-		if left, err = v.Recheck(ctx, vt.plan, left); err != nil {
+		differ, moving, err := v.Recheck(ctx, vt.plan, left)
+		if err != nil {
 			fail(err)
 			return
 		}
+		left, unsure = append(differ, moving...), moving
 		if len(left) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -228,8 +230,11 @@ func repairTable(ctx context.Context, v *verify.Verifier, cfg *config.Config, vt
 	if n := verify.MissingCopies(left); n > 0 {
 		fail(fmt.Errorf("%d rows of a table without a key are missing from the target: back-fill the table (sluice snapshot --table %s)", n, vt.Table))
 	}
-	if remaining == 0 {
+	switch {
+	case remaining == 0:
 		vt.Status = verify.Equal
+	case len(unsure) == remaining:
+		vt.Status, vt.Err = verify.Failed, fmt.Sprintf("%d repaired rows kept changing on the source while read again: run verify again", remaining)
 	}
 	vt.Diffs, vt.DiffCount = left, remaining
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 )
 
 // multiset compares a table without a key as a multiset of rows: the sums
@@ -26,14 +27,15 @@ func (v *Verifier) multiset(ctx context.Context, p *Table, r *Result) error {
 		r.Rechecked = 1
 		return err
 	}
-	cands, err := v.countDiffs(ctx, src, dst, nil, false)
+	cands, err := v.countDiffs(ctx, src, dst)
 	if err != nil {
 		return err
 	}
-	diffs, err := v.confirmMultiset(ctx, src, dst, cands)
+	diffs, unsure, err := v.confirmMultiset(ctx, src, dst, cands)
 	if err != nil {
 		return err
 	}
+	v.addUnsure(r, unsure)
 	for i := range diffs {
 		d := &diffs[i]
 		by := src
@@ -54,29 +56,23 @@ func (v *Verifier) multiset(ctx context.Context, p *Table, r *Result) error {
 	return nil
 }
 
-// countDiffs reads the row hash counts of both sides (only the hashes
-// given, when set), the source's in a snapshot; with wait, the target's once
-// it has applied past it.
-func (v *Verifier) countDiffs(ctx context.Context, src, dst side, only []string, wait bool) ([]Diff, error) {
-	st, pos, err := v.snapshot(ctx)
+// countDiffs reads the row hash counts of both sides once: the
+// candidates confirmMultiset checks.
+func (v *Verifier) countDiffs(ctx context.Context, src, dst side) ([]Diff, error) {
+	st, _, err := v.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := src.counts(ctx, st, only)
+	sc, err := src.counts(ctx, st, nil)
 	st.rollback()
 	if err != nil {
 		return nil, err
-	}
-	if wait {
-		if _, err := v.waitFor(ctx, pos); err != nil {
-			return nil, err
-		}
 	}
 	dt, err := dst.e.begin(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	dc, err := dst.counts(ctx, dt, only)
+	dc, err := dst.counts(ctx, dt, nil)
 	dt.rollback()
 	if err != nil {
 		return nil, err
@@ -105,11 +101,16 @@ func (v *Verifier) countDiffs(ctx context.Context, src, dst side, only []string,
 	return out, nil
 }
 
-// confirmMultiset compares the differing row counts again, Rechecks times.
-func (v *Verifier) confirmMultiset(ctx context.Context, src, dst side, cands []Diff) ([]Diff, error) {
-	for range v.opts.Rechecks {
-		if len(cands) == 0 {
-			return nil, nil
+// confirmMultiset reads the differing rows' counts again, bracketed by
+// two source snapshots as bracket does for keys: a count that is the same
+// in both source readings must be the target's at the position between.
+// A row found different in Rechecks such readings is reported; rows whose
+// count kept changing until Options.Wait ran out are unsure.
+func (v *Verifier) confirmMultiset(ctx context.Context, src, dst side, cands []Diff) (differ, unsure []Diff, err error) {
+	deadline := time.Now().Add(v.opts.Wait)
+	for len(cands) > 0 {
+		if time.Now().After(deadline) {
+			return differ, cands, nil
 		}
 		var next []Diff
 		for b := 0; b < len(cands); b += keyBatch {
@@ -118,20 +119,70 @@ func (v *Verifier) confirmMultiset(ctx context.Context, src, dst side, cands []D
 			for i, d := range batch {
 				only[i] = d.hash
 			}
-			ds, err := v.countDiffs(ctx, src, dst, only, true)
+			c1, dc, c2, ok, err := v.bracketCounts(ctx, src, dst, only)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			next = append(next, ds...)
-		}
-		rows := map[string]string{}
-		for _, d := range cands {
-			rows[d.hash] = d.Row
-		}
-		for i := range next {
-			next[i].Row = rows[next[i].hash]
+			for _, d := range batch {
+				h := d.hash
+				switch {
+				case !ok || c1[h] != c2[h]:
+					next = append(next, d)
+				case c2[h] == dc[h]:
+					// equal
+				default:
+					d.Source, d.Target, d.Kind = c2[h], dc[h], "missing"
+					if dc[h] > c2[h] {
+						d.Kind = "extra"
+					}
+					if d.sure++; d.sure >= v.opts.Rechecks {
+						differ = append(differ, d)
+					} else {
+						next = append(next, d)
+					}
+				}
+			}
 		}
 		cands = next
 	}
-	return cands, nil
+	sortDiffs(differ)
+	return differ, nil, nil
+}
+
+// bracketCounts reads the hashes' counts in the source, in the target once
+// it has applied past that, and in the source again; ok is false when the
+// target did not get there in time.
+func (v *Verifier) bracketCounts(ctx context.Context, src, dst side, only []string) (c1, dc, c2 map[string]int64, ok bool, err error) {
+	st, pos, err := v.snapshot(ctx)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	c1, err = src.counts(ctx, st, only)
+	st.rollback()
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	if ok, err = v.waitFor(ctx, pos); err != nil || !ok {
+		return nil, nil, nil, false, err
+	}
+	dt, at, err := v.targetSnapshot(ctx)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	if at == nil || pos.Compare(at) > 0 {
+		dt.rollback()
+		return nil, nil, nil, false, nil
+	}
+	dc, err = dst.counts(ctx, dt, only)
+	dt.rollback()
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	st2, err := src.e.begin(ctx, true)
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	c2, err = src.counts(ctx, st2, only)
+	st2.rollback()
+	return c1, dc, c2, err == nil, err
 }

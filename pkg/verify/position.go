@@ -75,6 +75,11 @@ func (v *Verifier) applied(ctx context.Context) (change.Position, error) {
 		return nil, err
 	}
 	defer t.rollback()
+	return v.readApplied(ctx, t)
+}
+
+// readApplied reads the target's position in transaction t.
+func (v *Verifier) readApplied(ctx context.Context, t tx) (change.Position, error) {
 	table := v.dst.ident("sluice") + "." + v.dst.ident("positions")
 	rows, err := t.query(ctx, "SELECT position FROM "+table+" WHERE pipeline = "+v.dst.lit(v.opts.Pipeline))
 	if err != nil {
@@ -131,7 +136,7 @@ func (v *Verifier) waitFor(ctx context.Context, pos change.Position) (bool, erro
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(10 * time.Millisecond): // the shorter the wait, the fewer rows change meanwhile
 		}
 	}
 }

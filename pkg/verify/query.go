@@ -143,7 +143,11 @@ func (s side) keyAt(ctx context.Context, t tx, lo, hi []string, off int64) ([]st
 // hashes returns the hash of every row in (lo, hi] or with one of keys,
 // by key (the key texts joined by a NUL).
 func (s side) hashes(ctx context.Context, t tx, lo, hi []string, keys [][]string) (map[string]keyHash, error) {
-	q := "SELECT " + s.keyTexts() + ", " + s.rowHash() + " FROM " + s.table + s.where(lo, hi, keys)
+	ver := "''"
+	if s.e.kind() == "postgres" {
+		ver = "xmin::text" // the row version: another after every update
+	}
+	q := "SELECT " + s.keyTexts() + ", " + s.rowHash() + ", " + ver + " FROM " + s.table + s.where(lo, hi, keys)
 	rows, err := t.query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read row hashes of %s: %w", s.table, err)
@@ -151,14 +155,15 @@ func (s side) hashes(ctx context.Context, t tx, lo, hi []string, keys [][]string
 	out := make(map[string]keyHash, len(rows))
 	for _, r := range rows {
 		k := texts(r[:len(s.key)])
-		out[strings.Join(k, "\x00")] = keyHash{key: k, hash: deref(r[len(s.key)])}
+		out[strings.Join(k, "\x00")] = keyHash{key: k, hash: deref(r[len(s.key)]), version: deref(r[len(s.key)+1])}
 	}
 	return out, nil
 }
 
 type keyHash struct {
-	key  []string
-	hash string
+	key     []string
+	hash    string
+	version string // PostgreSQL: the row version (xmin); "" elsewhere
 }
 
 // counts returns how often each row hash occurs (only the hashes in only,

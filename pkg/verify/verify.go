@@ -115,6 +115,11 @@ type Result struct {
 	Elapsed   time.Duration `json:"-"`
 	Seconds   float64       `json:"seconds"`
 	Keyless   bool          `json:"keyless,omitempty"` // compared as a multiset of rows
+	// Unsure are rows that differed at first and that the source kept
+	// changing during every reading until Options.Wait ran out: neither
+	// equal nor different for sure. They make the table's status Failed.
+	Unsure      []Diff `json:"unsure,omitempty"`
+	UnsureCount int    `json:"unsure_count,omitempty"`
 }
 
 // Diff is one differing row.
@@ -127,6 +132,7 @@ type Diff struct {
 	Source int64  `json:"source_count,omitempty"`
 	Target int64  `json:"target_count,omitempty"`
 	hash   string
+	sure   int // readings that found it different while its source row stood still
 }
 
 // Table compares one table.
@@ -150,6 +156,8 @@ func (v *Verifier) Table(ctx context.Context, p *Table) Result {
 		r.Status, r.Err = Failed, err.Error()
 	case r.DiffCount > 0:
 		r.Status = Differ
+	case r.UnsureCount > 0:
+		r.Status, r.Err = Failed, fmt.Sprintf("%d rows changed on the source during every re-reading for %s: run verify again when the source is less busy, or raise --wait", r.UnsureCount, v.opts.Wait)
 	default:
 		r.Status = Equal
 	}
@@ -161,6 +169,15 @@ func (v *Verifier) addDiffs(r *Result, ds []Diff) {
 	for _, d := range ds {
 		if len(r.Diffs) < v.opts.MaxDiffs {
 			r.Diffs = append(r.Diffs, d)
+		}
+	}
+}
+
+func (v *Verifier) addUnsure(r *Result, ds []Diff) {
+	r.UnsureCount += len(ds)
+	for _, d := range ds {
+		if len(r.Unsure) < v.opts.MaxDiffs {
+			r.Unsure = append(r.Unsure, d)
 		}
 	}
 }
