@@ -56,7 +56,7 @@ func testVerifyUnderLoad(t *testing.T, kind string) {
 		if code != 0 || rep.Equal != len(tables) {
 			t.Fatalf("run %d under load: exit %d, want 0 with %d tables equal:\n%s\nsluice log tail:\n%s", i+1, code, len(tables), out, tail(p.logText(), 3000))
 		}
-		if i == 0 {
+		if i == 0 || i == verifyRuns-1 {
 			for _, tb := range rep.Tables {
 				t.Logf("%s: %d rows, %d chunks, %d chunks equal only after the target caught up, %.2fs", tb.Table, tb.Rows, tb.Chunks, tb.Rechecked, tb.Seconds)
 			}
@@ -147,4 +147,3 @@ func TestVerifyPostgresUnderLoad(t *testing.T) { testVerifyUnderLoad(t, "postgre
 
 // TestVerifyMariaDBUnderLoad: MariaDB → MariaDB, see testVerifyUnderLoad.
 func TestVerifyMariaDBUnderLoad(t *testing.T) { testVerifyUnderLoad(t, "mysql") }
-
