@@ -199,15 +199,15 @@ func repairTable(ctx context.Context, v *verify.Verifier, cfg *config.Config, vt
 		fail(err)
 		return
 	}
+	deadline := time.Now().Add(2 * time.Minute)
 	if where := v.BackfillWhere(vt.plan, diffs); where != "" {
 		if err := requestBackfill(ctx, cfg, vt.Table, where); err != nil {
 			fail(err)
-			return
+			deadline = time.Now() // compare once: what the deletes fixed
 		}
 	}
 	left := diffs
 	var unsure []verify.Diff
-	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		differ, moving, err := v.Recheck(ctx, vt.plan, left)
 		if err != nil {

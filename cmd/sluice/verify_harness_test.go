@@ -133,9 +133,9 @@ func (e *verifyEnv) pgbench() {
 		CREATE TABLE `+ns+`.tellers (tid int PRIMARY KEY, bid int NOT NULL, tbalance int NOT NULL);
 		CREATE TABLE `+ns+`.accounts (aid int PRIMARY KEY, bid int NOT NULL, abalance int NOT NULL, filler char(84));
 		CREATE TABLE `+ns+`.history (tid int, bid int, aid int, delta int, mtime datetime(6));
-		INSERT INTO `+ns+`.branches SELECT seq, 0 FROM seq_1_to_10;
-		INSERT INTO `+ns+`.tellers SELECT seq, (seq - 1) DIV 10 + 1, 0 FROM seq_1_to_100;
-		INSERT INTO `+ns+`.accounts SELECT seq, (seq - 1) DIV 2000 + 1, 0, 'x' FROM seq_1_to_20000;`)
+		INSERT INTO `+ns+`.branches SELECT seq, 0 FROM app.seq_1_to_10;
+		INSERT INTO `+ns+`.tellers SELECT seq, (seq - 1) DIV 10 + 1, 0 FROM app.seq_1_to_100;
+		INSERT INTO `+ns+`.accounts SELECT seq, (seq - 1) DIV 2000 + 1, 0, 'x' FROM app.seq_1_to_20000;`)
 }
 
 // startLoad runs workers transactions on the source until stopped.
