@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -127,6 +128,12 @@ checkpoint:
 	if rep.table("public.customers").Target != "public.clients" {
 		t.Errorf("merge with transforms: target %q, want public.clients", rep.table("public.customers").Target)
 	}
+	text, textCode := verifyText(t, e.cfg)
+	if textCode != 1 || !strings.Contains(text, "DIFFER") || !strings.Contains(text, "    extra    id=1000\n") || !strings.Contains(text, "    changed  id=250\n") ||
+		!strings.Contains(text, "public.customers → public.clients") || !strings.Contains(text, "DIFFERENT: 2 tables: 1 equal, 1 differ") {
+		t.Errorf("verify without --json: exit %d, output\n%s", textCode, text)
+	}
+	t.Logf("verify without --json:\n%s", text)
 	code, rep, out = e.runVerify(hist)
 	if got, want := diffKeys(rep.table("public.dim")), []string{"changed 150"}; code != 1 || !slices.Equal(got, want) {
 		t.Errorf("history: exit %d, differences %q; want 1, %q\n%s", code, got, want, out)
@@ -177,4 +184,18 @@ func startConfig(t *testing.T, dir, cfg string) *proc {
 	go func() { p.done <- cmd.Wait(); f.Close() }()
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return p
+}
+
+// verifyText runs sluice verify without --json and returns its output and
+// exit code.
+func verifyText(t *testing.T, cfg string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(binary, "verify", "--config", cfg).CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
 }

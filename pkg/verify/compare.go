@@ -6,12 +6,14 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
 const (
 	firstChunk = 1000    // rows in a table's first chunk
-	minChunk   = 100     // adaptive chunk size bounds
+	minChunk   = 1000    // adaptive chunk size bounds
 	maxChunk   = 1000000 //
 	leafRows   = 2000    // a differing range this small is compared key by key
 	keyBatch   = 500     // keys per re-check query
@@ -85,21 +87,22 @@ func (v *Verifier) bound(ctx context.Context, src side, lo []string, n int64) ([
 // sums reads the range's sums: the source's in a snapshot, then the
 // target's. pos is the source snapshot's position.
 func (v *Verifier) sums(ctx context.Context, src, dst side, lo, hi []string) (s, d sum, pos change.Position, err error) {
+	// Both servers work at once; the target's snapshot starts after the
+	// source's, so it is never the one ahead.
 	st, pos, err := v.snapshot(ctx)
 	if err != nil {
 		return s, d, nil, err
 	}
-	s, err = src.sum(ctx, st, lo, hi)
-	st.rollback()
-	if err != nil {
-		return s, d, nil, err
-	}
+	defer st.rollback()
 	dt, err := dst.e.begin(ctx, true)
 	if err != nil {
 		return s, d, nil, err
 	}
 	defer dt.rollback()
-	d, err = dst.sum(ctx, dt, lo, hi)
+	var g errgroup.Group
+	g.Go(func() (err error) { s, err = src.sum(ctx, st, lo, hi); return err })
+	g.Go(func() (err error) { d, err = dst.sum(ctx, dt, lo, hi); return err })
+	err = g.Wait()
 	return s, d, pos, err
 }
 

@@ -19,11 +19,10 @@ type engine interface {
 	kind() string // "postgres" | "mysql"
 	ident(name string) string
 	lit(s string) string
-	// colText is the canonical text of one column: the same value gives the
-	// same text on every server of the engine; NULL has a text of its own.
-	colText(name, typ string) string
-	// rowText joins column texts into one text.
-	rowText(cols []string) string
+	// rowText is the canonical text of a row of these columns (with their
+	// source types): the same values give the same text on every server of
+	// the engine; NULL has a text of its own.
+	rowText(names, types []string) string
 	// hash is a 64-bit integer of a text expression; sum adds them up
 	// exactly and gives the sum as text.
 	hash(text string) string
@@ -78,14 +77,20 @@ func openPostgres(ctx context.Context, dsn string) (*pgEngine, error) {
 func (e *pgEngine) kind() string             { return "postgres" }
 func (e *pgEngine) ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 func (e *pgEngine) lit(s string) string      { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-func (e *pgEngine) colText(name, typ string) string {
+func (e *pgEngine) rowText(names, types []string) string {
 	// A record's text form quotes what needs quoting and leaves NULL empty
-	// (an empty string is ""), so one column's text is its one-field record.
-	return "ROW(" + e.ident(name) + ")::text"
+	// (an empty string is ""): unambiguous, and one call per row.
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = e.ident(n)
+	}
+	return "ROW(" + strings.Join(q, ", ") + ")::text"
 }
-func (e *pgEngine) rowText(cols []string) string { return strings.Join(cols, " || ',' || ") }
 func (e *pgEngine) hash(text string) string {
-	return "('x' || left(md5(" + text + "), 16))::bit(64)::bigint"
+	// The 64-bit hash of hash partitioning: stable across servers and
+	// versions (partitions depend on it), and several times cheaper than
+	// md5 and a hex conversion. COLLATE "C": hashed byte for byte.
+	return "hashtextextended((" + text + ") COLLATE \"C\", 0)"
 }
 func (e *pgEngine) sum(hash string) string     { return "coalesce(sum(" + hash + "), 0)::text" }
 func (e *pgEngine) keyText(name string) string { return e.ident(name) + "::text" }
@@ -152,6 +157,14 @@ func (e *myEngine) lit(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\x00", `\0`)
 	return "'" + r.Replace(s) + "'"
 }
+func (e *myEngine) rowText(names, types []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = e.colText(n, types[i])
+	}
+	return "CONCAT_WS(','," + strings.Join(q, ", ") + ")"
+}
+
 func (e *myEngine) colText(name, typ string) string {
 	c := e.ident(name)
 	t := strings.ToLower(typ)
@@ -161,9 +174,6 @@ func (e *myEngine) colText(name, typ string) string {
 	// QUOTE gives NULL as the bare word NULL and every string quoted; the
 	// conversion makes the bytes the same whatever the column's charset.
 	return "QUOTE(CONVERT(" + c + " USING utf8mb4))"
-}
-func (e *myEngine) rowText(cols []string) string {
-	return "CONCAT_WS(','," + strings.Join(cols, ", ") + ")"
 }
 func (e *myEngine) hash(text string) string {
 	return "CAST(CONV(LEFT(MD5(" + text + "), 16), 16, 10) AS UNSIGNED)"

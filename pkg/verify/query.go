@@ -31,21 +31,9 @@ func (v *Verifier) sides(p *Table) (src, dst side) {
 }
 
 // rowHash is the SQL of a row's hash.
-func (s side) rowHash() string {
-	texts := make([]string, len(s.cols))
-	for i, c := range s.cols {
-		texts[i] = s.e.colText(c, s.types[i])
-	}
-	return s.e.hash(s.e.rowText(texts))
-}
+func (s side) rowHash() string { return s.e.hash(s.rowTextSQL()) }
 
-func (s side) rowTextSQL() string {
-	texts := make([]string, len(s.cols))
-	for i, c := range s.cols {
-		texts[i] = s.e.colText(c, s.types[i])
-	}
-	return s.e.rowText(texts)
-}
+func (s side) rowTextSQL() string { return s.e.rowText(s.cols, s.types) }
 
 func (s side) tuple() string {
 	q := make([]string, len(s.key))
@@ -92,7 +80,9 @@ func (s side) where(lo, hi []string, keys [][]string) string {
 func (s side) keyTexts() string {
 	q := make([]string, len(s.key))
 	for i, k := range s.key {
-		q[i] = s.e.keyText(k)
+		// Aliased: an output column named like the key column would be
+		// what ORDER BY sorts by (as text, and without the index).
+		q[i] = s.e.keyText(k) + " AS " + s.e.ident("_sluice_k"+strconv.Itoa(i))
 	}
 	return strings.Join(q, ", ")
 }
