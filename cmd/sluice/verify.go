@@ -21,9 +21,9 @@ import (
 
 // Exit codes of sluice verify.
 const (
-	verifyEqual    = 0
-	verifyDiffer   = 1
-	verifyNotSured = 2 // could not verify (an error, a table skipped)
+	verifyEqual      = 0
+	verifyDiffer     = 1
+	verifyUnverified = 2 // could not verify (an error, a table skipped)
 )
 
 // verifyTable is one table's outcome as printed, with the repair's.
@@ -54,7 +54,7 @@ func verifyCommand(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args 
 	maxDiffs := fs.Int("max-diffs", 1000, "differing keys kept per table")
 	wait := fs.Duration("wait", 30*time.Second, "longest wait for the target to apply past a source snapshot")
 	if err := parseFlags(fs, args, cfgPath); err != nil {
-		return verifyNotSured
+		return verifyUnverified
 	}
 	start := time.Now()
 	rep, secret, err := runVerify(ctx, *cfgPath, tables, *repair, *maxDiffs, *wait, stderr)
@@ -81,7 +81,7 @@ func exitOf(r *verifyReport) int {
 	case r.Differ > 0:
 		return verifyDiffer
 	case r.Error != "" || r.Errors > 0 || r.Skipped > 0 || len(r.Tables) == 0:
-		return verifyNotSured
+		return verifyUnverified
 	}
 	return verifyEqual
 }
@@ -319,7 +319,7 @@ func printVerify(w io.Writer, r *verifyReport) {
 	switch r.Exit {
 	case verifyDiffer:
 		verdict = "DIFFERENT"
-	case verifyNotSured:
+	case verifyUnverified:
 		verdict = "NOT VERIFIED"
 	}
 	fmt.Fprintf(w, "%s: %d tables: %d equal, %d differ, %d skipped, %d errors in %.1fs\n",

@@ -134,6 +134,10 @@ checkpoint:
 		t.Errorf("verify without --json: exit %d, output\n%s", textCode, text)
 	}
 	t.Logf("verify without --json:\n%s", text)
+	code, rep, out = e.runVerify(e.cfg, "--table", "public.d*")
+	if code != 0 || len(rep.Tables) != 1 || rep.table("public.dim").Status != "equal" {
+		t.Errorf("verify --table public.d*: exit %d, want 0 with public.dim alone, equal\n%s", code, out)
+	}
 	code, rep, out = e.runVerify(hist)
 	if got, want := diffKeys(rep.table("public.dim")), []string{"changed 150"}; code != 1 || !slices.Equal(got, want) {
 		t.Errorf("history: exit %d, differences %q; want 1, %q\n%s", code, got, want, out)
