@@ -4,6 +4,7 @@
 //	sluice snapshot --config FILE --table T [--where COND]   back-fill tables while streaming (http.admin)
 //	sluice check --config FILE [--offline]    preflight: every problem with its fix
 //	sluice status --config FILE [--json]      state, position, lag, per-table counts
+//	sluice verify --config FILE [--table PATTERN] [--json] [--repair]   compare the target with the source; exit 0 equal, 1 differ, 2 not verified
 //	sluice teardown --config FILE [--yes]     drop the slot, publication, applied position and checkpoint
 //	sluice health [--config FILE | --url URL] [--ready]   exit 0 when the running process answers 200
 //	sluice version
@@ -62,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err = parseFlags(fs, args, cfgPath); err == nil {
 			err = snapshotCommand(ctx, *cfgPath, tables, *where, stdout)
 		}
+	case "verify":
+		return verifyCommand(ctx, fs, cfgPath, args, stdout, stderr)
 	case "teardown":
 		yes := fs.Bool("yes", false, "do not ask for confirmation")
 		if err = parseFlags(fs, args, cfgPath); err == nil {
@@ -110,6 +113,10 @@ func usage(w io.Writer) {
   sluice check --config FILE [--offline]    check the config, source and target; print each problem with its fix
   sluice status --config FILE [--json]      print state, positions, lag, per-table counts and snapshot progress
                                             (from the running process via http.listen, else from the checkpoint and the source)
+  sluice verify --config FILE [--table PATTERN ...] [--json] [--repair]
+                                            compare every selected table of the target with the source while sluice runs;
+                                            exit 0 when equal, 1 when rows differ (named), 2 when it could not verify;
+                                            --repair copies the differing rows again through the running sluice (http.admin)
   sluice teardown --config FILE [--yes]     drop the pipeline's slot and publication (PostgreSQL source), its applied
                                             position in the target and its checkpoint; the target tables stay
   sluice health [--config FILE | --url URL] [--ready] [--timeout 3s]
