@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -82,25 +81,17 @@ const maxChunkBytes = 32 << 20
 // firstChunkRows is the size of a table's first chunk.
 var firstChunkRows = 2000
 
-// Test switches (environment, read once): SLUICE_TEST_SKIP_STALE_FILTER=1
-// disables the stale-row filter (to show a back-fill without it goes
-// wrong); SLUICE_TEST_CHUNK_DELAY pauses each chunk read between its
-// snapshot and its rows, as a slow read on a busy server would;
-// SLUICE_TEST_LOCKED_SNAPSHOT=1 takes the Oracle MySQL way (table lock)
-// on MariaDB too.
+// Test switches, off in every build but the end-to-end tests' (see
+// testswitch.go): skipStaleFilter disables the stale-row filter (to show a
+// back-fill without it goes wrong); testChunkDelay pauses each chunk read
+// between its snapshot and its rows, as a slow read on a busy server
+// would; forceLockedSnapshot takes the Oracle MySQL way (table lock) on
+// MariaDB too.
 var (
 	skipStaleFilter     bool
 	testChunkDelay      time.Duration
 	forceLockedSnapshot bool
 )
-
-func init() {
-	skipStaleFilter = os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1"
-	forceLockedSnapshot = os.Getenv("SLUICE_TEST_LOCKED_SNAPSHOT") == "1"
-	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_CHUNK_DELAY")); err == nil {
-		testChunkDelay = d
-	}
-}
 
 // chunkOut is a chunk read and waiting to be put into the stream.
 type chunkOut struct {

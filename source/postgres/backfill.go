@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -68,28 +67,19 @@ const maxChunkBytes = 16 << 20
 // firstChunkRows is the size of a table's first chunk (tests make it small).
 var firstChunkRows = 2000
 
-// skipStaleFilter disables the stale-row filter. Test only: the end-to-end
-// test sets SLUICE_TEST_SKIP_STALE_FILTER=1 to show that a back-fill
-// without the filter leaves the target wrong.
+// skipStaleFilter disables the stale-row filter. Test only (testswitch.go,
+// in the end-to-end tests' build): it shows that a back-fill without the
+// filter leaves the target wrong.
 var skipStaleFilter atomic.Bool
 
 // testHookChunkRead runs after each chunk is read and before it is handed
 // to the stream loop (tests commit a change in between).
 var testHookChunkRead func()
 
-// testChunkDelay (test only, SLUICE_TEST_CHUNK_DELAY) pauses each chunk
+// testChunkDelay (test only, testswitch.go) pauses each chunk
 // read between its snapshot and its rows, as a slow read on a busy server
 // would: writes that commit meanwhile are what the stale filter is for.
 var testChunkDelay time.Duration
-
-func init() {
-	if os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1" {
-		skipStaleFilter.Store(true)
-	}
-	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_CHUNK_DELAY")); err == nil {
-		testChunkDelay = d
-	}
-}
 
 // chunkOut is a chunk read and waiting to be put into the stream.
 type chunkOut struct {
