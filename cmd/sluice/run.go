@@ -93,11 +93,16 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 		if streamed {
 			resnapshot = false // it was done; a retry goes on from the checkpoint
 		}
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			// SIGTERM/SIGINT ended a phase that cannot stop half way
-			// (the snapshot, the target's setup): nothing it did counts
-			// as applied, and the next run does it again.
-			log.Info().Msg("stopped before the phase under way finished (the next run starts it again)")
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || transient(err)) {
+			// SIGTERM/SIGINT ended the attempt: its error is the stop
+			// itself (a cancelled query, a connection closed under it).
+			if streamed {
+				log.Info().Msg("stopped; everything applied is checkpointed")
+			} else {
+				// A phase that cannot stop half way (the snapshot, the
+				// target's setup): nothing it did counts as applied.
+				log.Info().Msg("stopped before the phase under way finished (the next run starts it again)")
+			}
 			return nil
 		}
 		if !r.again(ctx, err, time.Since(began)) {
