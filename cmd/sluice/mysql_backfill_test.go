@@ -269,11 +269,10 @@ func provokeMyLockWait(t *testing.T, srv *mytest.Server, lw *myLockWatch) (time.
 	return lw.peek()
 }
 
-// myBackfillRowsWanted is the size of the big MariaDB table: 1,000,000
-// by default (about a minute here), SLUICE_BACKFILL_ROWS to change it.
-func myBackfillRowsWanted(t *testing.T) int {
-	return backfillRowsWanted(t) // as the PostgreSQL test: 200,000 in make test, SLUICE_BACKFILL_ROWS=1000000 for the issue's size
-}
+// myBackfillRowsWanted is the size of the big MariaDB table, as for the
+// PostgreSQL one: 200,000 in make test; SLUICE_BACKFILL_ROWS=1000000 runs
+// the issue's size (about a minute here).
+func myBackfillRowsWanted(t *testing.T) int { return backfillRowsWanted(t) }
 
 // runMyBigBackfill creates a MariaDB table of n rows that the pipeline
 // (source.snapshot: never) never copied, back-fills it with `sluice
