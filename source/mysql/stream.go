@@ -391,6 +391,11 @@ func (st *stream) classify(err error) error {
 		}
 		return err
 	}
+	// The text match stays because go-mysql gives nothing typed to match:
+	// its reader goroutine (BinlogSyncer.onStream, v1.16) recovers a panic
+	// in its own event parsing as fmt.Errorf("panic %v\nstack: %s"), with
+	// no error type or sentinel. Server errors (MyError) returned above,
+	// so no server message that quotes a value reaches this line.
 	var evErr *replication.EventError
 	if errors.As(err, &evErr) || strings.Contains(err.Error(), "panic") {
 		return &permanentError{fmt.Errorf("decode source binlog event after %s: %w", st.resume(), err)}
