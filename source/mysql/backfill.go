@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	drv "github.com/go-sql-driver/mysql"
@@ -82,25 +78,17 @@ const maxChunkBytes = 32 << 20
 // firstChunkRows is the size of a table's first chunk.
 var firstChunkRows = 2000
 
-// Test switches (environment, read once): SLUICE_TEST_SKIP_STALE_FILTER=1
-// disables the stale-row filter (to show a back-fill without it goes
-// wrong); SLUICE_TEST_CHUNK_DELAY pauses each chunk read between its
-// snapshot and its rows, as a slow read on a busy server would;
-// SLUICE_TEST_LOCKED_SNAPSHOT=1 takes the Oracle MySQL way (table lock)
-// on MariaDB too.
+// Test switches, off in every build but the end-to-end tests' (see
+// testswitch.go): skipStaleFilter disables the stale-row filter (to show a
+// back-fill without it goes wrong); testChunkDelay pauses each chunk read
+// between its snapshot and its rows, as a slow read on a busy server
+// would; forceLockedSnapshot takes the Oracle MySQL way (table lock) on
+// MariaDB too.
 var (
 	skipStaleFilter     bool
 	testChunkDelay      time.Duration
 	forceLockedSnapshot bool
 )
-
-func init() {
-	skipStaleFilter = os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1"
-	forceLockedSnapshot = os.Getenv("SLUICE_TEST_LOCKED_SNAPSHOT") == "1"
-	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_CHUNK_DELAY")); err == nil {
-		testChunkDelay = d
-	}
-}
 
 // chunkOut is a chunk read and waiting to be put into the stream.
 type chunkOut struct {
@@ -122,43 +110,11 @@ type chunkResult struct {
 	retry   bool
 }
 
-// backfills is the queue of tables to back-fill.
-type backfills struct {
-	mu    sync.Mutex
-	queue []checkpoint.Backfill
-	wake  chan struct{}
-	busy  atomic.Bool // a back-fill is being read
-}
-
-func newBackfills() *backfills { return &backfills{wake: make(chan struct{}, 1)} }
-
 var _ pipeline.Backfiller = (*Source)(nil)
 
 // Backfill queues back-fills; each starts after its After key (none: at
 // the first key).
-func (s *Source) Backfill(tasks []checkpoint.Backfill) {
-	s.bf.mu.Lock()
-	for _, t := range tasks {
-		i := slices.IndexFunc(s.bf.queue, func(q checkpoint.Backfill) bool { return q.Table == t.Table })
-		if i >= 0 {
-			s.bf.queue[i] = t // asked again: start over with the new request
-			continue
-		}
-		s.bf.queue = append(s.bf.queue, t)
-	}
-	s.bf.mu.Unlock()
-	select {
-	case s.bf.wake <- struct{}{}:
-	default:
-	}
-}
-
-// queued tells whether a back-fill of table is queued or running.
-func (s *Source) queued(table string) bool {
-	s.bf.mu.Lock()
-	defer s.bf.mu.Unlock()
-	return slices.ContainsFunc(s.bf.queue, func(q checkpoint.Backfill) bool { return q.Table == table })
-}
+func (s *Source) Backfill(tasks []checkpoint.Backfill) { s.bf.Add(tasks) }
 
 // CheckBackfill tells whether t can be back-filled, and if not, how to fix it.
 func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error {
@@ -210,37 +166,6 @@ var (
 	errNoKey = errors.New("no primary key")
 	errGone  = errors.New("table dropped")
 )
-
-// runBackfills reads the queued back-fills one table at a time until ctx ends.
-func (s *Source) runBackfills(ctx context.Context) {
-	for {
-		s.bf.mu.Lock()
-		var task checkpoint.Backfill
-		have := len(s.bf.queue) > 0
-		if have {
-			task = s.bf.queue[0]
-		}
-		s.bf.mu.Unlock()
-		if !have {
-			s.bf.busy.Store(false)
-			select {
-			case <-s.bf.wake:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		s.bf.busy.Store(true)
-		if err := s.backfillTable(ctx, task); err != nil {
-			return // ctx ended
-		}
-		s.bf.mu.Lock()
-		if len(s.bf.queue) > 0 && s.bf.queue[0].Table == task.Table && s.bf.queue[0].ID == task.ID { // not asked again meanwhile
-			s.bf.queue = s.bf.queue[1:]
-		}
-		s.bf.mu.Unlock()
-	}
-}
 
 // backfillTable copies one table chunk by chunk; it returns an error only
 // when ctx ends. Failures it cannot get past end the back-fill with a

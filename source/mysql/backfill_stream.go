@@ -37,7 +37,7 @@ func (st *stream) track(txn *change.Txn) {
 		switch {
 		case txn.Part == change.RollbackSub:
 			pk.unsure = true
-		case !st.s.bf.busy.Load():
+		case !st.s.bf.Busy():
 			pk.unsure = true // not collected: a back-fill starting later cannot judge it
 		case txn.Part == change.Open:
 			pk.keys.merge(collectKeys(txn))

@@ -43,7 +43,7 @@ func (st *stream) appeared(ctx context.Context, ids []change.TableID) error {
 	}
 	var bs []checkpoint.Backfill
 	for _, id := range ids {
-		if !s.selected(id.Schema, id.Name) || s.queued(id.String()) {
+		if !s.selected(id.Schema, id.Name) || s.bf.Has(id.String()) {
 			continue
 		}
 		// As it is now: dropped or reshaped since the statement (the

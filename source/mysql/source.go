@@ -56,6 +56,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/source/internal/bfqueue"
 	"github.com/sluicecdc/sluice/source/internal/feed"
 )
 
@@ -100,7 +101,7 @@ type Source struct {
 	stopped  chan struct{}
 
 	// Online back-fills (backfill.go) and new tables (newtables.go).
-	bf        *backfills
+	bf        *bfqueue.Queue
 	tr        *tracker       // keys the stream changed while chunks were read
 	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
 	bfStopped chan struct{}
@@ -139,7 +140,7 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(2)
 	s := &Source{opts: opts, dsn: p, db: db, known: map[change.TableID]*change.Table{}, chunkRows: chunkRows,
-		bf: newBackfills(), tr: newTracker(), bfReady: make(chan *chunkOut)}
+		bf: bfqueue.New(), tr: newTracker(), bfReady: make(chan *chunkOut)}
 	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.version); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to source %s@%s: %w", p.User, p.Addr(), err)

@@ -76,7 +76,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	s.bfStopped = make(chan struct{})
 	go func() {
 		defer close(s.bfStopped)
-		s.runBackfills(ctx)
+		s.bf.Run(ctx, s.backfillTable)
 	}()
 	s.opts.Log.Info().Stringer("from", start).Uint32("server_id", s.serverID).Msg("streaming started")
 	return nil
@@ -340,7 +340,7 @@ var errNoEvent = errors.New("no binlog event for a while")
 // after a moment (errNoEvent), so that a chunk waiting for a boundary is
 // emitted on an idle stream too.
 func (st *stream) nextEvent(ctx context.Context, streamer *replication.BinlogStreamer) (*replication.BinlogEvent, error) {
-	if !st.s.bf.busy.Load() && st.chunk == nil {
+	if !st.s.bf.Busy() && st.chunk == nil {
 		return streamer.GetEvent(ctx)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -68,28 +65,19 @@ const maxChunkBytes = 16 << 20
 // firstChunkRows is the size of a table's first chunk (tests make it small).
 var firstChunkRows = 2000
 
-// skipStaleFilter disables the stale-row filter. Test only: the end-to-end
-// test sets SLUICE_TEST_SKIP_STALE_FILTER=1 to show that a back-fill
-// without the filter leaves the target wrong.
+// skipStaleFilter disables the stale-row filter. Test only (testswitch.go,
+// in the end-to-end tests' build): it shows that a back-fill without the
+// filter leaves the target wrong.
 var skipStaleFilter atomic.Bool
 
 // testHookChunkRead runs after each chunk is read and before it is handed
 // to the stream loop (tests commit a change in between).
 var testHookChunkRead func()
 
-// testChunkDelay (test only, SLUICE_TEST_CHUNK_DELAY) pauses each chunk
+// testChunkDelay (test only, testswitch.go) pauses each chunk
 // read between its snapshot and its rows, as a slow read on a busy server
 // would: writes that commit meanwhile are what the stale filter is for.
 var testChunkDelay time.Duration
-
-func init() {
-	if os.Getenv("SLUICE_TEST_SKIP_STALE_FILTER") == "1" {
-		skipStaleFilter.Store(true)
-	}
-	if d, err := time.ParseDuration(os.Getenv("SLUICE_TEST_CHUNK_DELAY")); err == nil {
-		testChunkDelay = d
-	}
-}
 
 // chunkOut is a chunk read and waiting to be put into the stream.
 type chunkOut struct {
@@ -112,36 +100,11 @@ type chunkResult struct {
 	closed  <-chan struct{} // closed once the pipeline is done with the chunk's transaction
 }
 
-// backfills is the queue of tables to back-fill.
-type backfills struct {
-	mu    sync.Mutex
-	queue []checkpoint.Backfill
-	wake  chan struct{}
-	busy  atomic.Bool // a back-fill is being read
-}
-
-func newBackfills() *backfills { return &backfills{wake: make(chan struct{}, 1)} }
-
 var _ pipeline.Backfiller = (*Source)(nil)
 
 // Backfill queues back-fills; each starts after its After key (none: at
 // the first key).
-func (s *Source) Backfill(tasks []checkpoint.Backfill) {
-	s.bf.mu.Lock()
-	for _, t := range tasks {
-		i := slices.IndexFunc(s.bf.queue, func(q checkpoint.Backfill) bool { return q.Table == t.Table })
-		if i >= 0 {
-			s.bf.queue[i] = t // asked again: start over with the new request
-			continue
-		}
-		s.bf.queue = append(s.bf.queue, t)
-	}
-	s.bf.mu.Unlock()
-	select {
-	case s.bf.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Source) Backfill(tasks []checkpoint.Backfill) { s.bf.Add(tasks) }
 
 // CheckBackfill tells whether t can be back-filled, and if not, how to fix it.
 func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error {
@@ -176,37 +139,6 @@ func (s *Source) CheckBackfill(ctx context.Context, t checkpoint.Backfill) error
 func noKeyError(id change.TableID) error {
 	return fmt.Errorf("table %s has no primary key, so it cannot be back-filled in key order: add one "+
 		"(ALTER TABLE %s ADD PRIMARY KEY (...)), or use `sluice run --resnapshot` to copy every table again", id, id)
-}
-
-// runBackfills reads the queued back-fills one table at a time until ctx ends.
-func (s *Source) runBackfills(ctx context.Context) {
-	for {
-		s.bf.mu.Lock()
-		var task checkpoint.Backfill
-		have := len(s.bf.queue) > 0
-		if have {
-			task = s.bf.queue[0]
-		}
-		s.bf.mu.Unlock()
-		if !have {
-			s.bf.busy.Store(false)
-			select {
-			case <-s.bf.wake:
-				continue
-			case <-ctx.Done():
-				return
-			}
-		}
-		s.bf.busy.Store(true)
-		if err := s.backfillTable(ctx, task); err != nil {
-			return // ctx ended
-		}
-		s.bf.mu.Lock()
-		if len(s.bf.queue) > 0 && s.bf.queue[0].Table == task.Table && s.bf.queue[0].ID == task.ID { // not asked again meanwhile
-			s.bf.queue = s.bf.queue[1:]
-		}
-		s.bf.mu.Unlock()
-	}
 }
 
 // backfillTable copies one table chunk by chunk; it returns an error only

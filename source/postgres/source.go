@@ -18,6 +18,7 @@ import (
 	"github.com/sluicecdc/sluice/checkpoint"
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/source/internal/bfqueue"
 	"github.com/sluicecdc/sluice/source/internal/feed"
 )
 
@@ -99,7 +100,7 @@ type Source struct {
 	stop     context.CancelFunc
 	stopped  chan struct{}
 
-	bf        *backfills     // online back-fills queued
+	bf        *bfqueue.Queue // online back-fills queued
 	tr        *tracker       // keys the stream changed while chunks were read
 	bfReady   chan *chunkOut // chunks read, for the stream loop to emit
 	bfStopped chan struct{}
@@ -150,7 +151,7 @@ func New(ctx context.Context, opts Options) (*Source, error) {
 	replCfg := cfg.Copy()
 	replCfg.RuntimeParams["replication"] = "database"
 	s := &Source{opts: opts, cfg: cfg, replCfg: replCfg, memory: change.NewBudget(memoryBudget),
-		bf: newBackfills(), tr: newTracker(), bfReady: make(chan *chunkOut)}
+		bf: bfqueue.New(), tr: newTracker(), bfReady: make(chan *chunkOut)}
 	if s.meta, err = s.connect(ctx); err != nil {
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 		defer close(s.bfStopped)
 		var wg sync.WaitGroup
 		wg.Go(func() { s.watchTables(ctx) })
-		s.runBackfills(ctx)
+		s.bf.Run(ctx, s.backfillTable)
 		wg.Wait()
 	}()
 	s.opts.Log.Info().Str("slot", s.opts.Slot).Stringer("from", start).Strs("tables", s.tableIDs()).Msg("streaming started")
@@ -258,7 +258,7 @@ func (st *stream) session(ctx context.Context) error {
 			return err
 		}
 		step := time.Second
-		if st.s.bf.busy.Load() { // chunks wait for a boundary: look often
+		if st.s.bf.Busy() { // chunks wait for a boundary: look often
 			step = 20 * time.Millisecond
 		}
 		if now.Add(step / 2).After(deadline) {
