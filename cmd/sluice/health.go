@@ -39,7 +39,7 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 			c.Close()
 		}
 	}()
-	slot, purged := "", false
+	var watch metrics.LogWatch
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -66,12 +66,7 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 			}
 			m.SetLogStatus(ls, redactErr(err, secrets))
 			if err == nil {
-				slot = warnSlot(log, slot, ls)
-				if ls.Purged && !purged {
-					log.Error().Str("oldest_binlog", ls.Restart).Msg("the source purged the binlog file the checkpoint needs: if Sluice stops now it cannot resume; " +
-						"let it catch up, keep binlogs longer (binlog_expire_logs_seconds), or run `sluice run --resnapshot`")
-				}
-				purged = ls.Purged
+				watch.See(log, ls)
 			}
 		}
 		err := pingSink(pctx, cfg)
@@ -82,35 +77,6 @@ func probe(ctx context.Context, cfg *config.Config, m *metrics.Metrics, secrets 
 		m.SetSinkProbe(redactErr(err, secrets))
 		t.Reset(every)
 	}
-}
-
-// warnSlot logs when the slot's wal_status changes for the worse (WAL the
-// slot holds beyond max_wal_size: extended, then unreserved — removed at
-// the next checkpoint — then lost) or back to normal; it returns the
-// status to compare the next one with.
-func warnSlot(log zerolog.Logger, last string, ls pipeline.LogStatus) string {
-	st := ls.SlotStatus
-	if st == last || st == "" || st == "missing" {
-		return last
-	}
-	ev := log.Warn()
-	switch st {
-	case "reserved":
-		if last == "" {
-			return st
-		}
-		ev = log.Info()
-	case "lost":
-		ev = log.Error()
-	}
-	ev.Str("wal_status", st).Int64("retained_wal_bytes", ls.RetainedBytes).Str("confirmed", ls.Confirmed).
-		Msg(map[string]string{
-			"reserved":   "the replication slot's retained WAL is back within max_wal_size",
-			"extended":   "the replication slot retains WAL beyond max_wal_size: Sluice is behind; if it keeps growing, check the target and sluice_lag_seconds (max_slot_wal_keep_size caps it)",
-			"unreserved": "the replication slot's WAL will be removed at the next checkpoint (max_slot_wal_keep_size reached): the slot is about to be lost; make Sluice catch up now",
-			"lost":       "the replication slot lost WAL it needed: changes since the checkpoint cannot be read; run `sluice run --resnapshot`",
-		}[st])
-	return st
 }
 
 // redactErr hides secrets in an error's text.

@@ -2,20 +2,11 @@ package main
 
 import (
 	"context"
-	"database/sql/driver"
-	"errors"
-	"io"
-	"net"
-	"strings"
-	"syscall"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
-
+	"github.com/sluicecdc/sluice/pkg/errkind"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 )
 
@@ -72,80 +63,13 @@ func (r *retrier) flushed() {
 	r.since = time.Time{}
 }
 
-// transienter is an error that says itself whether it may go away by
-// itself: a package that knows its failures best classifies them, and its
-// verdict wins over the codes below.
-type transienter interface{ Transient() bool }
-
 // transient tells a failure that may go away by itself (a server restart
 // or shutdown, a cut connection, a lock or deadlock timeout, too many
 // connections) from one that needs a person (credentials, a missing
-// table, a value the target refuses, a lost slot or purged binlog). It
-// goes by error types and codes only, never by message text: a message
-// may quote a row value ("connection refused" in a note column is no
-// network failure), and servers translate theirs.
-func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var t transienter
-	if errors.As(err, &t) {
-		return t.Transient()
-	}
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		return transientPG(pg.Code)
-	}
-	var my *mysql.MySQLError
-	if errors.As(err, &my) {
-		return transientMySQL(my.Number)
-	}
-	var gm *gomysql.MyError
-	if errors.As(err, &gm) {
-		return transientMySQL(gm.Code)
-	}
-	// A network operation that failed (not any syscall.Errno, which is a
-	// net.Error too: a checkpoint file without permission is no outage).
-	var op *net.OpError
-	var dns *net.DNSError
-	var ce *pgconn.ConnectError // no server error inside (those are handled above): it could not be reached
-	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, driver.ErrBadConn, mysql.ErrInvalidConn, gomysql.ErrBadConn,
-		pgconn.ErrConnClosed, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
-		syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, context.DeadlineExceeded} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return errors.As(err, &op) || errors.As(err, &dns) || errors.As(err, &ce) || pgconn.Timeout(err)
-}
-
-// transientPG tells the SQLSTATEs worth a retry.
-func transientPG(code string) bool {
-	switch {
-	case strings.HasPrefix(code, "08"), // connection exception
-		code == "57P01", code == "57P02", code == "57P03", // shutdown, crash, starting up
-		code == "40001", code == "40P01", code == "55P03", // serialization, deadlock, lock not available
-		code == "55006",                  // object in use: the replication slot, while the previous connection's walsender exits
-		code == "53300", code == "53400": // too many connections, configuration limit
-		return true
-	}
-	return false
-}
-
-// transientMySQL tells the MySQL/MariaDB error numbers worth a retry.
-func transientMySQL(code uint16) bool {
-	switch code {
-	case 1040, // too many connections
-		1053,                   // server shutdown in progress
-		1205,                   // lock wait timeout
-		1213,                   // deadlock
-		1317,                   // query interrupted
-		1927,                   // connection killed
-		2002, 2003, 2006, 2013: // cannot connect, server gone away, lost connection
-		return true
-	}
-	return false
-}
+// table, a value the target refuses, a lost slot or purged binlog). The
+// kinds mark the server errors they know by code; errkind knows the
+// network and a Transienter's own verdict. No codes or texts here.
+func transient(err error) bool { return errkind.Transient(kinds.Classify(err)) }
 
 // attemptObserver notes whether an attempt got to streaming and when it
 // commits in the target.

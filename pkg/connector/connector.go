@@ -48,6 +48,9 @@ type Source struct {
 	// Slot names what the source server keeps for the pipeline, for status
 	// ("" when nothing).
 	Slot func(c *config.Config) string
+	// Classify marks the kind's own server errors as transient or not
+	// (errkind.Mark), by code; nil when its errors carry their verdict.
+	Classify func(err error) error
 }
 
 // Checker is a source that lists its problems with their fixes.
@@ -82,6 +85,9 @@ type Sink struct {
 	// sink.schema nor a transform names one, and the key that says so
 	// (e.g. the database in a MySQL DSN); nil: each table keeps its own.
 	DefaultSchema func(c *config.Config) (schema, key string)
+	// Classify marks the kind's own server errors as transient or not
+	// (errkind.Mark), by code; nil when its errors carry their verdict.
+	Classify func(err error) error
 }
 
 // TargetSchema is the schema every table goes into unless a transform names
@@ -159,6 +165,23 @@ func (r *Registry) Kinds() []config.Kind {
 
 // Load reads a config file knowing the registry's kinds.
 func (r *Registry) Load(path string) (*config.Config, error) { return config.Load(path, r.Kinds()...) }
+
+// Classify lets every kind mark the server errors it knows in err (each
+// looks only at its own driver's errors, and the first verdict stays), so
+// that the caller asks errkind.Transient and knows no codes.
+func (r *Registry) Classify(err error) error {
+	for _, s := range r.sources {
+		if s.Classify != nil {
+			err = s.Classify(err)
+		}
+	}
+	for _, s := range r.sinks {
+		if s.Classify != nil {
+			err = s.Classify(err)
+		}
+	}
+	return err
+}
 
 // Source returns the source kind the config names.
 func (r *Registry) Source(c *config.Config) (Source, error) {

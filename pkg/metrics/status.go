@@ -216,20 +216,7 @@ func (m *Metrics) Status() Status {
 		s.Position.SavedAt = ptr(st.savedAt)
 	}
 	if st.hasLog {
-		s.Position.SourceHead = st.log.Head
-		if st.log.BehindBytes >= 0 {
-			s.Lag.Bytes = ptr(st.log.BehindBytes)
-		}
-		if st.log.SlotStatus != "" || st.log.RetainedBytes >= 0 {
-			sl := &Slot{Name: m.info.Slot, WALStatus: st.log.SlotStatus, Confirmed: st.log.Confirmed, Restart: st.log.Restart}
-			if st.log.RetainedBytes >= 0 {
-				sl.RetainedBytes = ptr(st.log.RetainedBytes)
-			}
-			if st.log.Reading != pipeline.ReadingUnknown {
-				sl.Active = ptr(st.log.Reading == pipeline.ReadingActive)
-			}
-			s.Slot = sl
-		}
+		s.setLog(st.log, m.info.Slot)
 	}
 	byTable := map[change.TableID]*Table{}
 	var ids []change.TableID

@@ -42,6 +42,7 @@ var Connector = connector.Sink{
 		return []string{fmt.Sprintf("applied position of pipeline %s in sluice.positions", e.Config.Name)}, nil
 	},
 	DefaultSchema: dsnDatabase,
+	Classify:      classify,
 }
 
 // dsnDatabase is the database a MySQL sink's DSN names: the default target

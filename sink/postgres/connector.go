@@ -48,6 +48,7 @@ var Connector = connector.Sink{
 		}
 		return []string{fmt.Sprintf("applied position of pipeline %s in sluice.positions", e.Config.Name)}, nil
 	},
+	Classify: classify,
 }
 
 // targetNameProblems lists the names this target would cut, for every

@@ -24,4 +24,5 @@ var Connector = connector.Source{
 		return src, nil
 	},
 	SnapshotWorkers: func(c *config.Config) int { return c.Source.MySQL.SnapshotWorkers },
+	Classify:        classify,
 }

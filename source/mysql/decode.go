@@ -380,7 +380,7 @@ func (st *stream) row(sh *shape, vals []any) (change.Row, error) {
 			}
 			return nil, permanentf("table %s column %s (%s): %v", sh.table.ID, sh.cols[i].name, sh.table.Columns[i].Type, err)
 		}
-		row[i] = change.Value{State: change.Present, Data: st.arena.copy(st.scratch)}
+		row[i] = change.Value{State: change.Present, Data: st.arena.Copy(st.scratch)}
 	}
 	return row, nil
 }

@@ -57,6 +57,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/source/internal/bfqueue"
+	"github.com/sluicecdc/sluice/source/internal/feed"
 )
 
 // Options configure a Source.
@@ -93,7 +94,7 @@ type Source struct {
 
 	parts    bool // large transactions go in parts (DeliverParts)
 	partRows int  // changes per part (tests make it small)
-	out      chan result
+	out      feed.Feed
 	inflight atomic.Int64  // bytes of delivered transactions not yet closed
 	room     chan struct{} // signalled when some were closed
 	stop     context.CancelFunc
@@ -106,11 +107,6 @@ type Source struct {
 	bfStopped chan struct{}
 	epoch     atomic.Uint32 // the stream's Position.Epoch, for chunk positions
 	request   func(ctx context.Context, bs []checkpoint.Backfill) error
-}
-
-type result struct {
-	txn *change.Txn
-	err error
 }
 
 var (
@@ -241,20 +237,7 @@ func (s *Source) ParsePosition(text string) (change.Position, error) {
 }
 
 // Next returns the next committed transaction.
-func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
-	if s.out == nil {
-		return nil, errors.New("read source: Start was not called")
-	}
-	select {
-	case r, ok := <-s.out:
-		if !ok {
-			return nil, errors.New("read source: stream stopped")
-		}
-		return r.txn, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+func (s *Source) Next(ctx context.Context) (*change.Txn, error) { return s.out.Next(ctx) }
 
 // Ack does nothing: the server keeps binlogs for its retention time
 // (binlog_expire_logs_seconds), not per replica.

@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -413,25 +412,6 @@ func loadCharsets(ctx context.Context, db *sql.DB) (*charsets, error) {
 		return nil, fmt.Errorf("read the source's character sets: %w", err)
 	}
 	return cs, nil
-}
-
-// arena hands out copies of value bytes from large slabs: one allocation
-// per slab instead of one per value.
-type arena struct{ slab []byte }
-
-const slabSize = 256 << 10
-
-func (a *arena) copy(b []byte) []byte {
-	if len(b) > slabSize/4 {
-		return bytes.Clone(b)
-	}
-	if len(a.slab) < len(b) {
-		a.slab = make([]byte, slabSize)
-	}
-	c := a.slab[:len(b):len(b)]
-	copy(c, b)
-	a.slab = a.slab[len(b):]
-	return c
 }
 
 // appendDatetime appends t as YYYY-MM-DD hh:mm:ss with fsp fraction digits.

@@ -26,4 +26,5 @@ var Connector = connector.Source{
 	},
 	SnapshotWorkers: func(c *config.Config) int { return c.Source.Postgres.SnapshotWorkers },
 	Slot:            func(c *config.Config) string { return c.Source.Postgres.Slot },
+	Classify:        classify,
 }

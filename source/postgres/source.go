@@ -19,6 +19,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/source/internal/bfqueue"
+	"github.com/sluicecdc/sluice/source/internal/feed"
 )
 
 // LSN is a PostgreSQL log position: the end of a committed transaction.
@@ -91,7 +92,7 @@ type Source struct {
 	tables []change.TableID
 
 	parts    bool // deliver one streamed transaction at a time in parts
-	out      chan result
+	out      feed.Feed
 	inflight atomic.Int64  // bytes of delivered transactions not yet closed
 	room     chan struct{} // signalled when some were closed
 	acked    atomic.Uint64
@@ -109,11 +110,6 @@ type Source struct {
 	request  func(ctx context.Context, bs []checkpoint.Backfill) error
 	tablesMu sync.Mutex
 	pubXmax  atomic.Uint64
-}
-
-type result struct {
-	txn *change.Txn
-	err error
 }
 
 var (
@@ -186,20 +182,7 @@ func (s *Source) ParsePosition(text string) (change.Position, error) {
 }
 
 // Next returns the next committed transaction.
-func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
-	if s.out == nil {
-		return nil, errors.New("read source: Start was not called")
-	}
-	select {
-	case r, ok := <-s.out:
-		if !ok {
-			return nil, errors.New("read source: stream stopped")
-		}
-		return r.txn, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+func (s *Source) Next(ctx context.Context) (*change.Txn, error) { return s.out.Next(ctx) }
 
 // DeliverParts makes the source send one large streamed transaction at a
 // time in parts while it runs (change.Open ... change.Done), so the target

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/source/internal/arena"
+	"github.com/sluicecdc/sluice/source/internal/feed"
 	"github.com/sluicecdc/sluice/source/postgres/pgoutput"
 )
 
@@ -79,7 +80,7 @@ func (s *Source) Start(ctx context.Context, from change.Position) error {
 	s.acked.Store(uint64(start))
 	st := &stream{s: s, conn: s.repl, start: start, delivered: start, rels: map[uint32]*relation{}}
 	s.repl = nil // the stream owns the connection now
-	s.out = make(chan result, 16)
+	s.out = make(feed.Feed, 16)
 	s.room = make(chan struct{}, 1)
 	ctx, s.stop = context.WithCancel(ctx)
 	s.stopped = make(chan struct{})
@@ -107,7 +108,7 @@ type stream struct {
 	sentAck   LSN
 	lastSent  time.Time
 
-	arena     arena
+	arena     arena.Arena
 	rels      map[uint32]*relation
 	types     map[uint32]typeName // user types named by Type messages, by OID
 	cur       *change.Txn         // open non-streamed transaction
@@ -126,25 +127,6 @@ type stream struct {
 	// Keys changed by the transactions delivered in parts, by id, for the
 	// back-fill's tracker.
 	partKeys map[string]*partKeys
-}
-
-// arena hands out copies of message bytes from large slabs: one allocation
-// per slab instead of one per message. Values keep their slab alive.
-type arena struct{ slab []byte }
-
-const slabSize = 256 << 10
-
-func (a *arena) copy(b []byte) []byte {
-	if len(b) > slabSize/4 {
-		return bytes.Clone(b)
-	}
-	if len(a.slab) < len(b) {
-		a.slab = make([]byte, slabSize)
-	}
-	c := a.slab[:len(b):len(b)]
-	copy(c, b)
-	a.slab = a.slab[len(b):]
-	return c
 }
 
 type relation struct {
@@ -173,7 +155,7 @@ func (st *stream) run(ctx context.Context) {
 			return
 		}
 		if permanent(err) {
-			st.s.out <- result{err: err}
+			st.s.out <- feed.Result{Err: err}
 			return
 		}
 		if !failing {
@@ -200,7 +182,7 @@ func (st *stream) run(ctx context.Context) {
 		conn, err := pgconn.ConnectConfig(ctx, st.s.replCfg)
 		if err != nil {
 			if permanent(err) {
-				st.s.out <- result{err: fmt.Errorf("reconnect to source: %w", err)}
+				st.s.out <- feed.Result{Err: fmt.Errorf("reconnect to source: %w", err)}
 				return
 			}
 			continue
@@ -333,7 +315,7 @@ func (st *stream) handleCopyData(ctx context.Context, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", errProtocol, err)
 		}
-		msg, err := pgoutput.Parse(st.arena.copy(x.WALData), st.inStream)
+		msg, err := pgoutput.Parse(st.arena.Copy(x.WALData), st.inStream)
 		if err != nil {
 			return err
 		}
@@ -406,13 +388,13 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 			tick.Stop()
 		}
 	}()
-	waited := func(ready <-chan struct{}, send chan<- result) error {
+	waited := func(ready <-chan struct{}, send chan<- feed.Result) error {
 		if tick == nil {
 			tick = time.NewTicker(time.Second)
 		}
 		select {
 		case <-ready:
-		case send <- result{txn: txn}:
+		case send <- feed.Result{Txn: txn}:
 			return errSent
 		case now := <-tick.C:
 			return st.maybeSendStatus(now, false)
@@ -436,7 +418,7 @@ func (st *stream) deliver(ctx context.Context, txn *change.Txn) error {
 		}
 	})
 	select {
-	case st.s.out <- result{txn: txn}:
+	case st.s.out <- feed.Result{Txn: txn}:
 	default:
 		for {
 			err := waited(nil, st.s.out)
