@@ -91,22 +91,6 @@ func redactErr(err error, secrets []string) error {
 	return errors.New(msg)
 }
 
-// reconnectHook tells the metrics when the source logs that it lost its
-// connection and retries, and when it is back. The sources retry inside
-// their stream loops and report it only through these log events (one per
-// episode), so their messages are the signal: "... reconnecting with
-// backoff" and "source reconnected".
-func reconnectHook(m *metrics.Metrics) zerolog.Hook {
-	return zerolog.HookFunc(func(_ *zerolog.Event, level zerolog.Level, msg string) {
-		switch {
-		case level == zerolog.WarnLevel && strings.Contains(msg, "reconnecting"):
-			m.SourceReconnecting(true)
-		case strings.Contains(msg, "source reconnected"):
-			m.SourceReconnecting(false)
-		}
-	})
-}
-
 // localURL turns a listen address into a URL for this machine: an
 // unspecified host (":9187", "0.0.0.0:9187", "[::]:9187") is reached on
 // the loopback address.

@@ -353,6 +353,13 @@ func TestReadyzSourceRestart(t *testing.T) {
 	if !strings.Contains(body, "source") {
 		t.Errorf("/readyz should blame the source: %s", body)
 	}
+	// The stream itself reports that it retries (not only the probe).
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(body, "reconnecting"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never said the source is reconnecting: %s", body)
+		}
+		_, body = get(t, base+"/readyz")
+	}
 	if err := e.src.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

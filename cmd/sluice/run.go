@@ -119,7 +119,7 @@ func runPipeline(ctx context.Context, path string, resnapshot bool, stderr io.Wr
 // until ctx ends (nil) or it fails.
 func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log zerolog.Logger, m *metrics.Metrics,
 	obs pipeline.Observer, progressEvery time.Duration, adm *admin) error {
-	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger().Hook(reconnectHook(m)))
+	src, err := openSource(ctx, cfg, log.With().Str("component", "source").Logger(), m.SourceReconnecting)
 	if err != nil {
 		m.Error("source", err)
 		m.State(pipeline.StateFailed, err)
@@ -180,7 +180,7 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 	var problems []string
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	src, err := openSource(ctx, cfg, zerolog.Nop())
+	src, err := openSource(ctx, cfg, zerolog.Nop(), nil)
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("source: %v (check source.dsn and that the server accepts connections from here)", err))
 		src = nil

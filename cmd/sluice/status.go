@@ -97,7 +97,7 @@ func offlineStatus(ctx context.Context, cfg *config.Config, secret []string) (me
 	}
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	src, srcErr := openSource(sctx, cfg, zerolog.Nop())
+	src, srcErr := openSource(sctx, cfg, zerolog.Nop(), nil)
 	if srcErr == nil {
 		defer src.Close()
 		srcErr = sourceLog(sctx, src, cp, &s, i.Slot)

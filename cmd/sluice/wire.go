@@ -46,9 +46,10 @@ func kindEnv(cfg *config.Config, log zerolog.Logger) connector.Env {
 }
 
 // openSource connects the log reader cfg.Source.Kind names, with the
-// config's transforms applied to what it yields.
-func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Source, error) {
-	src, err := openSignalledReader(ctx, cfg, log)
+// signal table and the transforms the config asks for; reconnecting (may
+// be nil) hears of lost connections.
+func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger, reconnecting func(lost bool)) (pipeline.Source, error) {
+	src, err := openSignalledReader(ctx, cfg, log, reconnecting)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +67,11 @@ func openSource(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pi
 // source.snapshot_signals, the signal table is added to its selection (so
 // it is in the stream: for PostgreSQL, in the publication) and its rows
 // are taken out of the stream as back-fill requests (pkg/signal).
-func openSignalledReader(ctx context.Context, cfg *config.Config, log zerolog.Logger) (pipeline.Source, error) {
+func openSignalledReader(ctx context.Context, cfg *config.Config, log zerolog.Logger, reconnecting func(lost bool)) (pipeline.Source, error) {
+	env := kindEnv(cfg, log)
+	env.Reconnecting = reconnecting
 	if !cfg.Source.SnapshotSignals {
-		return openLogReader(ctx, kindEnv(cfg, log))
+		return openLogReader(ctx, env)
 	}
 	id, err := change.ParseTableID(cfg.Source.SignalTable)
 	if err != nil {
@@ -79,7 +82,8 @@ func openSignalledReader(ctx context.Context, cfg *config.Config, log zerolog.Lo
 	if id.MatchesAny(cfg.Source.Exclude) {
 		return nil, fmt.Errorf("source.exclude %v leaves out the signal table %s (source.signal_table): change the pattern", cfg.Source.Exclude, id)
 	}
-	src, err := openLogReader(ctx, kindEnv(&c, log))
+	env.Config = &c
+	src, err := openLogReader(ctx, env)
 	if err != nil {
 		return nil, err
 	}

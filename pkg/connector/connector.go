@@ -24,6 +24,10 @@ type Env struct {
 	Version  string // Sluice's version, for what a kind writes about itself (e.g. Debezium's source.version)
 	Log      zerolog.Logger
 	SpillDir string // where large transactions spill ("" = the temp dir)
+	// Reconnecting, when set, hears from a source that lost its
+	// connection and retries (true) and that it is back (false): once per
+	// episode, for readiness.
+	Reconnecting func(lost bool)
 	// Targets, for checks, describes every selected source table as it is
 	// now and as it reaches the sink (after the transforms); nil when the
 	// source cannot tell.

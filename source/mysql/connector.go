@@ -16,7 +16,7 @@ var Connector = connector.Source{
 		s := &e.Config.Source
 		src, err := New(ctx, Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
-			ServerID: s.MySQL.ServerID, SnapshotWorkers: s.MySQL.SnapshotWorkers, SpillDir: e.SpillDir, Log: e.Log,
+			ServerID: s.MySQL.ServerID, SnapshotWorkers: s.MySQL.SnapshotWorkers, SpillDir: e.SpillDir, Log: e.Log, Reconnecting: e.Reconnecting,
 		})
 		if err != nil {
 			return nil, err // not a nil *Source inside the interface

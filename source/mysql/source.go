@@ -71,6 +71,9 @@ type Options struct {
 	SnapshotWorkers int    // parallel chunk readers during the snapshot (0 = 4)
 	SpillDir        string // where large transactions spill ("" = os.TempDir)
 	Log             zerolog.Logger
+	// Reconnecting hears of a lost connection being retried (true) and
+	// of the source being back (false); nil: nobody listens.
+	Reconnecting func(lost bool)
 }
 
 // ErrPositionLost means the binlog the checkpoint points into is no longer
@@ -388,3 +391,11 @@ func (h *slogToZerolog) WithAttrs(as []slog.Attr) slog.Handler {
 }
 
 func (h *slogToZerolog) WithGroup(string) slog.Handler { return h }
+
+// reconnecting tells the listener, if any, that the connection is lost
+// and being retried (true) or back (false).
+func (o Options) reconnecting(lost bool) {
+	if o.Reconnecting != nil {
+		o.Reconnecting(lost)
+	}
+}

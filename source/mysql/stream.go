@@ -186,6 +186,7 @@ func (st *stream) run(ctx context.Context) {
 		err := st.session(ctx, func() {
 			if failing {
 				st.s.opts.Log.Info().Stringer("from", st.resume()).Msg("source reconnected")
+				st.s.opts.reconnecting(false)
 				failing, backoff = false, time.Second
 			}
 		})
@@ -203,6 +204,7 @@ func (st *stream) run(ctx context.Context) {
 		if !failing {
 			st.s.opts.Log.Warn().Err(err).Stringer("resume", st.resume()).
 				Msg("source binlog connection lost; reconnecting with backoff")
+			st.s.opts.reconnecting(true)
 			failing = true
 		}
 		select {

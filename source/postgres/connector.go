@@ -17,7 +17,7 @@ var Connector = connector.Source{
 		src, err := New(ctx, Options{
 			DSN: s.DSN, Tables: s.Tables, Exclude: s.Exclude,
 			Slot: s.Postgres.Slot, Publication: s.Postgres.Publication, Pipeline: e.Config.Name,
-			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: e.SpillDir, Log: e.Log,
+			SnapshotWorkers: s.Postgres.SnapshotWorkers, SpillDir: e.SpillDir, Log: e.Log, Reconnecting: e.Reconnecting,
 		})
 		if err != nil {
 			return nil, err // not a nil *Source inside the interface

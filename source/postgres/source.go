@@ -79,6 +79,9 @@ type Options struct {
 	SpillDir        string // where large transactions spill ("" = temp dir)
 	SpillLimit      int    // bytes of a transaction held in memory before spilling
 	Log             zerolog.Logger
+	// Reconnecting hears of a lost connection being retried (true) and
+	// of the source being back (false); nil: nobody listens.
+	Reconnecting func(lost bool)
 }
 
 // Source is the PostgreSQL logical replication source.
@@ -221,4 +224,12 @@ func (s *Source) Close() error {
 		s.meta.Close(ctx)
 	}
 	return nil
+}
+
+// reconnecting tells the listener, if any, that the connection is lost
+// and being retried (true) or back (false).
+func (o Options) reconnecting(lost bool) {
+	if o.Reconnecting != nil {
+		o.Reconnecting(lost)
+	}
 }

@@ -160,6 +160,7 @@ func (st *stream) run(ctx context.Context) {
 		}
 		if !failing {
 			st.s.opts.Log.Warn().Err(err).Msg("source connection lost; reconnecting with backoff")
+			st.s.opts.reconnecting(true)
 			failing = true
 		}
 		if st.early != 0 { // its parts are void: the server sends it again
@@ -189,6 +190,7 @@ func (st *stream) run(ctx context.Context) {
 		}
 		st.conn = conn
 		st.s.opts.Log.Info().Stringer("from", st.start).Msg("source reconnected")
+		st.s.opts.reconnecting(false)
 		failing = false
 		backoff = time.Second
 	}
