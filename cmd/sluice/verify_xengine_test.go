@@ -41,6 +41,8 @@ func testVerifyCrossTypes(t *testing.T, from, to string, table string, cols []st
 			from, to, code, tb.Status, tb.Rows, out, tail(p.logText(), 3000))
 	}
 
+	checkVerifyMetrics(t, e.addr, table, 1, 0, 0)
+
 	dst := e.targetTable(table)
 	for i, c := range cols {
 		q := `"` + c + `"`
@@ -59,6 +61,35 @@ func testVerifyCrossTypes(t *testing.T, from, to string, table string, cols []st
 	if got := diffKeys(tb); code != 1 || tb.Status != "differ" || !slices.Equal(got, want) {
 		t.Fatalf("%s → %s: after changing one value of each type on the target: exit %d, status %q,\ngot  %v\nwant %v\n%s",
 			from, to, code, tb.Status, got, want, out)
+	}
+	checkVerifyMetrics(t, e.addr, table, 0, 1, len(cols))
+}
+
+// checkVerifyMetrics scrapes the running sluice's /metrics and checks the
+// last verify run's gauges there: the tables equal and differing, and the
+// differing rows (in total and of table).
+func checkVerifyMetrics(t *testing.T, addr, table string, equal, differ, rows int) {
+	t.Helper()
+	mfs := scrape(t, "http://"+addr)
+	checks := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"sluice_verify_tables", map[string]string{"status": "equal"}, float64(equal)},
+		{"sluice_verify_tables", map[string]string{"status": "differ"}, float64(differ)},
+		{"sluice_verify_tables", map[string]string{"status": "skipped"}, 0},
+		{"sluice_verify_differing_rows", nil, float64(rows)},
+		{"sluice_verify_table_differing_rows", map[string]string{"table": table}, float64(rows)},
+	}
+	for _, c := range checks {
+		if got, ok := value(mfs, c.name, c.labels); !ok || got != c.want {
+			t.Errorf("/metrics after verify: %s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+	last, ok := value(mfs, "sluice_verify_last_run_timestamp_seconds", nil)
+	if age := float64(time.Now().UnixNano())/1e9 - last; !ok || age < 0 || age > 120 {
+		t.Errorf("/metrics: sluice_verify_last_run_timestamp_seconds = %v, want within the last two minutes", last)
 	}
 }
 
