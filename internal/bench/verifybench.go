@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,10 +125,10 @@ http:
 
 // timeVerify runs `sluice verify`, which must find the table equal.
 func (b *bfEnv) timeVerify(ctx context.Context, cfgPath string) (vfMeasure, error) {
-	src0 := clusterCPU(b.src)
+	src0 := b.sourceCPU()
 	start := time.Now()
 	out, err := exec.CommandContext(ctx, b.bin, "verify", "--config", cfgPath, "--json").Output()
-	m := vfMeasure{took: time.Since(start), srcCPU: clusterCPU(b.src) - src0}
+	m := vfMeasure{took: time.Since(start), srcCPU: b.sourceCPU() - src0}
 	var rep struct {
 		Equal int `json:"equal"`
 		Exit  int `json:"exit"`
@@ -142,7 +143,7 @@ func (b *bfEnv) timeVerify(ctx context.Context, cfgPath string) (vfMeasure, erro
 // stream; the hashes must agree.
 func (b *bfEnv) timeDump(ctx context.Context, db string) (vfMeasure, error) {
 	const q = "COPY (SELECT * FROM bf_rows ORDER BY id) TO STDOUT"
-	src0 := clusterCPU(b.src)
+	src0 := b.sourceCPU()
 	start := time.Now()
 	var sums [2]string
 	var g errgroup.Group
@@ -162,7 +163,7 @@ func (b *bfEnv) timeDump(ctx context.Context, db string) (vfMeasure, error) {
 		})
 	}
 	err := g.Wait()
-	m := vfMeasure{took: time.Since(start), srcCPU: clusterCPU(b.src) - src0}
+	m := vfMeasure{took: time.Since(start), srcCPU: b.sourceCPU() - src0}
 	if err == nil && sums[0] != sums[1] {
 		err = fmt.Errorf("dump-and-hash: source md5 %s, target %s", sums[0], sums[1])
 	}
@@ -214,4 +215,30 @@ func (r *vfReport) markdown() string {
 		}
 	}
 	return s.String()
+}
+
+// sourceCPU is the CPU time of the source cluster's processes, counting
+// backends that exited too (their time is added to the postmaster's
+// children's time, fields 16 and 17 of its stat, once it reaps them): the
+// connections of `sluice verify` and of the dump end with them.
+func (b *bfEnv) sourceCPU() time.Duration {
+	time.Sleep(200 * time.Millisecond) // let the postmaster reap what just exited
+	total := clusterCPU(b.src)
+	data, err := os.ReadFile(filepath.Join(b.src.Dir, "postmaster.pid"))
+	if err != nil {
+		return total
+	}
+	pm := strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0])
+	st, err := os.ReadFile("/proc/" + pm + "/stat")
+	if err != nil {
+		return total
+	}
+	i := strings.LastIndexByte(string(st), ')')
+	f := strings.Fields(string(st[i+1:]))
+	if len(f) < 15 {
+		return total
+	}
+	cu, _ := strconv.ParseInt(f[13], 10, 64)
+	cs, _ := strconv.ParseInt(f[14], 10, 64)
+	return total + time.Duration(cu+cs)*time.Second/100 // USER_HZ
 }

@@ -37,7 +37,7 @@ func (v *Verifier) sides(p *Table) (src, dst side) {
 }
 
 // rowHash is the SQL of a row's hash.
-func (s side) rowHash() string { return s.e.hash(s.rowTextSQL()) }
+func (s side) rowHash() string { return s.e.rowHash(s.cols, s.types) }
 
 func (s side) rowTextSQL() string { return s.e.rowText(s.cols, s.types) }
 
