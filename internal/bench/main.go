@@ -68,7 +68,7 @@ type options struct {
 func (o options) runPG() bool      { return o.engine == "all" || o.engine == "pg" }
 func (o options) runMariaDB() bool { return o.engine == "all" || o.engine == "mariadb" }
 func (o options) runKafka() bool   { return o.engine == "all" || o.engine == "kafka" }
-func (o options) runVerify() bool { return o.engine == "all" || o.engine == "verify" }
+func (o options) runVerify() bool  { return o.engine == "all" || o.engine == "verify" }
 func (o options) runBackfill() bool {
 	return o.engine == "all" || o.engine == "backfill"
 }

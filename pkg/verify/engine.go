@@ -96,6 +96,7 @@ func (e *pgEngine) hash(text string) string {
 	// md5 and a hex conversion. COLLATE "C": hashed byte for byte.
 	return "hashtextextended((" + text + ") COLLATE \"C\", 0)"
 }
+
 // rowHash hashes the row as a record of its values, each by its type's
 // own extended hash (no text conversion, several times cheaper than the
 // record's text), where that hash tells apart exactly the values whose
