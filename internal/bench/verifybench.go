@@ -182,7 +182,7 @@ func vfStats(ms []vfMeasure, f func(vfMeasure) float64) (med, lo, hi float64) {
 	return median(xs), lo, hi
 }
 
-func (r *vfReport) rowsTable(sep string) [][]string {
+func (r *vfReport) rowsTable() [][]string {
 	row := func(name string, ms []vfMeasure) []string {
 		t, tlo, thi := vfStats(ms, func(m vfMeasure) float64 { return m.took.Seconds() })
 		c, clo, chi := vfStats(ms, func(m vfMeasure) float64 { return m.srcCPU.Seconds() })
@@ -192,14 +192,14 @@ func (r *vfReport) rowsTable(sep string) [][]string {
 	return [][]string{
 		{"", "seconds, median (range)", "rows/s (median)", "source CPU s, median (range)"},
 		row("sluice verify", r.verify),
-		row("COPY … TO STDOUT | md5, both servers", r.dump),
+		row("COPY … TO STDOUT into md5, both servers", r.dump),
 	}
 }
 
 func (r *vfReport) text() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "%d rows (bigint key, int, 64-char text, numeric, timestamptz), %d runs, both sides equal\n", r.rows, len(r.verify))
-	for _, row := range r.rowsTable("") {
+	for _, row := range r.rowsTable() {
 		fmt.Fprintf(&s, "%-40s %-26s %-16s %s\n", row[0], row[1], row[2], row[3])
 	}
 	return s.String()
@@ -208,7 +208,7 @@ func (r *vfReport) text() string {
 func (r *vfReport) markdown() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "%d rows, %d runs, both sides equal.\n\n", r.rows, len(r.verify))
-	for i, row := range r.rowsTable("") {
+	for i, row := range r.rowsTable() {
 		s.WriteString("| " + strings.Join(row, " | ") + " |\n")
 		if i == 0 {
 			s.WriteString("|---|---|---|---|\n")
