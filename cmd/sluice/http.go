@@ -62,6 +62,7 @@ func handler(m *metrics.Metrics, secrets []string, adm *admin) http.Handler {
 	mux := http.NewServeMux()
 	if adm != nil {
 		mux.HandleFunc("POST /admin/backfill", adm.serveBackfill)
+		mux.HandleFunc("POST /admin/verify", serveVerifyRun(m))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -73,6 +73,9 @@ func verifyCommand(ctx context.Context, fs *flag.FlagSet, cfgPath *string, args 
 	if rep.Error != "" && !*asJSON {
 		fmt.Fprintln(stderr, "sluice: verify:", rep.Error)
 	}
+	if err := reportVerifyRun(ctx, *cfgPath, &rep); err != nil {
+		fmt.Fprintln(stderr, "sluice: verify:", err)
+	}
 	return rep.Exit
 }
 

@@ -18,7 +18,11 @@
 // table against sluice's initial snapshot of it, sluice alone (see
 // backfill.go); goal: ≥ 0.7 of the snapshot's rows/s.
 //
-//	go run ./internal/bench [-engine all|pg|mariadb|kafka|backfill] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
+// Verify (-engine verify): `sluice verify` of a large equal table against
+// COPY ... TO STDOUT of it from both servers hashed with md5 (see
+// verifybench.go).
+//
+//	go run ./internal/bench [-engine all|pg|mariadb|kafka|backfill|verify] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
 //
 // PostgreSQL workloads: bulk (300,000 rows in one transaction), small
 // (30,000 single-row transactions from 4 connections), large (1,000,000
@@ -58,18 +62,20 @@ type options struct {
 	mySmallRows int64  // MariaDB small workload size
 	myParallel  int    // the native replica's slave_parallel_threads
 	bfRows      int64  // back-fill measurement: rows of the table
+	vfRows      int64  // verify measurement: rows of the table
 }
 
 func (o options) runPG() bool      { return o.engine == "all" || o.engine == "pg" }
 func (o options) runMariaDB() bool { return o.engine == "all" || o.engine == "mariadb" }
 func (o options) runKafka() bool   { return o.engine == "all" || o.engine == "kafka" }
+func (o options) runVerify() bool  { return o.engine == "all" || o.engine == "verify" }
 func (o options) runBackfill() bool {
 	return o.engine == "all" || o.engine == "backfill"
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone), backfill (an online back-fill of a 1,000,000-row table vs the initial snapshot of it, sluice alone) or all")
+	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone), backfill (an online back-fill of a 1,000,000-row table vs the initial snapshot of it, sluice alone), verify (sluice verify of a large equal table vs COPY ... TO STDOUT | md5 of it on both servers) or all")
 	flag.IntVar(&o.runs, "runs", 3, "runs of each workload (bulk, small); the table shows medians")
 	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large, and smaller MariaDB workloads")
 	flag.BoolVar(&o.large, "large", true, "also run the large and open workloads (1,000,000 wide rows in one transaction; a streamed transaction open while ~500 MB commit; once each; PostgreSQL only)")
@@ -81,6 +87,7 @@ func main() {
 	flag.Int64Var(&o.myBulkRows, "mariadb-bulk-rows", 0, "MariaDB bulk workload: rows in the one transaction (default 300,000; 100,000 with -quick)")
 	flag.Int64Var(&o.mySmallRows, "mariadb-small-rows", 0, "MariaDB small workload: single-row transactions (default 30,000; 10,000 with -quick)")
 	flag.Int64Var(&o.bfRows, "backfill-rows", bfDefRows, "back-fill measurement: rows of the table copied")
+	flag.Int64Var(&o.vfRows, "verify-rows", 1_000_000, "verify measurement: rows of the table compared")
 	flag.IntVar(&o.myParallel, "mariadb-parallel-threads", 0, "the native replica's slave_parallel_threads (0: MariaDB's default, one applier thread); above 0 also sets slave_parallel_mode=optimistic")
 	flag.Parse()
 	if o.quick {
@@ -96,8 +103,8 @@ func main() {
 	case o.runs < 1:
 		fmt.Fprintln(os.Stderr, "bench: -runs must be at least 1")
 		os.Exit(2)
-	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb" && o.engine != "kafka" && o.engine != "backfill":
-		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb, kafka, backfill or all\n", o.engine)
+	case o.engine != "all" && o.engine != "pg" && o.engine != "mariadb" && o.engine != "kafka" && o.engine != "backfill" && o.engine != "verify":
+		fmt.Fprintf(os.Stderr, "bench: -engine %q: want pg, mariadb, kafka, backfill, verify or all\n", o.engine)
 		os.Exit(2)
 	case o.myBulkRows < 1 || o.mySmallRows < 1:
 		fmt.Fprintln(os.Stderr, "bench: -mariadb-bulk-rows and -mariadb-small-rows must be at least 1")
@@ -173,6 +180,17 @@ func run(o options) int {
 				md.WriteString("\n")
 			}
 			md.WriteString("## Back-fill\n\n")
+			md.WriteString(rep.markdown())
+		}
+	}
+	if o.runVerify() && ctx.Err() == nil {
+		rep, c := runVerifyBench(ctx, o, bin)
+		code = max(code, c)
+		if rep != nil {
+			if md.Len() > 0 {
+				md.WriteString("\n")
+			}
+			md.WriteString("## Verify\n\n")
 			md.WriteString(rep.markdown())
 		}
 	}

@@ -32,6 +32,7 @@ type Metrics struct {
 	info  Info
 
 	bf                     backfillMetrics
+	vf                     verifyMetrics
 	read, applied          *prometheus.CounterVec
 	txns, batches          prometheus.Counter
 	flushSeconds           prometheus.Histogram
@@ -97,6 +98,7 @@ func New(info Info) *Metrics {
 	m.snapRows = f.gaugeVec("sluice_snapshot_rows_copied", "Rows the initial snapshot copied so far, by table.", "table")
 	m.snapEstimate = f.gaugeVec("sluice_snapshot_rows_estimated", "Rows the source estimates each table of the snapshot has (absent when it cannot tell).", "table")
 	m.bf = newBackfillMetrics(f)
+	m.vf = newVerifyMetrics(f)
 	m.errors = f.counterVec("sluice_errors_total", "Failures by kind: source, apply, flush, checkpoint, ack, snapshot, source_probe, sink_probe.", "kind")
 	m.retries = f.counterVec("sluice_retries_total", "Retries by kind: source_reconnect (the source lost its connection and reconnects with backoff).", "kind")
 	m.state = f.gaugeVec("sluice_state", "1 for the pipeline's current state (starting, snapshot, streaming, stopping, stopped, failed, retrying).", "state")

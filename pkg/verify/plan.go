@@ -26,6 +26,7 @@ type Table struct {
 	SrcFilter      string   // SQL on the source: the rows the target should hold ("" = all), from the transforms' where
 	DstFilter      string   // SQL on the target: the rows that mirror source rows (soft deletes and old versions left out)
 	Skip           string   // why the table is not compared ("" = it is)
+	cross          *cross   // across engines: how values are canonicalised (nil: same engine)
 }
 
 // Plan works out how source table t is compared with its target, given
@@ -84,8 +85,17 @@ func Plan(src, dst engine, t *change.Table, set *transform.Set, sinkSchema strin
 	default:
 		p.Skip = fmt.Sprintf("sink.mode %q is not known to verify", m.Name)
 	}
-	if src.kind() != dst.kind() {
-		p.Skip = fmt.Sprintf("the source is %s and the target %s: verify compares servers of one engine so far (the canonical text of a value differs between engines)", src.kind(), dst.kind())
+	if src.kind() != dst.kind() && p.Skip == "" {
+		if !p.keyed() {
+			p.Skip = fmt.Sprintf("the source is %s and the target %s, and the table has no key: verify compares keyless tables of one engine only so far", src.kind(), dst.kind())
+			return p, nil
+		}
+		x, err := newCross(t, mp.Columns, dst.kind())
+		if err != nil {
+			p.Skip = fmt.Sprintf("its columns have no mapping to %s: %v", dst.kind(), err)
+			return p, nil
+		}
+		p.cross = x
 	}
 	return p, nil
 }

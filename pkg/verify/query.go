@@ -17,21 +17,27 @@ type side struct {
 	types  []string // their source types
 	key    []string // key columns
 	filter string   // "" = every row
+	// Across engines: rows are canonicalised and hashed in Sluice (see cross).
+	x      *cross
+	isSrc  bool
+	keyIdx []int // indexes into cols of the key
 }
 
 func (v *Verifier) sides(p *Table) (src, dst side) {
 	mk := func(e engine, id change.TableID, cols []string, filter string) side {
-		s := side{e: e, table: e.ident(id.Schema) + "." + e.ident(id.Name), cols: cols, types: p.Types, filter: filter}
+		s := side{e: e, table: e.ident(id.Schema) + "." + e.ident(id.Name), cols: cols, types: p.Types, filter: filter, x: p.cross, keyIdx: p.Key}
 		for _, k := range p.Key {
 			s.key = append(s.key, cols[k])
 		}
 		return s
 	}
-	return mk(v.src, p.Source, p.SrcCols, p.SrcFilter), mk(v.dst, p.Target, p.DstCols, p.DstFilter)
+	src, dst = mk(v.src, p.Source, p.SrcCols, p.SrcFilter), mk(v.dst, p.Target, p.DstCols, p.DstFilter)
+	src.isSrc = true
+	return src, dst
 }
 
 // rowHash is the SQL of a row's hash.
-func (s side) rowHash() string { return s.e.hash(s.rowTextSQL()) }
+func (s side) rowHash() string { return s.e.rowHash(s.cols, s.types) }
 
 func (s side) rowTextSQL() string { return s.e.rowText(s.cols, s.types) }
 
@@ -102,6 +108,9 @@ type sum struct {
 }
 
 func (s side) sum(ctx context.Context, t tx, lo, hi []string) (sum, error) {
+	if s.x != nil {
+		return s.crossSum(ctx, t, lo, hi)
+	}
 	rows, err := t.query(ctx, "SELECT count(*), "+s.e.sum(s.rowHash())+" FROM "+s.table+s.where(lo, hi, nil))
 	if err != nil {
 		return sum{}, fmt.Errorf("sum rows of %s: %w", s.table, err)
@@ -133,6 +142,14 @@ func (s side) keyAt(ctx context.Context, t tx, lo, hi []string, off int64) ([]st
 // hashes returns the hash of every row in (lo, hi] or with one of keys,
 // by key (the key texts joined by a NUL).
 func (s side) hashes(ctx context.Context, t tx, lo, hi []string, keys [][]string) (map[string]keyHash, error) {
+	if s.x != nil {
+		rows, err := s.crossRows(ctx, t, lo, hi, keys)
+		out := make(map[string]keyHash, len(rows))
+		for _, r := range rows {
+			out[strings.Join(r.key, "\x00")] = r
+		}
+		return out, err
+	}
 	ver := "''"
 	if s.e.kind() == "postgres" {
 		ver = "xmin::text" // the row version: another after every update
