@@ -240,6 +240,6 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 		if c.done {
 			return nil
 		}
-		r.task.After = keyTexts(c.table, c.rows[len(c.rows)-1])
+		r.task.After = change.KeyTexts(c.table, c.rows[len(c.rows)-1])
 	}
 }

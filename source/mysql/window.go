@@ -74,12 +74,12 @@ func (k txnKeys) add(c *change.Change) {
 	}
 	switch c.Op {
 	case change.Insert, change.Read:
-		tc.keys[keyText(c.Table, c.After)] = true
+		tc.keys[change.KeyText(c.Table, c.After)] = true
 	case change.Delete:
-		tc.keys[keyText(c.Table, c.KeyRow())] = true
+		tc.keys[change.KeyText(c.Table, c.KeyRow())] = true
 	case change.Update:
-		tc.keys[keyText(c.Table, c.KeyRow())] = true
-		tc.keys[keyText(c.Table, c.After)] = true
+		tc.keys[change.KeyText(c.Table, c.KeyRow())] = true
+		tc.keys[change.KeyText(c.Table, c.After)] = true
 	default: // Truncate, Rename: the chunk's rows cannot be judged key by key
 		tc.all = true
 	}
@@ -202,21 +202,6 @@ func comparePoints(a, b Position) (int, bool) {
 		return cmp(a.Pos, b.Pos), true
 	}
 	return 0, true
-}
-
-// keyText encodes the key columns of r into a map key: length-prefixed
-// value texts, NULL distinct from ”.
-func keyText(t *change.Table, r change.Row) string {
-	var b []byte
-	for _, k := range t.Key {
-		if k >= len(r) || r[k].State != change.Present {
-			b = binary.AppendUvarint(b, 0)
-			continue
-		}
-		b = binary.AppendUvarint(b, uint64(len(r[k].Data))+1)
-		b = append(b, r[k].Data...)
-	}
-	return string(b)
 }
 
 // keyFromText decodes keyText back into a row with the key columns set.

@@ -219,7 +219,7 @@ func (s *Source) backfillTable(ctx context.Context, task checkpoint.Backfill) er
 			r.reset()
 			return nil
 		}
-		r.task.After = keyTexts(c.table, c.rows[len(c.rows)-1])
+		r.task.After = change.KeyTexts(c.table, c.rows[len(c.rows)-1])
 	}
 }
 

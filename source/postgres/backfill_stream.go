@@ -111,7 +111,7 @@ func (st *stream) emitChunk(ctx context.Context) error {
 	bf := &change.Backfill{Source: t.ID, ID: c.task.ID, Table: t, Span: span(c), Where: c.task.Where, Lo: c.lo, Hi: c.hi, Prune: c.prune && !sl.all, Done: c.done}
 	var emitted int64
 	for _, r := range c.rows {
-		if sl.all || sl.keys[keyText(t, r)] {
+		if sl.all || sl.keys[change.KeyText(t, r)] {
 			continue // the target has a newer row of this key
 		}
 		if err := txn.Add(change.Change{Op: change.Read, Table: t, After: r}); err != nil {
@@ -125,7 +125,7 @@ func (st *stream) emitChunk(ctx context.Context) error {
 		bf.Keep = append(bf.Keep, keyFromText(t, k))
 	}
 	if len(c.rows) > 0 {
-		bf.After = keyTexts(t, c.rows[len(c.rows)-1])
+		bf.After = change.KeyTexts(t, c.rows[len(c.rows)-1])
 	} else {
 		bf.After = c.task.After
 	}
@@ -177,7 +177,7 @@ func span(c *chunkOut) string {
 		if r == nil {
 			return "-"
 		}
-		return strings.Join(keyTexts(c.table, r), ",")
+		return strings.Join(change.KeyTexts(c.table, r), ",")
 	}
 	return fmt.Sprintf("backfill %s %s (%s, %s]", c.task.ID, c.table.ID, bound(c.lo), bound(c.hi))
 }

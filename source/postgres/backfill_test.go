@@ -173,7 +173,7 @@ func TestBackfillCompositeTextKey(t *testing.T) {
 		if bf.Prune {
 			t.Error("a text key range is pruned")
 		}
-		if chunks > 1 && (bf.Lo == nil || keyText(bf.Table, bf.Lo) != keyText(bf.Table, prevHi)) {
+		if chunks > 1 && (bf.Lo == nil || change.KeyText(bf.Table, bf.Lo) != change.KeyText(bf.Table, prevHi)) {
 			t.Fatalf("chunk %d starts after %v, want after the previous chunk's end %v", chunks, bf.Lo, prevHi)
 		}
 		prevHi = bf.Hi

@@ -96,7 +96,7 @@ func (r *chunkReader) next(ctx context.Context) (*chunkOut, error) {
 		c.lo = r.keyRow(r.task.After)
 	}
 	if !c.done {
-		c.hi = keyOnly(r.table, rows[len(rows)-1])
+		c.hi = change.KeyOnly(r.table, rows[len(rows)-1])
 	}
 	var bytes int
 	for _, row := range rows {
@@ -217,27 +217,6 @@ func (r *chunkReader) keyRow(texts []string) change.Row {
 		}
 	}
 	return row
-}
-
-// keyOnly copies the key columns of r; the others are Missing.
-func keyOnly(t *change.Table, r change.Row) change.Row {
-	row := make(change.Row, len(t.Columns))
-	for i := range row {
-		row[i] = change.Value{State: change.Missing}
-	}
-	for _, k := range t.Key {
-		row[k] = r[k]
-	}
-	return row
-}
-
-// keyTexts are the texts of r's key values.
-func keyTexts(t *change.Table, r change.Row) []string {
-	out := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		out[i] = string(r[k].Data)
-	}
-	return out
 }
 
 func cloneRow(r change.Row) change.Row {

@@ -83,21 +83,6 @@ func uvarint(b []byte) (uint64, int) {
 	return n, w
 }
 
-// keyText encodes the key columns of r into a map key: length-prefixed
-// value texts, NULL distinct from ”.
-func keyText(t *change.Table, r change.Row) string {
-	var b []byte
-	for _, k := range t.Key {
-		if k >= len(r) || r[k].State != change.Present {
-			b = binary.AppendUvarint(b, 0)
-			continue
-		}
-		b = binary.AppendUvarint(b, uint64(len(r[k].Data))+1)
-		b = append(b, r[k].Data...)
-	}
-	return string(b)
-}
-
 // touched is what one delivered transaction changed in a table being
 // back-filled.
 type touched struct {
@@ -164,12 +149,12 @@ func (k txnKeys) add(c *change.Change) {
 	case change.Truncate:
 		tc.all = true
 	case change.Insert, change.Read:
-		tc.keys[keyText(c.Table, c.After)] = true
+		tc.keys[change.KeyText(c.Table, c.After)] = true
 	case change.Delete:
-		tc.keys[keyText(c.Table, c.KeyRow())] = true
+		tc.keys[change.KeyText(c.Table, c.KeyRow())] = true
 	case change.Update:
-		tc.keys[keyText(c.Table, c.KeyRow())] = true
-		tc.keys[keyText(c.Table, c.After)] = true
+		tc.keys[change.KeyText(c.Table, c.KeyRow())] = true
+		tc.keys[change.KeyText(c.Table, c.After)] = true
 	}
 }
 

@@ -64,19 +64,19 @@ func row(vals ...string) change.Row {
 func TestKeyTextRoundTrip(t *testing.T) {
 	tb := testTable()
 	for _, r := range []change.Row{row("1", "x", "v"), row("", "", "v"), row("1\x00", "2", "v"), row("NULL", "3", "v")} {
-		k := keyText(tb, r)
+		k := change.KeyText(tb, r)
 		back := keyFromText(tb, k)
-		if keyText(tb, back) != k {
+		if change.KeyText(tb, back) != k {
 			t.Errorf("round trip of %v: got %v", r, back)
 		}
 		if back[2].State != change.Missing {
 			t.Errorf("non-key column set: %v", back)
 		}
 	}
-	if keyText(tb, row("1", "23", "")) == keyText(tb, row("12", "3", "")) {
+	if change.KeyText(tb, row("1", "23", "")) == change.KeyText(tb, row("12", "3", "")) {
 		t.Error("keys (1,23) and (12,3) encode alike")
 	}
-	if keyText(tb, row("NULL", "1", "")) == keyText(tb, row("", "1", "")) {
+	if change.KeyText(tb, row("NULL", "1", "")) == change.KeyText(tb, row("", "1", "")) {
 		t.Error("NULL and '' encode alike")
 	}
 }
@@ -109,7 +109,7 @@ func TestTrackerStale(t *testing.T) {
 	if st.retry || st.all {
 		t.Fatalf("retry=%v all=%v, want neither", st.retry, st.all)
 	}
-	want := map[string]bool{keyText(tb, row("2", "2", "")): true, keyText(tb, row("3", "3", "")): true, keyText(tb, row("4", "4", "")): true}
+	want := map[string]bool{change.KeyText(tb, row("2", "2", "")): true, change.KeyText(tb, row("3", "3", "")): true, change.KeyText(tb, row("4", "4", "")): true}
 	if len(st.keys) != len(want) {
 		t.Errorf("stale keys = %d, want %d (the delete by 100, both keys of the update by 106)", len(st.keys), len(want))
 	}
@@ -118,7 +118,7 @@ func TestTrackerStale(t *testing.T) {
 			t.Errorf("key %v not stale", keyFromText(tb, k))
 		}
 	}
-	if st.keys[keyText(tb, row("1", "1", ""))] {
+	if st.keys[change.KeyText(tb, row("1", "1", ""))] {
 		t.Error("a change the snapshot sees marked its key stale")
 	}
 	if len(tr.windows) != 0 {
