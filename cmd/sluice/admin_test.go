@@ -16,6 +16,7 @@ import (
 // The admin endpoint exists only with http.admin, refuses a bad body, and
 // says when no pipeline runs to take the request.
 func TestAdminEndpoint(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Info{Pipeline: "p"})
 	post := func(h http.Handler, body string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -36,6 +37,7 @@ func TestAdminEndpoint(t *testing.T) {
 
 // sluice snapshot needs the admin endpoint configured and a running sluice.
 func TestSnapshotCommandArgs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(extra string) string {
 		p := filepath.Join(dir, "c.yaml")

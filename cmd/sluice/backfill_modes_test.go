@@ -17,18 +17,20 @@ import (
 // 'snapshot'), beside the rows of the changes streamed before it, and in
 // history mode the current versions equal the source.
 func TestBackfillModes(t *testing.T) {
+	t.Parallel()
 	for _, dst := range []string{"postgres", "mysql"} {
 		for _, mode := range []string{"merge", "history", "append"} {
-			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, "postgres", dst, mode) })
+			t.Run(dst+"/"+mode, func(t *testing.T) { t.Parallel(); testBackfillMode(t, "postgres", dst, mode) })
 		}
 	}
 }
 
 // TestMySQLBackfillModes is TestBackfillModes with a MariaDB source.
 func TestMySQLBackfillModes(t *testing.T) {
+	t.Parallel()
 	for _, dst := range []string{"postgres", "mysql"} {
 		for _, mode := range []string{"merge", "history", "append"} {
-			t.Run(dst+"/"+mode, func(t *testing.T) { testBackfillMode(t, "mysql", dst, mode) })
+			t.Run(dst+"/"+mode, func(t *testing.T) { t.Parallel(); testBackfillMode(t, "mysql", dst, mode) })
 		}
 	}
 }

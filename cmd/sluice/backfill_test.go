@@ -410,6 +410,7 @@ const chunkDelay = "SLUICE_TEST_CHUNK_DELAY=150ms"
 // table copied while the same table is written to, with two kill -9 during
 // the copy, ends equal to the source row for row.
 func TestBackfillUnderWritesWithKills(t *testing.T) {
+	t.Parallel()
 	n := backfillRowsWanted(t)
 	e, p, w, lw := runBigBackfill(t, n, chunkDelay)
 	e.waitEqual(120*time.Second, p, "big")
@@ -443,6 +444,7 @@ func TestBackfillUnderWritesWithKills(t *testing.T) {
 // rows read before a concurrent change overwrite that change, and the
 // target ends different from the source.
 func TestBackfillWithoutStaleFilterFails(t *testing.T) {
+	t.Parallel()
 	e, p, _, _ := runBigBackfill(t, 100000, chunkDelay, "SLUICE_TEST_SKIP_STALE_FILTER=1")
 	src, err := rows(t, e.src.DSN("app"), "big")
 	if err != nil {
@@ -483,6 +485,7 @@ func staleStats(log string) (chunks, stale int) {
 // `sluice snapshot --table` makes it equal to the source again, while
 // another table keeps streaming and the pipeline never stops.
 func TestRecopyDamagedTable(t *testing.T) {
+	t.Parallel()
 	e := newBackfillEnv(t, "initial")
 	e.srcExec(`CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric(12,2));
 		INSERT INTO orders SELECT g, 'c' || (g % 97), g * 1.5 FROM generate_series(1, 30000) g;
@@ -587,6 +590,7 @@ func httpGet(t *testing.T, url string) string {
 // flow, with no restart; rows written between its creation and its
 // publication are not lost.
 func TestNewTableWhileStreaming(t *testing.T) {
+	t.Parallel()
 	e := newBackfillEnv(t, "initial")
 	e.srcExec(`CREATE TABLE old (id int PRIMARY KEY)`)
 	p := e.startWith()

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, "", map[string]string{"wal_level": "replica"})
 	e.srcExec(`CREATE TABLE ok (id int PRIMARY KEY); CREATE TABLE nokey (v int);
 		CREATE ROLE weak LOGIN; GRANT SELECT ON ok, nokey TO weak;`)

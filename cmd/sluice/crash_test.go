@@ -13,6 +13,7 @@ import (
 // checks every pgbench table row by row, including pgbench_history, which
 // has no primary key (so a replayed insert would show up as a duplicate).
 func TestCrashUnderPgbench(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "batch:\n  rows: 2000\n")
 	pgbench := func(args ...string) *exec.Cmd {
 		return exec.Command("pgbench", append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(e.src.Port), "-U", "postgres"}, append(args, "app")...)...)

@@ -9,6 +9,7 @@ import (
 // deletes, key changes, truncates and rollbacks stream through; SIGTERM
 // flushes and exits 0; a restart resumes where it stopped.
 func TestSnapshotThenStream(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`
 		CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text);

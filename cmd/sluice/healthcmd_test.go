@@ -36,6 +36,7 @@ func runHealth(t *testing.T, args ...string) (int, string, string) {
 // exit 0) but not ready (--ready, exit 1, saying the target is
 // unreachable).
 func TestHealthCommand(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	base := e.withHTTP()
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, 'a');`)

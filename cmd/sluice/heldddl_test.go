@@ -18,6 +18,7 @@ import (
 // a later H fails on the target once. Every table must end equal to the
 // source, the keyless ones without a doubled row.
 func TestHeldDDLKeylessToMySQL(t *testing.T) {
+	t.Parallel()
 	x := newStreamEnv(t, "mysql")
 	my := x.to.(*myEnd)
 	ctx := context.Background()

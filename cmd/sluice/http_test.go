@@ -123,6 +123,7 @@ next:
 // status` reports from the process, then offline from the checkpoint and
 // the slot, and fails clearly when nothing can be reached.
 func TestHTTPEndpointsAndStatus(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	base := e.withHTTP()
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY, v text);
@@ -285,6 +286,7 @@ func TestHTTPEndpointsAndStatus(t *testing.T) {
 // TestHTTPMySQLSource checks the counters, lag and snapshot metrics of a
 // MariaDB source, and the offline status against SHOW MASTER STATUS.
 func TestHTTPMySQLSource(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "postgres", "")
 	base := x.withHTTP()
 	x.from.exec(t, `CREATE TABLE app.t (id int PRIMARY KEY, v text)`)
@@ -332,6 +334,7 @@ func TestHTTPMySQLSource(t *testing.T) {
 // is lost, a retry is counted, and once the server is back sluice is ready
 // again.
 func TestReadyzSourceRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	base := e.withHTTP()
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY)`)

@@ -13,6 +13,7 @@ import (
 // confirmed_flush_lsn follows the server's WAL end, so the slot holds no
 // more WAL than a few keepalive intervals' worth.
 func TestIdleSlotAdvances(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY); CREATE SCHEMA other; CREATE TABLE other.x (id serial PRIMARY KEY, v text);

@@ -250,8 +250,9 @@ var heldCases = []heldCase{{
 // and T's loses and repeats nothing, and a rollback of T or of one of its
 // subtransactions keeps H. T's rows are never visible before T commits.
 func TestHeldBehindStreamed(t *testing.T) {
+	t.Parallel()
 	for _, dst := range []string{"postgres", "mysql"} {
-		t.Run("to_"+dst, func(t *testing.T) { heldBehindStreamed(t, dst) })
+		t.Run("to_"+dst, func(t *testing.T) { t.Parallel(); heldBehindStreamed(t, dst) })
 	}
 }
 

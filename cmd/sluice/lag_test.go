@@ -13,6 +13,7 @@ import (
 // tables end equal, and the dropped table's last rows reach the target,
 // which keeps the table.
 func TestLaggingShapeChanges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE acct (id int, code text NOT NULL, n int, CONSTRAINT acct_pk PRIMARY KEY (id));
 		CREATE TABLE gone (id int PRIMARY KEY, v text);

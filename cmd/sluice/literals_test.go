@@ -11,6 +11,7 @@ import (
 // when a label is added later, even though the target server's default is
 // standard_conforming_strings = off (where a backslash in '...' escapes).
 func TestEnumLabelsVerbatim(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	e.dstExec(`ALTER SYSTEM SET standard_conforming_strings = off`) // into postgresql.auto.conf

@@ -126,6 +126,7 @@ func counterLoad(e endpoint, table string, first int, stop <-chan struct{}, done
 // n up by one from the first: a replayed change would repeat a version, a
 // lost one leave a gap.
 func TestModesUnderKill(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ src, dst, mode string }{
 		{"mysql", "postgres", "history"},
 		{"postgres", "mysql", "history"},
@@ -355,6 +356,7 @@ func atoi(s string) int {
 // row inserted again comes back, and the position and commit time columns
 // say which transaction wrote each row (none for snapshot rows).
 func TestSoftDeleteEndToEnd(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "soft_delete: true\nmetadata:\n  position: {}\n  commit_time: {}\n")
 	e.srcExec("CREATE TABLE items (id int PRIMARY KEY, v text); INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')")
 	p := e.start()

@@ -378,6 +378,7 @@ func runMyBigBackfill(t *testing.T, n int, env ...string) (*myBackfillEnv, *proc
 // during the back-fill; afterwards the PostgreSQL target equals the
 // source row for row, and no writer waited for a lock sluice held.
 func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
+	t.Parallel()
 	e, p, w, lw := runMyBigBackfill(t, myBackfillRowsWanted(t), chunkDelay)
 	e.x.waitSame(120*time.Second, p, "app.big")
 	t.Logf("target equals source row for row; longest write statement during the back-fill: %v (%d transactions of 4 statements)",
@@ -410,6 +411,7 @@ func TestMySQLBackfillUnderWritesWithKills(t *testing.T) {
 // switch) chunk rows read before concurrent changes overwrite them, and
 // the target ends different from the source.
 func TestMySQLBackfillWithoutStaleFilterFails(t *testing.T) {
+	t.Parallel()
 	e, p, _, _ := runMyBigBackfill(t, 200000, chunkDelay, "SLUICE_TEST_SKIP_STALE_FILTER=1")
 	time.Sleep(2 * time.Second)
 	ctx := context.Background()
@@ -436,6 +438,7 @@ func TestMySQLBackfillWithoutStaleFilterFails(t *testing.T) {
 // table keyed by a unique NOT NULL index is re-copied too; one with no key
 // is refused with the fix.
 func TestMySQLRecopyDamagedTable(t *testing.T) {
+	t.Parallel()
 	e := newMyBackfillEnv(t, "initial")
 	e.srcExec(`CREATE TABLE app.orders (id int PRIMARY KEY, customer varchar(40), total decimal(12,2));
 		INSERT INTO app.orders SELECT seq, concat('c', seq % 97), seq * 1.5 FROM app.seq_1_to_30000;
@@ -526,6 +529,7 @@ func TestMySQLRecopyDamagedTable(t *testing.T) {
 // (rows the binlog never showed as the table's: only the back-fill
 // brings them). A kill -9 right after a rename was noticed loses nothing.
 func TestMySQLNewTableWhileStreaming(t *testing.T) {
+	t.Parallel()
 	e := newMyBackfillEnv(t, "initial")
 	e.srcExec(`CREATE TABLE app.old (id int PRIMARY KEY); CREATE DATABASE stage`)
 	p := e.startWith()

@@ -15,6 +15,7 @@ import (
 // target table, and again when such a table appears while it streams;
 // with the renames it check proposes, the copy goes through.
 func TestLongNamesMariaDBToPostgres(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "postgres", "")
 	ctx := context.Background()
 	long1 := "c" + strings.Repeat("x", 62) + "1" // 64 bytes; the same first 63 as long2

@@ -20,6 +20,7 @@ import (
 )
 
 func TestSecretsFromDSNs(t *testing.T) {
+	t.Parallel()
 	cfg := &config.Config{
 		Source: config.Source{DSN: `postgres://rep:p%40ss"w0rd@db:5432/crm?sslmode=disable`},
 		Sink:   config.Sink{DSN: `host=dwh user=app password='kv secret' dbname=x`},
@@ -44,6 +45,7 @@ func TestSecretsFromDSNs(t *testing.T) {
 }
 
 func TestLogFormats(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	l := newLogger(config.Log{Level: "info"}, &b, false)
 	l.Info().Msg("hello")
@@ -71,6 +73,7 @@ func TestLogFormats(t *testing.T) {
 // The progress bars show each table's rows, estimate and rate, and end
 // when the snapshot does.
 func TestProgressBars(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Info{Pipeline: "p"})
 	a := change.TableID{Schema: "public", Name: "orders"}
 	b := change.TableID{Schema: "public", Name: "customers"}
@@ -123,6 +126,7 @@ func (s *syncBuf) String() string {
 
 // Endpoints answer as documented, and every response passes the redactor.
 func TestHandler(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Info{Pipeline: "p", Source: "postgres://u:xxxxx@h/db"})
 	srv := httptest.NewServer(handler(m, []string{"topsecret"}, nil))
 	defer srv.Close()
@@ -148,6 +152,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestListenInUse(t *testing.T) {
+	t.Parallel()
 	m := metrics.New(metrics.Info{Pipeline: "p"})
 	a, err := startHTTP("127.0.0.1:0", m, nil, zerolog.Nop())
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // source row for row, with nothing lost and nothing doubled (a keyless
 // table would show a doubled row).
 func TestTargetOutage(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		src, dst string
 		outage   time.Duration

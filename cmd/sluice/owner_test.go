@@ -17,6 +17,7 @@ import (
 // pipeline is refused too, and a publication without an owner record (an
 // installation from before records) is adopted.
 func TestSharedSlotRefused(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	ctx := context.Background()
 	base, err := os.ReadFile(e.cfg)

@@ -50,8 +50,10 @@ func renameLoad(t *testing.T, run func(context.Context, string) error, table str
 // both target engines; sluice is also killed with SIGKILL right after a
 // rename and resumes.
 func TestRenameColumnsUnderLoad(t *testing.T) {
+	t.Parallel()
 	for _, dst := range []string{"mysql", "postgres"} {
 		t.Run("mysql_to_"+dst, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			x := newXEnv(t, "mysql", dst, "batch:\n  rows: 200\n")
 			table := "app.r"
@@ -101,6 +103,7 @@ func TestRenameColumnsUnderLoad(t *testing.T) {
 // shape, so the new name is added to the target, the old column keeps its
 // values and gets NULL in rows written after the rename.
 func TestPostgresRenameArrivesAsNewColumn(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec("CREATE TABLE pr (id int PRIMARY KEY, a text)")
 	e.srcExec("INSERT INTO pr VALUES (1, 'one'), (2, 'two')")
@@ -127,6 +130,7 @@ func TestPostgresRenameArrivesAsNewColumn(t *testing.T) {
 // renames is refused naming the rule and the fix; after the rule is
 // changed to the new name, the restart reads the rename again and goes on.
 func TestRenameOfATransformedColumnStops(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "mysql", "")
 	f, err := os.OpenFile(x.cfg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 // a writer keeps inserting and sluice keeps running: sluice must reconnect by
 // itself and the target must end equal to the source.
 func TestSourceRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT now(), n int);`)
 	p := e.start()
@@ -67,6 +68,7 @@ func TestSourceRestart(t *testing.T) {
 // only if nothing was acknowledged to the source before it was on the
 // target's disk.
 func TestTargetCrash(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE ticks (id bigserial PRIMARY KEY, n int); CREATE TABLE hist (n int);`)
 	p := e.start()

@@ -98,6 +98,7 @@ func TestTargetRestoredFromBackup(t *testing.T) {
 // source reads the lost changes again and the target ends equal, keyless
 // table included (no doubled rows).
 func TestMySQLTargetRestoredFromBackup(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "mysql", "")
 	acct, log := "app.acct", "app.log"
 	x.from.exec(t, "CREATE TABLE "+acct+" (id int PRIMARY KEY, bal int)")
@@ -189,6 +190,7 @@ func waitConfirmed(t *testing.T, src, dst *pgEnd) {
 // copy would leave the target short of rows for good: it must refuse with
 // the recovery, exit non-zero and write nothing.
 func TestHalfSnapshotThenSnapshotNever(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, pad text);
 		INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 400000) g;`)
@@ -264,6 +266,7 @@ func TestHalfSnapshotThenSnapshotNever(t *testing.T) {
 // at any other moment): the checkpoint still says the snapshot did not
 // finish, and the next run copies again and ends equal.
 func TestSigtermDuringSnapshot(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, pad text);
 		INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g;`)

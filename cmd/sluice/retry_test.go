@@ -23,6 +23,7 @@ import (
 // retried; credentials, missing objects, refused values, a lost slot or a
 // purged binlog stop the pipeline.
 func TestTransient(t *testing.T) {
+	t.Parallel()
 	wrap := func(err error) error { return fmt.Errorf("apply transaction 7 at 0/16: %w", err) }
 	for _, c := range []struct {
 		err  error

@@ -28,6 +28,7 @@ func (e *env) editConfig(old, new string) {
 // the tables go (not a database named like the source schema), and
 // sink.schema wins over it.
 func TestMySQLSinkDatabase(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "postgres", "mysql", "")
 	my := x.to.(*myEnd)
 	x.editConfig("dsn: "+my.s.DSN(""), "dsn: "+my.s.DSN("dwh"))
@@ -57,6 +58,7 @@ func TestMySQLSinkDatabase(t *testing.T) {
 // truncates. sluice check and sluice run refuse that, naming both tables
 // and the fix, and run writes nothing into the target.
 func TestOneTargetTableFromTwoSchemas(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		src, dst string
 		key      string // what puts both into dwh: sink.schema, or sink.dsn's database
@@ -67,6 +69,7 @@ func TestOneTargetTableFromTwoSchemas(t *testing.T) {
 		{"mysql", "postgres", "sink.schema"},
 	} {
 		t.Run(c.src+"-"+c.dst+"-"+c.key, func(t *testing.T) {
+			t.Parallel()
 			x := newXEnv(t, c.src, c.dst, "")
 			if c.key == "sink.schema" {
 				x.editConfig("checkpoint:\n", "  schema: dwh\ncheckpoint:\n")
@@ -118,6 +121,7 @@ func TestOneTargetTableFromTwoSchemas(t *testing.T) {
 // would land in a target table another one fills stops Sluice at its first
 // change with the refusal, before that change is written.
 func TestOneTargetTableWhileRunning(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "mysql", "")
 	my := x.to.(*myEnd)
 	x.editConfig("dsn: "+my.s.DSN(""), "dsn: "+my.s.DSN("dwh"))

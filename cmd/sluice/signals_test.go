@@ -60,6 +60,7 @@ func (e *backfillEnv) targetHas(table string) bool {
 // signals are logged, naming the row and the problem, and replication
 // goes on.
 func TestSignalBackfill(t *testing.T) {
+	t.Parallel()
 	e := newSignalEnv(t)
 	out, err := exec.Command(binary, "check", "--config", e.cfg).CombinedOutput()
 	if strings.Contains(string(out), "sluice_signals") {
@@ -119,6 +120,7 @@ func TestSignalBackfill(t *testing.T) {
 // signal's back-fill; after the restart the table is back-filled exactly
 // once, and a later restart starts no second copy.
 func TestSignalKilledAfterCommit(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		wait func(p *proc) bool // until the kill
@@ -127,6 +129,7 @@ func TestSignalKilledAfterCommit(t *testing.T) {
 		{"once recorded", func(p *proc) bool { return strings.Contains(p.logText(), "back-fill requested") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			e := newSignalEnv(t)
 			p := e.startWith()
 			e.waitStatus(p, 60*time.Second, "streaming", streaming)
@@ -169,6 +172,7 @@ func TestSignalKilledAfterCommit(t *testing.T) {
 // signal is logged and streaming goes on, and the signal table never
 // reaches the target.
 func TestMySQLSignalBackfill(t *testing.T) {
+	t.Parallel()
 	e := newMyBackfillEnv(t, "initial")
 	b, err := os.ReadFile(e.cfg)
 	if err != nil {

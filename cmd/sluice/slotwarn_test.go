@@ -12,6 +12,7 @@ import (
 // log and in the metric's label, and after the target is back the target
 // ends equal to the source.
 func TestSlotWALWarning(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, "", map[string]string{"max_wal_size": "32MB", "min_wal_size": "32MB"})
 	base := e.withHTTP()
 	e.srcExec(`CREATE TABLE pad (id int PRIMARY KEY, v text)`)

@@ -14,6 +14,7 @@ import (
 // that spills to disk, one with rolled-back savepoints, an aborted large
 // one, and two interleaved ones.
 func TestStreamedTransactions(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, "", map[string]string{"logical_decoding_work_mem": "64kB"})
 	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, grp int, pad text);`)
 	p := e.start()
@@ -73,6 +74,7 @@ func TestStreamedTransactions(t *testing.T) {
 // by kill -9, by SIGTERM, and by crashing the source server. The target must
 // never show the uncommitted rows, and must end equal to the source.
 func TestInterruptedRunningTransaction(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, "", map[string]string{"logical_decoding_work_mem": "64kB"})
 	e.srcExec(`CREATE TABLE big (id int PRIMARY KEY, grp int, pad text); CREATE TABLE side (id serial PRIMARY KEY, note text);`)
 	p := e.start()

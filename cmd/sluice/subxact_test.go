@@ -51,8 +51,9 @@ func (x *xenv) smallLoad(t *testing.T, note string) (stop func()) {
 // target, no row of T may be visible before it commits, and the target
 // equals the source.
 func TestStreamedStartsInSubtransaction(t *testing.T) {
+	t.Parallel()
 	for _, dst := range []string{"postgres", "mysql"} {
-		t.Run("to_"+dst, func(t *testing.T) { startsInSubtransaction(t, dst) })
+		t.Run("to_"+dst, func(t *testing.T) { t.Parallel(); startsInSubtransaction(t, dst) })
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 // checkpoint (the target tables stay); the next run copies everything
 // again.
 func TestTeardown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g;`)
 	p := e.start()
@@ -82,6 +83,7 @@ func TestTeardown(t *testing.T) {
 // drops the applied position in the MariaDB target and the checkpoint,
 // and the next run copies everything again.
 func TestTeardownMySQL(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "mysql", "")
 	x.from.exec(t, "CREATE TABLE app.t (id int PRIMARY KEY, v text); INSERT INTO app.t VALUES (1, 'a'), (2, 'b')")
 	p := x.start()

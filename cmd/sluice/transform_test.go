@@ -399,6 +399,7 @@ func TestTransformsCheckOnline(t *testing.T) {
 // TestTransformsCheckOffline: rule errors are config errors that `sluice
 // check --offline` reports without connecting.
 func TestTransformsCheckOffline(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "bad.yaml")
 	data := `name: x

@@ -110,11 +110,13 @@ func typeLoad(t *testing.T, run func(context.Context, string) error, table strin
 // old types follow, and the target's columns are widened before them, in
 // every engine pair.
 func TestWidenColumnsUnderLoad(t *testing.T) {
+	t.Parallel()
 	for _, d := range []struct{ src, dst, mode string }{
 		{"postgres", "postgres", "merge"}, {"mysql", "mysql", "merge"}, {"mysql", "postgres", "merge"},
 		{"postgres", "mysql", "merge"}, {"postgres", "postgres", "history"}, {"mysql", "mysql", "history"},
 	} {
 		t.Run(d.src+"_to_"+d.dst+"_"+d.mode, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			x := newXEnv(t, d.src, d.dst, "mode: "+d.mode+"\nbatch:\n  rows: 200\n")
 			schema := "app"

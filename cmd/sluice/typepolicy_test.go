@@ -49,9 +49,11 @@ func waitStopped(t *testing.T, p *proc, want ...string) {
 // TestTypeChangePolicies: what each sink.schema_changes does with a
 // narrowing and a widening on both SQL sinks.
 func TestTypeChangePolicies(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"postgres", "mysql"} {
 		narrow, wideType, narrowType := "smallint", "bigint", "smallint"
 		t.Run(kind+"_follow_narrowing_stops", func(t *testing.T) {
+			t.Parallel()
 			x, table, p := typeEnv(t, kind, kind, "follow")
 			// Changes of the old shape right before: likely in the batch
 			// that stops, so the restart must not replay them (that would
@@ -78,6 +80,7 @@ func TestTypeChangePolicies(t *testing.T) {
 			p.stop(t)
 		})
 		t.Run(kind+"_ignore_narrowing_keeps_target", func(t *testing.T) {
+			t.Parallel()
 			x, table, p := typeEnv(t, kind, kind, "ignore")
 			x.from.exec(t, alterType(kind, table, "n", narrow, "s", "varchar(5)"))
 			x.from.exec(t, "INSERT INTO "+table+" VALUES (3, 3, 'three')")
@@ -91,6 +94,7 @@ func TestTypeChangePolicies(t *testing.T) {
 			p.stop(t)
 		})
 		t.Run(kind+"_stop_widening_stops", func(t *testing.T) {
+			t.Parallel()
 			x, table, p := typeEnv(t, kind, kind, "stop")
 			x.from.exec(t, alterType(kind, table, "n", wideType))
 			x.from.exec(t, "INSERT INTO "+table+" VALUES (3, 5000000000, 'three')")
@@ -100,6 +104,7 @@ func TestTypeChangePolicies(t *testing.T) {
 			}
 		})
 		t.Run(kind+"_ignore_widening_fails_on_value", func(t *testing.T) {
+			t.Parallel()
 			x, table, p := typeEnv(t, kind, kind, "ignore")
 			x.from.exec(t, alterType(kind, table, "n", wideType))
 			x.from.exec(t, "INSERT INTO "+table+" VALUES (3, 5000000000, 'three')")
@@ -112,6 +117,7 @@ func TestTypeChangePolicies(t *testing.T) {
 // widened a column and before the first change that needs it; after the
 // restart, the target column is widened and the change applied.
 func TestWidenAfterKill(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"postgres", "mysql"} {
 		t.Run(kind, func(t *testing.T) {
 			x, table, p := typeEnv(t, kind, kind, "follow")

@@ -39,6 +39,7 @@ INSERT INTO types VALUES
 // TestTypeFidelity replicates edge values of every common type through the
 // snapshot and through streaming, and compares the rows' text exactly.
 func TestTypeFidelity(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(typesDDL)
 	e.srcExec(sprintf(typesRows, 1)) // copied by the snapshot
@@ -57,6 +58,7 @@ func TestTypeFidelity(t *testing.T) {
 // table with REPLICA IDENTITY FULL and duplicate rows must see exactly one
 // row updated or deleted per change, even with json (no = operator).
 func TestToastAndIdentityFull(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	e.srcExec(`
 		CREATE TABLE docs (id int PRIMARY KEY, title text, body text, meta jsonb);

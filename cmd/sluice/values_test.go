@@ -15,6 +15,7 @@ import (
 // puts the value in the error's DETAIL (shown only with log.values),
 // MariaDB in the message itself ("Duplicate entry '...' for key ...").
 func TestValuesNotInErrors(t *testing.T) {
+	t.Parallel()
 	const secret = "sk_live_51HxQsEcReT"
 	for _, c := range []struct {
 		target, constraint, create, add string

@@ -25,6 +25,7 @@ import (
 // merge target, a changed row there, and a wrong current version in the
 // history target are found.
 func TestVerifyTransformsAndHistory(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "postgres", "postgres", "batch:\n  rows: 2000\n")
 	e.from.exec(t, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, country text, ssn text);
 		INSERT INTO customers SELECT g, 'name ' || g, CASE WHEN g % 3 = 0 THEN 'DE' ELSE 'NL' END, 'ssn' || g FROM generate_series(1, 300) g;

@@ -15,6 +15,7 @@ import (
 // verify exits 2 and says why, in text and in JSON, and the password in
 // the DSNs appears in neither.
 func TestVerifyCannotVerifyNoSecrets(t *testing.T) {
+	t.Parallel()
 	const secret = "V3rify-S3cret-Pw"
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -29,6 +29,7 @@ func (c *countingHash) Write(p []byte) (int, error) { c.n += int64(len(p)); retu
 // dump-and-hash check would; it logs both times and the bytes the dump
 // moves. It asserts that verify finds every row equal.
 func TestVerifySpeed(t *testing.T) {
+	t.Parallel()
 	const rows = 1000000
 	e := newVerifyEnv(t, "postgres", "postgres", "batch:\n  rows: 50000\n")
 	e.from.exec(t, fmt.Sprintf(`CREATE TABLE big (id bigint PRIMARY KEY, a int, b text, c timestamptz, d numeric(12,2));

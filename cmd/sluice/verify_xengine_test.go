@@ -96,6 +96,7 @@ func checkVerifyMetrics(t *testing.T, addr, table string, equal, differ, rows in
 // TestVerifyCrossMariaDBToPostgres: every MariaDB type of the mapping,
 // verified in PostgreSQL.
 func TestVerifyCrossMariaDBToPostgres(t *testing.T) {
+	t.Parallel()
 	cols := []string{"ti", "tiu", "si", "mi", "iu", "bu", "bi", "de", "fl", "dbl", "b1", "b64", "bo", "en", "st",
 		"vc", "tx", "bn", "vb", "bl", "d", "dt", "ts", "tm", "yr", "js"}
 	setup := func(e *verifyEnv) {
@@ -118,6 +119,7 @@ func TestVerifyCrossMariaDBToPostgres(t *testing.T) {
 // TestVerifyCrossPostgresToMariaDB: every PostgreSQL type of the mapping,
 // verified in MariaDB.
 func TestVerifyCrossPostgresToMariaDB(t *testing.T) {
+	t.Parallel()
 	cols := []string{"b", "i2", "i4", "i8", "r", "d8", "n", "nu", "vc", "ch", "tx", "by", "dt", "ts", "tz", "t", "tt", "iv", "u",
 		"j", "jb", "bt", "e", "arr", "tarr", "ip", "nan"}
 	setup := func(e *verifyEnv) {
@@ -146,6 +148,7 @@ func TestVerifyCrossPostgresToMariaDB(t *testing.T) {
 // minus zero, an array's element spacing cannot differ, but a json's can)
 // are still differences: the row hash keeps them apart.
 func TestVerifyPostgresHashEqualValuesDiffer(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "postgres", "postgres", "")
 	e.from.exec(t, `CREATE TABLE eq (id int PRIMARY KEY, n numeric, f float8, j json, s text, c char(4));
 		INSERT INTO eq SELECT g, 1.0, 0, '{"a": 1}', 'abc', 'ab' FROM generate_series(1, 6) g`)

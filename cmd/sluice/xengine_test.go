@@ -97,6 +97,7 @@ func limitOne(kind string) string {
 // A trigger copies every update into a table without a key, where a
 // replayed or lost transaction shows up as an extra or a missing row.
 func TestCrashUnderSysbench(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("sysbench"); err != nil {
 		t.Fatal("sysbench is not installed (apt-get install sysbench; make deps does it)")
 	}

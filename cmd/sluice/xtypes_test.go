@@ -49,6 +49,7 @@ var mysqlTypesInPostgres = []string{
 // TestTypesMySQLToMySQL replicates every listed type MariaDB → MariaDB and
 // compares each value exactly, through snapshot and stream.
 func TestTypesMySQLToMySQL(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "mysql", "")
 	x.from.exec(t, mysqlTypesDDL)
 	x.from.exec(t, "SET sql_mode = ''; INSERT INTO app.types VALUES "+strings.Join(mysqlTypeRows[:2], ","))
@@ -68,6 +69,7 @@ func TestTypesMySQLToMySQL(t *testing.T) {
 // TestTypesMySQLToPostgres replicates every listed type MariaDB →
 // PostgreSQL and checks each value against the documented mapping.
 func TestTypesMySQLToPostgres(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "mysql", "postgres", "")
 	x.from.exec(t, mysqlTypesDDL)
 	x.from.exec(t, "SET sql_mode = ''; INSERT INTO app.types VALUES "+strings.Join(mysqlTypeRows[:2], ","))
@@ -105,6 +107,7 @@ const postgresTypeRow1 = `(1, true, -32768, 2147483647, -9223372036854775808, 0.
 // TestTypesPostgresToMySQL replicates PostgreSQL types into MariaDB and
 // checks each value against the documented mapping.
 func TestTypesPostgresToMySQL(t *testing.T) {
+	t.Parallel()
 	x := newXEnv(t, "postgres", "mysql", "")
 	x.from.exec(t, postgresTypesDDL)
 	x.from.exec(t, "INSERT INTO public.types VALUES "+postgresTypeRow1)
