@@ -29,8 +29,8 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	if tg == nil || tg.softDel >= 0 {
 		return nil // no table yet (so nothing to prune), or soft deletes keep rows
 	}
-	if p := s.plans[sh.Table.ID]; p != nil {
-		if err := s.execPlan(ctx, p); err != nil {
+	if p := s.core.Plan(sh.Table.ID); p != nil {
+		if err := s.core.ExecPlan(ctx, p); err != nil {
 			return err
 		}
 	}

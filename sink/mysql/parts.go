@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 var _ pipeline.PartSink = (*Sink)(nil)
@@ -35,18 +32,19 @@ type wholeOnly struct {
 // Savepoint executes what is pending and sets a savepoint. From here until
 // the running source transaction ends, nothing may commit early.
 func (s *Sink) Savepoint(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
 	if err := s.revive(ctx); err != nil {
-		return s.fail(err)
+		return s.core.Fail(err)
 	}
-	s.inTx, s.partOpen = true, true
-	if err := s.execAll(ctx); err != nil {
-		return s.fail(err)
+	s.inTx = true
+	s.core.SetPartOpen(true)
+	if err := s.core.ExecAll(ctx); err != nil {
+		return s.core.Fail(err)
 	}
 	if _, err := s.exec(ctx, "SAVEPOINT "+mysqlconn.QuoteIdent(name)); err != nil {
-		return s.fail(fmt.Errorf("set savepoint: %w", err))
+		return s.core.Fail(fmt.Errorf("set savepoint: %w", err))
 	}
 	return nil
 }
@@ -55,14 +53,12 @@ func (s *Sink) Savepoint(ctx context.Context, name string) error {
 // discarded, executed ones rolled back. Target tables created meanwhile stay
 // (MySQL DDL is not transactional), so the table cache stays valid.
 func (s *Sink) RollbackTo(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
-	s.plans = map[change.TableID]*plan.Plan{}
-	s.logs = map[change.TableID]*mode.Log{}
-	s.pending, s.pendSize = 0, 0
+	s.core.Discard()
 	if _, err := s.exec(ctx, "ROLLBACK TO SAVEPOINT "+mysqlconn.QuoteIdent(name)); err != nil {
-		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))
+		return s.core.Fail(fmt.Errorf("roll back to savepoint: %w", err))
 	}
 	return nil
 }

@@ -120,7 +120,7 @@ func (s *Sink) sourceShape(src *change.Table) (*mode.Shape, error) {
 		s.origins[t] = src
 		s.mu.Unlock()
 	}
-	return s.shapeFor(t)
+	return s.core.ShapeFor(t)
 }
 
 // origin is the source table (in its own dialect) that converted shape t
@@ -228,10 +228,10 @@ func (s *Sink) addColumns(ctx context.Context, tg *target, sh *mode.Shape, missi
 // with the data as ever. While parts of a running source transaction are
 // applied, nothing may commit: then the DDL runs on another connection.
 func (s *Sink) runDDL(ctx context.Context, what string, stmts ...string) error {
-	if s.partOpen {
+	if s.core.PartOpen() {
 		return s.ddlAside(ctx, what, stmts)
 	}
-	if s.begun || s.pending > 0 {
+	if s.begun || s.core.Pending() {
 		if err := s.commit(ctx); err != nil {
 			return err
 		}

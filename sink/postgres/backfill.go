@@ -37,15 +37,15 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	if err != nil {
 		return err
 	}
-	sh, err := s.shapeFor(t)
+	sh, err := s.core.ShapeFor(t)
 	if err != nil {
 		return err
 	}
-	p, err := s.planFor(ctx, sh)
+	p, err := s.core.PlanFor(ctx, sh)
 	if err != nil {
 		return err
 	}
-	if err := s.execPlan(ctx, p); err != nil {
+	if err := s.core.ExecPlan(ctx, p); err != nil {
 		return err
 	}
 	tg := s.targets[p.Table]

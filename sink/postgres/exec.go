@@ -13,28 +13,9 @@ import (
 	"github.com/sluicecdc/sluice/sink/redact"
 )
 
-// execPlan runs a plan's actions inside the open target transaction.
-func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
-	acts := p.Take()
-	if len(acts) == 0 {
-		return nil
-	}
-	tg := s.targets[p.Table]
-	for _, a := range acts {
-		if err := s.execAction(ctx, tg, a); err != nil {
-			return fmt.Errorf("apply changes to %s: %w", tg.id, err)
-		}
-	}
-	return nil
-}
-
-func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
-	if tg.softDel >= 0 {
-		switch a.Kind {
-		case plan.Delete, plan.RowDelete, plan.Truncate:
-			return s.softDelete(ctx, tg, a)
-		}
-	}
+// Exec runs one plan action (soft deletes: see SoftDelete).
+func (w tableWriter) Exec(ctx context.Context, a plan.Action) error {
+	s, tg := w.s, w.tg
 	small := len(a.Rows) <= smallSet
 	switch {
 	case small && (a.Kind == plan.Insert || a.Kind == plan.Upsert):

@@ -8,8 +8,6 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
 )
 
 var _ pipeline.PartSink = (*Sink)(nil)
@@ -36,20 +34,20 @@ type wholeOnly struct {
 
 // Savepoint executes what is pending and sets a savepoint.
 func (s *Sink) Savepoint(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
 	if !s.inTx {
 		s.inTx, s.needBegin = true, true
 	}
-	if err := s.execAll(ctx); err != nil {
-		return s.fail(err)
+	if err := s.core.ExecAll(ctx); err != nil {
+		return s.core.Fail(err)
 	}
 	if err := s.begin(ctx); err != nil {
-		return s.fail(err)
+		return s.core.Fail(err)
 	}
 	if _, err := s.conn.Exec(ctx, "SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return s.fail(fmt.Errorf("set savepoint: %w", err))
+		return s.core.Fail(fmt.Errorf("set savepoint: %w", err))
 	}
 	return nil
 }
@@ -58,15 +56,13 @@ func (s *Sink) Savepoint(ctx context.Context, name string) error {
 // discarded, executed ones rolled back. Tables or staging tables created
 // since may be gone too, so the table cache starts over.
 func (s *Sink) RollbackTo(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
-	s.plans = map[change.TableID]*plan.Plan{}
-	s.logs = map[change.TableID]*mode.Log{}
-	s.pending, s.pendSize = 0, 0
+	s.core.Discard()
 	s.targets = map[*change.Table]*target{}
 	if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))
+		return s.core.Fail(fmt.Errorf("roll back to savepoint: %w", err))
 	}
 	return nil
 }

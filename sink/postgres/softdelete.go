@@ -10,12 +10,13 @@ import (
 	"github.com/sluicecdc/sluice/sink/redact"
 )
 
-// softDelete marks rows deleted instead of removing them (merge mode with
+// SoftDelete marks rows deleted instead of removing them (merge mode with
 // sink.soft_delete): it sets the mode's columns (the deleted-at time and
 // the metadata) from the delete's row, on the live rows with the deleted
 // keys, on the first live row matching a keyless delete, or on every live
 // row for a truncate. A row deleted already keeps its first deletion.
-func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error {
+func (w tableWriter) SoftDelete(ctx context.Context, a plan.Action) error {
+	s, tg := w.s, w.tg
 	live := tg.cols[tg.softDel] + " IS NULL"
 	switch a.Kind {
 	case plan.Truncate:
