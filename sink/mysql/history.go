@@ -12,17 +12,6 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 )
 
-// tableWriter writes into one target table for sqlsink.Core: plan actions
-// (Exec in exec.go, SoftDelete in softdelete.go) and history and append
-// logs (the mode.Writer methods here).
-type tableWriter struct {
-	s  *Sink
-	tg *target
-}
-
-func (w tableWriter) ID() change.TableID { return w.tg.id }
-func (w tableWriter) Shape() *mode.Shape { return w.tg.sh }
-
 func (w tableWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	held := map[string]bool{}
 	col := mysqlconn.QuoteIdent(mode.Position)

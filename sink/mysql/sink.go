@@ -68,7 +68,8 @@ type Sink struct {
 	infileBuf   []byte // reused by applyInfile
 	infileLoads int    // LOAD DATA statements applyInfile ran (for tests)
 
-	core *sqlsink.Core // batching, planning and the modes; this package is its Dialect
+	sqlsink.Applier               // Apply, Savepoint, RollbackTo: the core's
+	core            *sqlsink.Core // batching, planning and the modes; this package is its Dialect
 
 	mu      sync.Mutex                       // guards targets, shapes, origins and lastSrc (Load runs concurrently)
 	targets map[*change.Table]*target        // by target shape (mode.Shape.Table)
@@ -151,6 +152,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		shapes: map[change.TableID]*change.Table{}, origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
 	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
 		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
+	s.Applier = s.core.Applier()
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
 		return nil, err
@@ -313,12 +315,6 @@ func (s *Sink) begin(ctx context.Context) error {
 	}
 	s.begun = true
 	return nil
-}
-
-// Apply folds a transaction's changes into the open target transaction,
-// executing them in chunks so memory stays bounded (see sqlsink.Core).
-func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
-	return s.core.Apply(ctx, txn)
 }
 
 // Close disconnects; the server rolls back anything not flushed.

@@ -20,9 +20,6 @@ func (w tableWriter) SoftDelete(ctx context.Context, a plan.Action) error {
 	live := tg.cols[tg.softDel] + " IS NULL"
 	switch a.Kind {
 	case plan.Truncate:
-		if a.After == nil {
-			return fmt.Errorf("truncate: the change carries no values for the deleted rows")
-		}
 		set, args, err := tg.modeSet(a.After)
 		if err == nil {
 			_, err = s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, live), args...)

@@ -57,6 +57,16 @@ func (d dialect) Prepare(ctx context.Context, sh *mode.Shape) error {
 	return err
 }
 
+// tableWriter writes into one target table for sqlsink.Core: plan actions
+// (Exec in exec.go, SoftDelete in softdelete.go) and history and append
+// logs (the mode.Writer methods here).
+type tableWriter struct {
+	s  *Sink
+	tg *target
+}
+
+func (w tableWriter) ID() change.TableID { return w.tg.id }
+
 func (d dialect) Table(t *change.Table) sqlsink.Table {
 	tg := d.s.targets[t]
 	if tg == nil {

@@ -9,18 +9,8 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
-
-// tableWriter writes into one target table for sqlsink.Core: plan actions
-// (Exec in exec.go, SoftDelete in softdelete.go) and history and append
-// logs (the mode.Writer methods here).
-type tableWriter struct {
-	s  *Sink
-	tg *target
-}
-
-func (w tableWriter) ID() change.TableID { return w.tg.id }
-func (w tableWriter) Shape() *mode.Shape { return w.tg.sh }
 
 func (w tableWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	// Found through the unique key: on the position's hash, or on the
@@ -132,7 +122,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 			tuples = append(tuples, "("+strings.Join(vals, ", ")+")")
 		}
 		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND (%s) IN (%s)", strings.Join(cols, ", "), tg.ident,
-			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
+			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
 		rows, err := s.conn.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err

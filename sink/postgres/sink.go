@@ -60,7 +60,8 @@ type Sink struct {
 	pool     *pgxpool.Pool
 	poolErr  error
 
-	core *sqlsink.Core // batching, planning and the modes; this package is its Dialect
+	sqlsink.Applier               // Apply, Savepoint, RollbackTo: the core's
+	core            *sqlsink.Core // batching, planning and the modes; this package is its Dialect
 
 	inTx       bool
 	needBegin  bool                             // in a transaction whose BEGIN is not sent yet
@@ -113,6 +114,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		prepared: map[change.TableID]*change.Table{}}
 	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
 		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
+	s.Applier = s.core.Applier()
 	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -180,12 +182,6 @@ func (s *Sink) Flush(ctx context.Context) error {
 		return s.noteCommit(res[len(res)-1], pos)
 	}
 	return nil
-}
-
-// Apply folds a transaction's changes into the open target transaction,
-// executing them in chunks so memory stays bounded (see sqlsink.Core).
-func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
-	return s.core.Apply(ctx, txn)
 }
 
 // Close rolls back anything not flushed and disconnects.

@@ -8,6 +8,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // SoftDelete marks rows deleted instead of removing them (merge mode with
@@ -20,9 +21,6 @@ func (w tableWriter) SoftDelete(ctx context.Context, a plan.Action) error {
 	live := tg.cols[tg.softDel] + " IS NULL"
 	switch a.Kind {
 	case plan.Truncate:
-		if a.After == nil {
-			return fmt.Errorf("truncate: the change carries no values for the deleted rows")
-		}
 		var args []any
 		set := modeSet(&args, tg, a.After)
 		_, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, live), args...)
@@ -53,7 +51,7 @@ func (w tableWriter) SoftDelete(ctx context.Context, a plan.Action) error {
 				tuples = append(tuples, "("+strings.Join(vals, ", ")+")")
 			}
 			sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s AND (%s) IN (%s)", tg.ident, set, live,
-				strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
+				strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
 			if _, err := s.exec(ctx, sql, args...); err != nil {
 				return fmt.Errorf("delete: %w", err)
 			}

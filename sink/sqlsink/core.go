@@ -118,6 +118,9 @@ func (c *Core) Apply(ctx context.Context, txn *change.Txn) error {
 // append).
 func (c *Core) add(ctx context.Context, ch *change.Change, m *mode.Meta) error {
 	if ch.Op == change.Rename {
+		if c.cfg.Mode.Mode == mode.Append {
+			return nil // the source's values are JSON documents: the next ones carry the new names
+		}
 		return c.d.Rename(ctx, ch)
 	}
 	ch, err := c.d.Change(ch)
@@ -245,3 +248,39 @@ func (c *Core) Plan(id change.TableID) *plan.Plan { return c.plans[id] }
 // Log is the history or append log collecting changes of table id, nil if
 // none.
 func (c *Core) Log(id change.TableID) *mode.Log { return c.logs[id] }
+
+// Applier is the public face of a Core: a SQL sink embeds it for its
+// Apply, Savepoint and RollbackTo methods (pipeline.Sink and
+// pipeline.PartSink), which are the core's, without exposing the core's
+// other methods.
+type Applier struct{ core *Core }
+
+// Applier returns c's public face.
+func (c *Core) Applier() Applier { return Applier{c} }
+
+// Apply folds a transaction's changes into the open target transaction,
+// executing them in chunks so memory stays bounded.
+func (a Applier) Apply(ctx context.Context, txn *change.Txn) error { return a.core.Apply(ctx, txn) }
+
+// Savepoint executes what is pending and sets a savepoint.
+func (a Applier) Savepoint(ctx context.Context, name string) error {
+	return a.core.Savepoint(ctx, name)
+}
+
+// RollbackTo drops every change since the savepoint: pending ones are
+// discarded, executed ones rolled back.
+func (a Applier) RollbackTo(ctx context.Context, name string) error {
+	return a.core.RollbackTo(ctx, name)
+}
+
+// Prunes returns the back-fill chunk of txn whose key range a merge target
+// should hold only the chunk's rows of (see change.Backfill.Prune), nil
+// when there is none. The dialect decides whether the table's key orders
+// the same way on the target.
+func (c *Core) Prunes(txn *change.Txn) *change.Backfill {
+	bf := txn.Backfill
+	if bf == nil || !bf.Prune || bf.Table == nil || c.cfg.Mode.Mode != mode.Merge {
+		return nil
+	}
+	return bf
+}

@@ -33,8 +33,9 @@ type Dialect interface {
 	// BeforeTxn readies the target for txn's changes before any of them
 	// is added (type changes, target tables, a back-fill range).
 	BeforeTxn(ctx context.Context, txn *change.Txn) error
-	// Rename renames target columns for a Rename change, after writing
-	// the table's pending changes (Core.Flushed) under the old names.
+	// Rename renames target columns for a Rename change (not in append
+	// mode), after writing the table's pending changes under the old
+	// names.
 	Rename(ctx context.Context, c *change.Change) error
 	// Prepare makes sure the target table for shape sh is there before a
 	// plan or log of sh collects changes.
@@ -51,13 +52,12 @@ type Table interface {
 	mode.Writer
 	// ID names the target table, for errors.
 	ID() change.TableID
-	// Shape is the target shape the table was prepared for.
-	Shape() *mode.Shape
 	// Exec runs one plan action; deletes of a table with soft deletes go
 	// to SoftDelete instead.
 	Exec(ctx context.Context, a plan.Action) error
 	// SoftDelete marks the rows of a Delete, RowDelete or Truncate action
-	// deleted (sink.soft_delete), keeping them.
+	// deleted (sink.soft_delete), keeping them. A Truncate's After holds
+	// the values of the mode's columns.
 	SoftDelete(ctx context.Context, a plan.Action) error
 }
 

@@ -2,6 +2,7 @@ package sqlsink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/sluicecdc/sluice/pkg/change"
@@ -37,10 +38,12 @@ func (c *Core) ExecPlan(ctx context.Context, p *plan.Plan) error {
 	if tb == nil {
 		return fmt.Errorf("apply changes to %s: no target table prepared for its shape", p.Table.ID)
 	}
-	soft := tb.Shape().Extra(mode.KindDeletedAt) >= 0
+	soft := p.SoftFrom > 0 // see PlanFor
 	for _, a := range acts {
 		var err error
 		switch {
+		case soft && a.Kind == plan.Truncate && a.After == nil:
+			err = errors.New("truncate: the change carries no values for the deleted rows")
 		case soft && (a.Kind == plan.Delete || a.Kind == plan.RowDelete || a.Kind == plan.Truncate):
 			err = tb.SoftDelete(ctx, a)
 		default:
