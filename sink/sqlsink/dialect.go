@@ -33,14 +33,15 @@ type Dialect interface {
 	// BeforeTxn readies the target for txn's changes before any of them
 	// is added (type changes, target tables, a back-fill range).
 	BeforeTxn(ctx context.Context, txn *change.Txn) error
-	// Rename renames target columns for a Rename change (not in append
-	// mode), after writing the table's pending changes under the old
-	// names.
+	// Rename renames target columns for a Rename change (never in append
+	// mode, whose rows are documents). The table's pending changes go out
+	// under the old names first (see Core.Plan and Core.Log).
 	Rename(ctx context.Context, c *change.Change) error
 	// Prepare makes sure the target table for shape sh is there before a
 	// plan or log of sh collects changes.
 	Prepare(ctx context.Context, sh *mode.Shape) error
-	// Table is the target table prepared for target shape t.
+	// Table is the target table prepared for target shape t, nil when
+	// none is.
 	Table(t *change.Table) Table
 	// Begin opens the target transaction unless it is open.
 	Begin(ctx context.Context) error
