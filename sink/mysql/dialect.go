@@ -17,9 +17,10 @@ import (
 type dialect struct{ s *Sink }
 
 var (
-	_ sqlsink.Dialect    = dialect{}
-	_ sqlsink.AfterTxner = dialect{}
-	_ sqlsink.Table      = tableWriter{}
+	_ sqlsink.Savepointer = dialect{}
+	_ sqlsink.Dialect     = dialect{}
+	_ sqlsink.AfterTxner  = dialect{}
+	_ sqlsink.Table       = tableWriter{}
 )
 
 func (d dialect) ColumnType(k mode.Kind) string   { return columnTypeOf(k) }

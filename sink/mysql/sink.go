@@ -88,6 +88,7 @@ var (
 	_ pipeline.Sink           = (*Sink)(nil)
 	_ pipeline.Loader         = (*Sink)(nil)
 	_ pipeline.PositionKeeper = (*Sink)(nil)
+	_ pipeline.PartSink       = (*Sink)(nil)
 )
 
 // server is what New learns about the target.

@@ -14,6 +14,7 @@ import (
 type dialect struct{ s *Sink }
 
 var (
+	_ sqlsink.Savepointer  = dialect{}
 	_ sqlsink.Dialect      = dialect{}
 	_ sqlsink.TableChecker = dialect{}
 	_ sqlsink.Reuser       = dialect{}

@@ -7,12 +7,6 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	"github.com/sluicecdc/sluice/sink/sqlsink"
-)
-
-var (
-	_ pipeline.PartSink   = (*Sink)(nil)
-	_ sqlsink.Savepointer = dialect{}
 )
 
 // ForPipeline returns the sink as the pipeline should see it: no PartSink

@@ -78,6 +78,7 @@ var (
 	_ pipeline.Sink           = (*Sink)(nil)
 	_ pipeline.Loader         = (*Sink)(nil)
 	_ pipeline.PositionKeeper = (*Sink)(nil)
+	_ pipeline.PartSink       = (*Sink)(nil)
 )
 
 // sessionParams make value text unambiguous in both directions, and SQL

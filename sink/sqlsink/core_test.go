@@ -51,8 +51,16 @@ func (t *fakeTable) Exec(_ context.Context, a plan.Action) error {
 	t.d.note("exec " + kindName(a.Kind) + " " + strings.Repeat("r", len(a.Rows)))
 	return nil
 }
-func (t *fakeTable) SoftDelete(_ context.Context, a plan.Action) error {
-	t.d.note("soft " + kindName(a.Kind))
+func (t *fakeTable) SoftDeleteKeys(context.Context, []change.Row) error {
+	t.d.note("soft delete")
+	return nil
+}
+func (t *fakeTable) SoftDeleteRow(context.Context, change.Row) error {
+	t.d.note("soft row")
+	return nil
+}
+func (t *fakeTable) SoftTruncate(context.Context, change.Row) error {
+	t.d.note("soft truncate")
 	return nil
 }
 func (t *fakeTable) Held(context.Context, []string) (map[string]bool, error) { return nil, nil }

@@ -54,12 +54,25 @@ type Table interface {
 	// ID names the target table, for errors.
 	ID() change.TableID
 	// Exec runs one plan action; deletes of a table with soft deletes go
-	// to SoftDelete instead.
+	// to its SoftDeleter instead.
 	Exec(ctx context.Context, a plan.Action) error
-	// SoftDelete marks the rows of a Delete, RowDelete or Truncate action
-	// deleted (sink.soft_delete), keeping them. A Truncate's After holds
-	// the values of the mode's columns.
-	SoftDelete(ctx context.Context, a plan.Action) error
+	SoftDeleter
+}
+
+// SoftDeleter marks rows deleted instead of removing them (merge mode with
+// sink.soft_delete): it sets the mode's columns (the deleted-at time and
+// the metadata) from the values a row carries, on live rows only, so that a
+// row deleted already keeps its first deletion.
+type SoftDeleter interface {
+	// SoftDeleteKeys marks the live rows with the keys of rows (a Delete
+	// action's old rows, whose mode values may differ: see
+	// mode.Shape.GroupByExtras).
+	SoftDeleteKeys(ctx context.Context, rows []change.Row) error
+	// SoftDeleteRow marks the first live row equal to before (a keyless
+	// table's delete).
+	SoftDeleteRow(ctx context.Context, before change.Row) error
+	// SoftTruncate marks every live row, with the mode values of row.
+	SoftTruncate(ctx context.Context, row change.Row) error
 }
 
 // Optional abilities of a Dialect, found by type assertion.

@@ -41,12 +41,9 @@ func (c *Core) ExecPlan(ctx context.Context, p *plan.Plan) error {
 	soft := p.SoftFrom > 0 // see PlanFor
 	for _, a := range acts {
 		var err error
-		switch {
-		case soft && a.Kind == plan.Truncate && a.After == nil:
-			err = errors.New("truncate: the change carries no values for the deleted rows")
-		case soft && (a.Kind == plan.Delete || a.Kind == plan.RowDelete || a.Kind == plan.Truncate):
-			err = tb.SoftDelete(ctx, a)
-		default:
+		if soft && (a.Kind == plan.Delete || a.Kind == plan.RowDelete || a.Kind == plan.Truncate) {
+			err = softDelete(ctx, tb, a)
+		} else {
 			err = tb.Exec(ctx, a)
 		}
 		if err != nil {
@@ -54,6 +51,20 @@ func (c *Core) ExecPlan(ctx context.Context, p *plan.Plan) error {
 		}
 	}
 	return nil
+}
+
+// softDelete marks the rows a delete or truncate action removes deleted.
+func softDelete(ctx context.Context, d SoftDeleter, a plan.Action) error {
+	switch a.Kind {
+	case plan.Truncate:
+		if a.After == nil {
+			return errors.New("truncate: the change carries no values for the deleted rows")
+		}
+		return d.SoftTruncate(ctx, a.After)
+	case plan.RowDelete:
+		return d.SoftDeleteRow(ctx, a.Before)
+	}
+	return d.SoftDeleteKeys(ctx, a.Rows)
 }
 
 // ExecLog writes a log's changes inside the open target transaction (see
