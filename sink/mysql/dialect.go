@@ -85,7 +85,7 @@ func (d dialect) Prepare(ctx context.Context, sh *mode.Shape) error {
 }
 
 // tableWriter writes into one target table for sqlsink.Core: plan actions
-// (Exec in exec.go, SoftDelete in softdelete.go) and history and append
+// (Exec in exec.go, the soft deletes in softdelete.go) and history and append
 // logs (the mode.Writer methods here).
 type tableWriter struct {
 	s  *Sink

@@ -50,6 +50,7 @@ func (d dialect) BeforeTxn(ctx context.Context, txn *change.Txn) error {
 	return s.prune(ctx, txn)
 }
 
+// Prepare makes or completes the target table inside the open transaction.
 func (d dialect) Prepare(ctx context.Context, sh *mode.Shape) error {
 	if err := d.s.begin(ctx); err != nil {
 		return err
@@ -59,7 +60,7 @@ func (d dialect) Prepare(ctx context.Context, sh *mode.Shape) error {
 }
 
 // tableWriter writes into one target table for sqlsink.Core: plan actions
-// (Exec in exec.go, SoftDelete in softdelete.go) and history and append
+// (Exec in exec.go, the soft deletes in softdelete.go) and history and append
 // logs (the mode.Writer methods here).
 type tableWriter struct {
 	s  *Sink
