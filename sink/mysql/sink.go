@@ -149,7 +149,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, db: db, conv: sqlsink.NewConverter(change.MySQL, opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		shapes: map[change.TableID]*change.Table{}, origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
 	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
 		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
@@ -346,15 +346,4 @@ func (s *Sink) row(t *change.Table, r change.Row) (change.Row, error) {
 		return r, nil
 	}
 	return s.conv.Row(t, r)
-}
-
-// newConverter turns PostgreSQL tables and values into MySQL ones, logging
-// the first value per column that a documented rule changed (e.g. NaN).
-func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
-	c := typemap.New(change.MySQL)
-	c.HideValues = !values
-	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
-		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
-	})
-	return c
 }

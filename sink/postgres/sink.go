@@ -111,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: sqlsink.NewConverter(change.Postgres, opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		prepared: map[change.TableID]*change.Table{}}
 	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
 		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
@@ -253,15 +253,4 @@ func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 		err = cerr
 	}
 	return tag, err
-}
-
-// newConverter turns MySQL tables and values into PostgreSQL ones, logging
-// the first value per column that a documented rule changed.
-func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
-	c := typemap.New(change.Postgres)
-	c.HideValues = !values
-	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
-		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
-	})
-	return c
 }

@@ -1,6 +1,11 @@
 package sqlsink
 
-import "github.com/sluicecdc/sluice/pkg/change"
+import (
+	"github.com/rs/zerolog"
+
+	"github.com/sluicecdc/sluice/pkg/change"
+	"github.com/sluicecdc/sluice/pkg/typemap"
+)
 
 // SentColumns are the columns a row carries: all but the Unchanged ones,
 // which the target keeps. Rows of one upsert share them (one mask).
@@ -46,4 +51,17 @@ func RowConds(cols []string, nsrc, softDel int, before change.Row, eq func(i int
 		}
 	}
 	return conds, nil
+}
+
+// NewConverter turns other dialects' tables and values into dialect to's,
+// logging the first value per column that a documented rule changed (e.g.
+// NaN into MySQL), and quoting values in errors only when values allows
+// (log.values).
+func NewConverter(to change.Dialect, log zerolog.Logger, values bool) *typemap.Converter {
+	c := typemap.New(to)
+	c.HideValues = !values
+	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
+		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
+	})
+	return c
 }
