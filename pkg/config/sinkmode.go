@@ -1,9 +1,9 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
-	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
@@ -36,26 +36,26 @@ type MetaColumn struct {
 	Column string
 }
 
-// ModeOptions returns the sink.mode, sink.soft_delete and sink.metadata
-// settings as the SQL sinks take them (after Load: defaults filled in).
-func (s *Sink) ModeOptions() mode.Options {
-	m, _ := mode.Parse(s.Mode)
-	o := mode.Options{Mode: m,
-		SourceCode: s.Metadata.SourceCode.Value, SourceCodeColumn: s.Metadata.SourceCode.Column,
-		PositionColumn: s.Metadata.Position.Column, CommitTimeColumn: s.Metadata.CommitTime.Column,
-		SyncedAtColumn: s.Metadata.SyncedAt.Column}
-	if s.SoftDelete {
-		o.SoftDelete = s.SoftDeleteColumn
-	}
-	return o
-}
+// The modes sink.mode names, and the default names of the columns soft
+// deletes and metadata entries add. The SQL sinks read these settings as
+// they take them (see sink/mode.FromConfig) and check them against the
+// columns each mode adds (sink/mode.ValidateConfig, their kinds' Validate).
+var sinkModes = []string{"merge", "history", "append"}
+
+const (
+	defaultDeletedAt  = "_deleted_at"
+	defaultSourceCode = "_source"
+	defaultPosition   = "_source_position"
+	defaultCommitTime = "_source_commit_time"
+	defaultSyncedAt   = "_synced_at"
+)
 
 // deriveSinkMode fills in the default column names: of soft deletes when
 // they are on, and of each metadata entry present in the file.
 func deriveSinkMode(c *Config, tree map[string]any, bad map[string]bool) {
 	s := &c.Sink
 	if s.SoftDelete && s.SoftDeleteColumn == "" && !bad["sink.soft_delete_column"] {
-		s.SoftDeleteColumn = mode.DefaultDeletedAt
+		s.SoftDeleteColumn = defaultDeletedAt
 	}
 	present := func(name string) bool {
 		sink, _ := tree["sink"].(map[string]any)
@@ -69,10 +69,10 @@ func deriveSinkMode(c *Config, tree map[string]any, bad map[string]bool) {
 		col       *string
 		on        bool
 	}{
-		{"source_code", mode.DefaultSourceCode, &md.SourceCode.Column, md.SourceCode.Value != ""},
-		{"position", mode.DefaultPosition, &md.Position.Column, false},
-		{"commit_time", mode.DefaultCommitTime, &md.CommitTime.Column, false},
-		{"synced_at", mode.DefaultSyncedAt, &md.SyncedAt.Column, false},
+		{"source_code", defaultSourceCode, &md.SourceCode.Column, md.SourceCode.Value != ""},
+		{"position", defaultPosition, &md.Position.Column, false},
+		{"commit_time", defaultCommitTime, &md.CommitTime.Column, false},
+		{"synced_at", defaultSyncedAt, &md.SyncedAt.Column, false},
 	} {
 		if *e.col == "" && (e.on || present(e.name)) && !bad["sink.metadata."+e.name+".column"] {
 			*e.col = e.def
@@ -80,24 +80,15 @@ func deriveSinkMode(c *Config, tree map[string]any, bad map[string]bool) {
 	}
 }
 
-// validateSinkMode checks sink.mode, the soft delete and metadata keys
-// against each other and against the columns each mode adds.
+// validateSinkMode checks sink.mode and sink.soft_delete_column; the SQL
+// sink kinds check the rest (see sinkModes).
 func validateSinkMode(c *Config, at func(string) string, p *problems) {
 	s := &c.Sink
-	if k := at("sink.mode"); k != "" {
-		if _, err := mode.Parse(s.Mode); err != nil {
-			p.addf("%s: %q is not a known mode (supported: merge, history, append)", k, s.Mode)
-			return
-		}
+	if k := at("sink.mode"); k != "" && s.Mode != "" && !slices.Contains(sinkModes, s.Mode) {
+		p.addf("%s: %q is not a known mode (supported: %s)", k, s.Mode, strings.Join(sinkModes, ", "))
+		return
 	}
 	if k := at("sink.soft_delete_column"); k != "" && !s.SoftDelete && s.SoftDeleteColumn != "" {
 		p.addf("%s: has no effect without sink.soft_delete: true (set that, or remove this key)", k)
-	}
-	o := s.ModeOptions()
-	for _, problem := range o.Validate() {
-		key, rest, _ := strings.Cut(problem, ":")
-		if k := at(key); k != "" {
-			p.add(k + ":" + rest)
-		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/change"
-	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // prune makes a merge target's key range of a back-fill chunk hold only
@@ -17,8 +17,8 @@ import (
 // chunk's snapshot): rows the source no longer has. Only integer keys
 // (of either source), whose order and text are the same on both engines.
 func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
-	bf := txn.Backfill
-	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || !integerKey(bf.Table) {
+	bf := s.core.Prunes(txn)
+	if bf == nil || !integerKey(bf.Table) {
 		return nil
 	}
 	sh, err := s.sourceShape(bf.Table)
@@ -29,8 +29,8 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	if tg == nil || tg.softDel >= 0 {
 		return nil // no table yet (so nothing to prune), or soft deletes keep rows
 	}
-	if p := s.plans[sh.Table.ID]; p != nil {
-		if err := s.execPlan(ctx, p); err != nil {
+	if p := s.core.Plan(sh.Table.ID); p != nil {
+		if err := s.core.ExecPlan(ctx, p); err != nil {
 			return err
 		}
 	}
@@ -54,7 +54,7 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 	for _, r := range bf.Keep {
 		keep[keyOf(r)] = true
 	}
-	cols := pick(tg.cols, tg.key)
+	cols := sqlsink.Pick(tg.cols, tg.key)
 	tuple := "(" + strings.Join(cols, ", ") + ")"
 	var conds []string
 	var args []any

@@ -12,33 +12,15 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
-// execPlan runs a plan's actions inside the open target transaction.
-func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
-	acts := p.Take()
-	if len(acts) == 0 {
-		return nil
-	}
-	tg := s.target(p.Table)
-	for _, a := range acts {
-		if err := s.execAction(ctx, tg, a); err != nil {
-			return fmt.Errorf("apply changes to %s: %w", tg.id, err)
-		}
-	}
-	return nil
-}
-
-func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
-	if tg.softDel >= 0 {
-		switch a.Kind {
-		case plan.Delete, plan.RowDelete, plan.Truncate:
-			return s.softDelete(ctx, tg, a)
-		}
-	}
+// Exec runs one plan action (soft deletes: see SoftDelete).
+func (w tableWriter) Exec(ctx context.Context, a plan.Action) error {
+	s, tg := w.s, w.tg
 	switch a.Kind {
 	case plan.Insert, plan.Upsert:
-		cols := sentColumns(a.Rows[0])
+		cols := sqlsink.SentColumns(a.Rows[0])
 		if a.Kind == plan.Insert && len(cols) == len(tg.all) && s.bulk(ctx, a.Rows) {
 			return s.applyInfile(ctx, tg, a.Rows, true)
 		}
@@ -149,7 +131,7 @@ func (tg *target) keysIn(head string, headArgs []any, keys []change.Row) (string
 	if single {
 		fmt.Fprintf(&b, "%s IN (", tg.cols[tg.key[0]])
 	} else {
-		fmt.Fprintf(&b, "(%s) IN (", strings.Join(pick(tg.cols, tg.key), ", "))
+		fmt.Fprintf(&b, "(%s) IN (", strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "))
 	}
 	args := append([]any(nil), headArgs...)
 	for n, key := range keys {
@@ -227,23 +209,14 @@ func (tg *target) keyPredicate(before change.Row) (string, []any, error) {
 // carries (keyless tables: duplicates are legal, and one change touches one
 // row); with soft deletes, only live rows.
 func (tg *target) rowPredicate(before change.Row) (string, []any, error) {
-	var conds []string
 	var args []any
-	if tg.softDel >= 0 {
-		conds = append(conds, tg.cols[tg.softDel]+" IS NULL")
-	}
-	for i, v := range before[:min(len(before), tg.nsrc)] {
-		switch v.State {
-		case change.Null:
-			conds = append(conds, tg.cols[i]+" IS NULL")
-		case change.Present:
-			a, err := tg.arg(i, v, false)
-			if err != nil {
-				return "", nil, err
-			}
-			conds = append(conds, tg.cols[i]+" = "+tg.match[i])
-			args = append(args, a)
-		}
+	conds, err := sqlsink.RowConds(tg.cols, tg.nsrc, tg.softDel, before, func(i int, v change.Value) (string, error) {
+		a, err := tg.arg(i, v, false)
+		args = append(args, a)
+		return tg.cols[i] + " = " + tg.match[i], err
+	})
+	if err != nil {
+		return "", nil, err
 	}
 	if len(conds) == 0 {
 		conds = append(conds, "TRUE")
@@ -270,18 +243,6 @@ func onDuplicate(tg *target, cols []int) string {
 		set = append(set, k+" = "+k)
 	}
 	return " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
-}
-
-// sentColumns are the columns a row carries: all but the Unchanged ones,
-// which the target keeps. Rows of one upsert share them (one mask).
-func sentColumns(r change.Row) []int {
-	var cols []int
-	for i, v := range r {
-		if v.State != change.Unchanged {
-			cols = append(cols, i)
-		}
-	}
-	return cols
 }
 
 // arg is the statement parameter for value v of column c. Rows a Loader is
@@ -346,7 +307,7 @@ type inserter struct {
 func newInserter(tg *target, cols []int, tail string, max int, copyBytes bool, run func(string, []any) error) *inserter {
 	marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
 	return &inserter{tg: tg, cols: cols, tail: tail, max: max, copyBytes: copyBytes, run: run,
-		head:  fmt.Sprintf("INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(pick(tg.cols, cols), ", ")),
+		head:  fmt.Sprintf("INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(sqlsink.Pick(tg.cols, cols), ", ")),
 		tuple: "(" + marks + ")"}
 }
 
@@ -399,12 +360,4 @@ func (w *inserter) flush() error {
 		return fmt.Errorf("insert: %w", err)
 	}
 	return nil
-}
-
-func pick(names []string, idx []int) []string {
-	out := make([]string, len(idx))
-	for i, j := range idx {
-		out[i] = names[j]
-	}
-	return out
 }

@@ -12,44 +12,7 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 )
 
-// logFor returns the log collecting changes of sh's table (history and
-// append modes), writing the previous one first when the source table's
-// shape changed. prepare made the target table already.
-func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
-	l := s.logs[sh.Table.ID]
-	if l != nil && l.Shape == sh {
-		return l, nil
-	}
-	if l != nil && l.Shape.Source.SameShape(sh.Source) {
-		l.Shape = sh
-		return l, nil
-	}
-	if l != nil {
-		if err := s.execLog(ctx, l); err != nil {
-			return nil, err
-		}
-	}
-	if s.target(sh.Table) == nil {
-		return nil, fmt.Errorf("write changes to %s: no target table prepared for its shape", sh.Table.ID)
-	}
-	l = sh.NewLog()
-	s.logs[sh.Table.ID] = l
-	return l, nil
-}
-
-// execLog writes a log's changes inside the open target transaction (see
-// mode.Log.Write).
-func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
-	return l.Write(ctx, logWriter{s, s.target(l.Shape.Table)}, &s.replay, s.opts.Log)
-}
-
-// logWriter writes a mode.Log into one target table.
-type logWriter struct {
-	s  *Sink
-	tg *target
-}
-
-func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
+func (w tableWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	held := map[string]bool{}
 	col := mysqlconn.QuoteIdent(mode.Position)
 	// Found through the unique key: on the position's hash, or on the
@@ -92,28 +55,28 @@ func (w logWriter) Held(ctx context.Context, positions []string) (map[string]boo
 	return held, nil
 }
 
-func (w logWriter) Insert(ctx context.Context, rows []change.Row) error {
+func (w tableWriter) Insert(ctx context.Context, rows []change.Row) error {
 	return w.s.insertRows(ctx, w.tg, rows)
 }
 
-func (w logWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
+func (w tableWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
 	return w.s.currentVersions(ctx, w.tg, keys)
 }
 
 // end ends current versions at the one argument's time.
-func (w logWriter) end() string {
+func (w tableWriter) end() string {
 	return fmt.Sprintf("UPDATE %s SET %s = ?, %s = 0 WHERE %s = 1", w.tg.ident, mysqlconn.QuoteIdent(mode.ValidTo),
 		mysqlconn.QuoteIdent(mode.Current), mysqlconn.QuoteIdent(mode.Current))
 }
 
-func (w logWriter) EndAll(ctx context.Context, at change.Value) error {
+func (w tableWriter) EndAll(ctx context.Context, at change.Value) error {
 	_, err := w.s.exec(ctx, w.end(), string(at.Data))
 	return err
 }
 
 // End ends versions with one statement per commit time: MySQL's are whole
 // seconds, so many transactions share one.
-func (w logWriter) End(ctx context.Context, closes []mode.Close) error {
+func (w tableWriter) End(ctx context.Context, closes []mode.Close) error {
 	var order []string
 	byTime := map[string][]change.Row{}
 	for _, c := range closes {

@@ -19,8 +19,8 @@ import (
 // does not finish is started over (the checkpoint says so), which empties
 // the tables again: rows deleted at the source since cannot linger.
 func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
 	if s.inTx {
 		return fmt.Errorf("prepare snapshot: a target transaction is open")
@@ -49,7 +49,7 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 			return fmt.Errorf("empty target table %s for the snapshot: %w", tg.id, err)
 		}
 	}
-	s.replay.New() // streaming starts after the snapshot: all new
+	s.core.Replay().New() // streaming starts after the snapshot: all new
 	return nil
 }
 
@@ -81,9 +81,7 @@ func (s *Sink) snapshotShape(src *change.Table) (*mode.Shape, *target, error) {
 			return nil, nil, err
 		}
 	}
-	s.mu.Lock()
-	sh := s.layouts[t]
-	s.mu.Unlock()
+	sh := s.core.Shape(t)
 	if sh == nil || s.target(sh.Table) == nil {
 		return nil, nil, fmt.Errorf("load %s: PrepareSnapshot did not cover this table", t.ID)
 	}

@@ -263,7 +263,7 @@ func TestAppendUniqueKey(t *testing.T) {
 	o := mode.Options{Mode: mode.Append}
 	applyTxns(t, modeSink(t, "uniq", o), modeItems, txns, 10)
 	s := modeSink(t, "uniq", o)
-	s.replay.New() // as if the target held none of them
+	s.core.Replay().New() // as if the target held none of them
 	applyTxns(t, s, modeItems, txns, 10)
 	got := modeRows(t, reader(t, shared), time.Now(), "uniq.items", []string{"_op", "ts:_commit_time", "_txid", "_source_position", "_change_index", "_before", "_after"}, "_seq")
 	sameRows(t, got, modetest.Append(nil, txns))

@@ -2,67 +2,35 @@ package mysql
 
 import (
 	"context"
-	"fmt"
 
-	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
 )
 
-var _ pipeline.PartSink = (*Sink)(nil)
+// ForPipeline returns the sink as the pipeline should see it: no PartSink
+// when rows record their transaction's commit (see sqlsink.Core.ForPipeline).
+func (s *Sink) ForPipeline() pipeline.Sink { return s.core.ForPipeline(s) }
 
-// ForPipeline returns the sink as the pipeline should see it. When rows
-// record their transaction's commit (history and append modes, soft
-// deletes, the position and commit-time columns) it is no PartSink: the
-// parts of a running transaction arrive before its commit is known, so the
-// pipeline must deliver whole transactions only.
-func (s *Sink) ForPipeline() pipeline.Sink {
-	if !s.opts.Mode.NeedsCommit() {
-		return s
-	}
-	return wholeOnly{s, s, s}
-}
+// Savepoint and RollbackTo are the embedded sqlsink.Applier's; the dialect
+// runs the statements.
 
-// wholeOnly is the sink without its PartSink methods.
-type wholeOnly struct {
-	pipeline.Sink
-	pipeline.Loader
-	pipeline.PositionKeeper
-}
-
-// Savepoint executes what is pending and sets a savepoint. From here until
-// the running source transaction ends, nothing may commit early.
-func (s *Sink) Savepoint(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
-	}
+// Savepoint sets a savepoint, after the core executed what is pending.
+// From here until the running source transaction ends, nothing may
+// commit early.
+func (d dialect) Savepoint(ctx context.Context, name string) error {
+	s := d.s
 	if err := s.revive(ctx); err != nil {
-		return s.fail(err)
+		return err
 	}
-	s.inTx, s.partOpen = true, true
-	if err := s.execAll(ctx); err != nil {
-		return s.fail(err)
-	}
-	if _, err := s.exec(ctx, "SAVEPOINT "+mysqlconn.QuoteIdent(name)); err != nil {
-		return s.fail(fmt.Errorf("set savepoint: %w", err))
-	}
-	return nil
+	s.inTx = true
+	s.core.SetPartOpen(true)
+	_, err := s.exec(ctx, "SAVEPOINT "+mysqlconn.QuoteIdent(name))
+	return err
 }
 
-// RollbackTo drops every change since the savepoint: pending ones are
-// discarded, executed ones rolled back. Target tables created meanwhile stay
-// (MySQL DDL is not transactional), so the table cache stays valid.
-func (s *Sink) RollbackTo(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
-	}
-	s.plans = map[change.TableID]*plan.Plan{}
-	s.logs = map[change.TableID]*mode.Log{}
-	s.pending, s.pendSize = 0, 0
-	if _, err := s.exec(ctx, "ROLLBACK TO SAVEPOINT "+mysqlconn.QuoteIdent(name)); err != nil {
-		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))
-	}
-	return nil
+// RollbackTo rolls back to the savepoint. Target tables created meanwhile
+// stay (MySQL DDL is not transactional), so the table cache stays valid.
+func (d dialect) RollbackTo(ctx context.Context, name string) error {
+	_, err := d.s.exec(ctx, "ROLLBACK TO SAVEPOINT "+mysqlconn.QuoteIdent(name))
+	return err
 }

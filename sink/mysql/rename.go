@@ -7,7 +7,6 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
-	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
@@ -17,9 +16,6 @@ import (
 // passes over them, as over a column the target does not have. A target
 // holding both names stops with the fix.
 func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
-	if s.opts.Mode.Mode == mode.Append {
-		return nil // the source's values are JSON documents: the next ones carry the new names
-	}
 	s.mu.Lock()
 	s.lastSrc[c.Table.ID] = schemachange.Renamed(s.lastSrc[c.Table.ID], c.Renames())
 	s.mu.Unlock()

@@ -27,9 +27,8 @@ import (
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
-	"github.com/sluicecdc/sluice/sink/redact"
 	"github.com/sluicecdc/sluice/sink/schemachange"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // Options configure a Sink.
@@ -69,32 +68,27 @@ type Sink struct {
 	infileBuf   []byte // reused by applyInfile
 	infileLoads int    // LOAD DATA statements applyInfile ran (for tests)
 
-	mu      sync.Mutex                       // guards targets, shapes and layouts (Load runs concurrently)
+	sqlsink.Applier               // Apply, Savepoint, RollbackTo: the core's
+	core            *sqlsink.Core // batching, planning and the modes; this package is its Dialect
+
+	mu      sync.Mutex                       // guards targets, shapes, origins and lastSrc (Load runs concurrently)
 	targets map[*change.Table]*target        // by target shape (mode.Shape.Table)
 	shapes  map[change.TableID]*change.Table // the last target shape prepared per table
-	layouts map[*change.Table]*mode.Shape    // by (converted) source shape
 	origins map[*change.Table]*change.Table  // converted source shape → the source's own (other dialects)
 	lastSrc map[change.TableID]*change.Table // the source's own shape last prepared per table, for type changes
 	snapAt  time.Time                        // when the snapshot was taken, for its rows' times
-	replay  mode.Replay
-	logs    map[change.TableID]*mode.Log // history and append modes
 
-	plans    map[change.TableID]*plan.Plan
-	inTx     bool // changes applied since the last commit
-	begun    bool // BEGIN sent on conn
-	partOpen bool // parts of a running source transaction are applied: never commit early
-	renamed  bool // the transaction renamed target columns: commit its position at once
-	broken   error
-	pending  int
-	pendSize int
-	lastPos  change.Position // of the last whole transaction applied
-	used     time.Time       // when the apply connection was last used
+	inTx    bool      // changes applied since the last commit
+	begun   bool      // BEGIN sent on conn
+	renamed bool      // the transaction renamed target columns: commit its position at once
+	used    time.Time // when the apply connection was last used
 }
 
 var (
 	_ pipeline.Sink           = (*Sink)(nil)
 	_ pipeline.Loader         = (*Sink)(nil)
 	_ pipeline.PositionKeeper = (*Sink)(nil)
+	_ pipeline.PartSink       = (*Sink)(nil)
 )
 
 // server is what New learns about the target.
@@ -148,12 +142,6 @@ func (l driverLog) Print(v ...any) { l.log.Debug().Str("driver", "mysql").Msg(fm
 
 // New connects to the target and makes sure the position table exists.
 func New(ctx context.Context, opts Options) (*Sink, error) {
-	if opts.ChunkRows <= 0 {
-		opts.ChunkRows = 20000
-	}
-	if opts.ChunkBytes <= 0 {
-		opts.ChunkBytes = 16 << 20
-	}
 	if problems := opts.Mode.Validate(); len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -161,10 +149,11 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{opts: opts, db: db, conv: newConverter(opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
-		shapes: map[change.TableID]*change.Table{}, plans: map[change.TableID]*plan.Plan{},
-		layouts: map[*change.Table]*mode.Shape{}, logs: map[change.TableID]*mode.Log{},
-		origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
+	s := &Sink{opts: opts, db: db, conv: sqlsink.NewConverter(change.MySQL, opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
+		shapes: map[change.TableID]*change.Table{}, origins: map[*change.Table]*change.Table{}, lastSrc: map[change.TableID]*change.Table{}}
+	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
+		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
+	s.Applier = s.core.Applier()
 	if err := s.connect(ctx, p); err != nil {
 		db.Close()
 		return nil, err
@@ -229,78 +218,6 @@ func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
 	return pos, nil
 }
 
-// Apply folds a transaction's changes into the open target transaction,
-// executing them in chunks so memory stays bounded.
-func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
-	if s.broken != nil {
-		return s.broken
-	}
-	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
-		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
-	}
-	switch txn.Part {
-	case change.Open:
-		s.partOpen = true
-	case change.Done:
-		// Whole transactions that commit while a running one is applied
-		// arrive between its parts, inside the same target transaction:
-		// only its end (or Flush) ends the time when nothing may commit.
-		s.partOpen = false
-	}
-	if err := s.revive(ctx); err != nil {
-		return s.fail(err)
-	}
-	if err := s.prepare(ctx, txn); err != nil {
-		// Stopping at a type change: commit the whole transactions before
-		// this one, so a restart resumes here and does not replay older
-		// shapes into a target column narrowed by hand as the error says.
-		var tc *schemachange.Error
-		if errors.As(err, &tc) && txn.Part == change.Whole && !s.partOpen && (s.begun || s.pending > 0) {
-			if cerr := s.commit(ctx); cerr != nil {
-				return s.fail(cerr)
-			}
-		}
-		return s.fail(err)
-	}
-	s.inTx = true
-	m := mode.Meta{TxID: txn.ID, Commit: txn.Commit}
-	if txn.Position != nil {
-		m.Position = txn.Position.String()
-	}
-	if txn.Backfill != nil { // its rows are told apart from the stream's by the chunk, not the log position
-		m.Position = txn.Backfill.Span
-	}
-	err := txn.Each(func(c *change.Change) error {
-		err := s.add(ctx, c, &m)
-		m.Index++
-		if err != nil {
-			return err
-		}
-		s.pending++
-		s.pendSize += c.Size()
-		if s.pending >= s.opts.ChunkRows || s.pendSize >= s.opts.ChunkBytes {
-			return s.execAll(ctx)
-		}
-		return nil
-	})
-	if err != nil {
-		return s.fail(err)
-	}
-	if err := s.prune(ctx, txn); err != nil {
-		return s.fail(err)
-	}
-	if txn.Position != nil {
-		s.lastPos = txn.Position
-	}
-	if s.renamed && !s.partOpen { // never commit inside a running source transaction's parts
-		s.renamed = false
-		if err := s.commit(ctx); err != nil {
-			return s.fail(err)
-		}
-	}
-	return nil
-}
-
 // checkRows refuses rows that do not fit their table, which would
 // otherwise crash the executor.
 func checkRows(c *change.Change) error {
@@ -314,114 +231,31 @@ func checkRows(c *change.Change) error {
 	return nil
 }
 
-// add folds one change into its table's plan (merge) or log (history,
-// append).
-func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
-	if c.Op == change.Rename {
-		return s.renameColumns(ctx, c)
-	}
-	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
-		var err error
-		if c, err = s.change(c); err != nil {
-			return err
-		}
-	}
-	if err := checkRows(c); err != nil {
-		return err
-	}
-	sh, err := s.shapeFor(c.Table)
-	if err != nil {
-		return err
-	}
-	if s.opts.Mode.Mode != mode.Merge {
-		l, err := s.logFor(ctx, sh)
-		if err != nil {
-			return err
-		}
-		return l.Add(c, *m)
-	}
-	if err := sh.CheckMeta(m); err != nil {
-		return err
-	}
-	p, err := s.planFor(ctx, sh.Table)
-	if err != nil {
-		return err
-	}
-	if c.Op == change.Truncate && sh.Extra(mode.KindDeletedAt) >= 0 {
-		// A soft truncate marks the rows written before it too: write them.
-		if err := s.execPlan(ctx, p); err != nil {
-			return err
-		}
-	}
-	if sh.Extra(mode.KindDeletedAt) >= 0 {
-		p.SoftFrom = sh.N
-	}
-	return p.Add(sh.Merge(c, m))
-}
-
-// shapeFor lays out the target of (converted) source shape t for the mode.
-func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sh := s.layouts[t]; sh != nil {
-		return sh, nil
-	}
-	sh, err := s.opts.Mode.Shape(t, columnTypeOf)
-	if err != nil {
-		return nil, err
-	}
-	s.layouts[t] = sh
-	return sh, nil
-}
-
-// planFor returns the plan collecting changes of t's table, executing the
-// previous plan first when the table's shape changed.
-func (s *Sink) planFor(ctx context.Context, t *change.Table) (*plan.Plan, error) {
-	p := s.plans[t.ID]
-	if p != nil && p.Table == t {
-		return p, nil
-	}
-	if p != nil && p.Table.SameShape(t) {
-		p.Table = t
-		return p, nil
-	}
-	if p != nil {
-		if err := s.execPlan(ctx, p); err != nil {
-			return nil, err
-		}
-	}
-	if s.target(t) == nil {
-		return nil, fmt.Errorf("apply changes to %s: no target table prepared for its shape", t.ID)
-	}
-	p = plan.New(t)
-	s.plans[t.ID] = p
-	return p, nil
-}
-
 // Flush executes what is pending, records the last position and commits.
 func (s *Sink) Flush(ctx context.Context) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
 	if !s.inTx {
 		return nil
 	}
 	if err := s.commit(ctx); err != nil {
-		return s.fail(err)
+		return s.core.Fail(err)
 	}
-	s.inTx, s.partOpen = false, false
+	s.inTx = false
+	s.core.SetPartOpen(false)
 	return nil
 }
 
 // commit executes what is pending, stores the last applied position with
 // it and commits.
 func (s *Sink) commit(ctx context.Context) error {
-	if err := s.execAll(ctx); err != nil {
+	if err := s.core.ExecAll(ctx); err != nil {
 		return err
 	}
-	if s.lastPos != nil {
+	if pos := s.core.LastPos(); pos != nil {
 		_, err := s.exec(ctx, "INSERT INTO `sluice`.`positions` (pipeline, position, updated_at) VALUES (?, ?, UTC_TIMESTAMP(6)) "+
-			"ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)", s.opts.Pipeline, s.lastPos.String())
+			"ON DUPLICATE KEY UPDATE position = VALUES(position), updated_at = VALUES(updated_at)", s.opts.Pipeline, pos.String())
 		if err != nil {
 			return fmt.Errorf("store applied position in target: %w", err)
 		}
@@ -433,22 +267,7 @@ func (s *Sink) commit(ctx context.Context) error {
 		return fmt.Errorf("commit target transaction: %w", err)
 	}
 	s.begun = false
-	s.replay.Committed()
-	return nil
-}
-
-func (s *Sink) execAll(ctx context.Context) error {
-	for _, p := range s.plans {
-		if err := s.execPlan(ctx, p); err != nil {
-			return err
-		}
-	}
-	for _, l := range s.logs {
-		if err := s.execLog(ctx, l); err != nil {
-			return err
-		}
-	}
-	s.pending, s.pendSize = 0, 0
+	s.core.Replay().Committed()
 	return nil
 }
 
@@ -499,16 +318,6 @@ func (s *Sink) begin(ctx context.Context) error {
 	return nil
 }
 
-// fail marks the sink unusable: the open target transaction is lost, so the
-// pipeline must restart from its checkpoint.
-func (s *Sink) fail(err error) error {
-	err = redact.Error(err, s.opts.LogValues)
-	if s.broken == nil {
-		s.broken = err
-	}
-	return err
-}
-
 // Close disconnects; the server rolls back anything not flushed.
 func (s *Sink) Close() error {
 	s.conn.Close()
@@ -537,15 +346,4 @@ func (s *Sink) row(t *change.Table, r change.Row) (change.Row, error) {
 		return r, nil
 	}
 	return s.conv.Row(t, r)
-}
-
-// newConverter turns PostgreSQL tables and values into MySQL ones, logging
-// the first value per column that a documented rule changed (e.g. NaN).
-func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
-	c := typemap.New(change.MySQL)
-	c.HideValues = !values
-	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
-		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
-	})
-	return c
 }

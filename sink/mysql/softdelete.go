@@ -6,52 +6,51 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/change"
-	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
 )
 
-// softDelete marks rows deleted instead of removing them (merge mode with
-// sink.soft_delete): it sets the mode's columns (the deleted-at time and
-// the metadata) from the delete's row, on the live rows with the deleted
-// keys, on the first live row matching a keyless delete, or on every live
-// row for a truncate. A row deleted already keeps its first deletion.
-func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error {
-	live := tg.cols[tg.softDel] + " IS NULL"
-	switch a.Kind {
-	case plan.Truncate:
-		if a.After == nil {
-			return fmt.Errorf("truncate: the change carries no values for the deleted rows")
-		}
-		set, args, err := tg.modeSet(a.After)
-		if err == nil {
-			_, err = s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, live), args...)
-		}
-		if err != nil {
-			return fmt.Errorf("truncate: %w", err)
-		}
-		return nil
-	case plan.RowDelete:
-		pred, predArgs, err := tg.rowPredicate(a.Before)
-		if err != nil {
-			return err
-		}
-		set, args, err := tg.modeSet(a.Before)
-		if err != nil {
-			return err
-		}
-		res, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s LIMIT 1", tg.ident, set, pred), append(args, predArgs...)...)
-		if err != nil {
-			return fmt.Errorf("delete: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(tg.values, tg.sh.Table, a.Before))
-		}
-		return nil
+// SoftTruncate marks every live row deleted (see sqlsink.SoftDeleter).
+func (w tableWriter) SoftTruncate(ctx context.Context, row change.Row) error {
+	tg := w.tg
+	set, args, err := tg.modeSet(row)
+	if err == nil {
+		_, err = w.s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s IS NULL", tg.ident, set, tg.cols[tg.softDel]), args...)
 	}
-	for _, group := range tg.sh.GroupByExtras(a.Rows) {
+	if err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	return nil
+}
+
+// SoftDeleteRow marks one live row equal to before deleted.
+func (w tableWriter) SoftDeleteRow(ctx context.Context, before change.Row) error {
+	tg := w.tg
+	pred, predArgs, err := tg.rowPredicate(before)
+	if err != nil {
+		return err
+	}
+	set, args, err := tg.modeSet(before)
+	if err != nil {
+		return err
+	}
+	res, err := w.s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s LIMIT 1", tg.ident, set, pred), append(args, predArgs...)...)
+	if err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(tg.values, tg.sh.Table, before))
+	}
+	return nil
+}
+
+// SoftDeleteKeys marks the live rows with the keys of rows deleted, many
+// keys a statement (see byKeys).
+func (w tableWriter) SoftDeleteKeys(ctx context.Context, rows []change.Row) error {
+	tg := w.tg
+	for _, group := range tg.sh.GroupByExtras(rows) {
 		set, args, err := tg.modeSet(group[0])
 		if err == nil {
-			err = s.byKeys(ctx, tg, fmt.Sprintf("UPDATE %s SET %s WHERE %s AND ", tg.ident, set, live), args, group)
+			err = w.s.byKeys(ctx, tg, fmt.Sprintf("UPDATE %s SET %s WHERE %s IS NULL AND ", tg.ident, set, tg.cols[tg.softDel]), args, group)
 		}
 		if err != nil {
 			return fmt.Errorf("delete: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // target is a target table prepared for one source table shape.
@@ -32,12 +33,8 @@ type target struct {
 	oldPositions bool
 }
 
-// positionHash is a generated column of history and append tables: the
-// SHA-256 of the source position, on which (with the change index) their
-// unique key is built. InnoDB cannot index a whole long text, and the GTID
-// set of a long-lived cluster runs to thousands of characters; a prefix of
-// it would make two positions that share it one.
-const positionHash = "_source_position_sha"
+// positionHash is mode.PositionHash: here the SHA-256 of the position.
+const positionHash = mode.PositionHash
 
 // positionType holds a source position of any length (a GTID set may have
 // one entry per server the cluster ever had).
@@ -120,7 +117,7 @@ func (s *Sink) sourceShape(src *change.Table) (*mode.Shape, error) {
 		s.origins[t] = src
 		s.mu.Unlock()
 	}
-	return s.shapeFor(t)
+	return s.core.ShapeFor(t)
 }
 
 // origin is the source table (in its own dialect) that converted shape t
@@ -178,7 +175,7 @@ func (s *Sink) ensure(ctx context.Context, sh *mode.Shape) error {
 		err = s.checkPositions(ctx, tg, sh, have)
 	}
 	if err == nil && have != nil {
-		err = s.checkUnique(ctx, tg, uniqueColumns(sh, tg.oldPositions))
+		err = s.checkUnique(ctx, tg, sh.UniqueColumns(tg.oldPositions))
 	}
 	if err != nil {
 		return err
@@ -228,10 +225,10 @@ func (s *Sink) addColumns(ctx context.Context, tg *target, sh *mode.Shape, missi
 // with the data as ever. While parts of a running source transaction are
 // applied, nothing may commit: then the DDL runs on another connection.
 func (s *Sink) runDDL(ctx context.Context, what string, stmts ...string) error {
-	if s.partOpen {
+	if s.core.PartOpen() {
 		return s.ddlAside(ctx, what, stmts)
 	}
-	if s.begun || s.pending > 0 {
+	if s.begun || s.core.Pending() {
 		if err := s.commit(ctx); err != nil {
 			return err
 		}
@@ -357,19 +354,10 @@ func (s *Sink) checkUnique(ctx context.Context, tg *target, cols []string) error
 
 func (s *Sink) createTableSQL(tg *target, sh *mode.Shape) string {
 	t := sh.Table
-	var defs []string
-	for i := range sh.N {
-		defs = append(defs, tg.cols[i]+" "+s.columnType(t.Columns[i], t.Columns[i].NotNull))
-	}
-	for _, c := range sh.Layout() {
-		if c.Kind.Managed() {
-			defs = append(defs, managedDef(c))
-			continue
-		}
-		i := t.ColumnIndex(c.Name)
-		defs = append(defs, tg.cols[i]+" "+s.columnType(t.Columns[i], t.Columns[i].NotNull))
-	}
-	keys := strings.Join(pick(tg.cols, t.Key), ", ")
+	defs := sh.ColumnDefs(func(i int) string {
+		return tg.cols[i] + " " + s.columnType(t.Columns[i], t.Columns[i].NotNull)
+	}, managedDef)
+	keys := strings.Join(sqlsink.Pick(tg.cols, t.Key), ", ")
 	switch {
 	case sh.Mode != mode.Merge:
 		defs = append(defs, positionHashDef(), "PRIMARY KEY ("+mysqlconn.QuoteIdent(mode.Seq)+")",
@@ -386,23 +374,6 @@ func (s *Sink) createTableSQL(tg *target, sh *mode.Shape) string {
 // positionHashDef defines the positionHash column.
 func positionHashDef() string {
 	return fmt.Sprintf("%s binary(32) AS (UNHEX(SHA2(%s, 256))) STORED", mysqlconn.QuoteIdent(positionHash), mysqlconn.QuoteIdent(mode.Position))
-}
-
-// uniqueColumns are the columns whose unique index makes writes idempotent:
-// the source's key when merging, the change's position (its hash, unless
-// the table is an old one) and index otherwise.
-func uniqueColumns(sh *mode.Shape, oldPositions bool) []string {
-	switch {
-	case sh.Mode != mode.Merge && oldPositions:
-		return []string{mode.Position, mode.ChangeIndex}
-	case sh.Mode != mode.Merge:
-		return []string{positionHash, mode.ChangeIndex}
-	}
-	keys := make([]string, len(sh.Table.Key))
-	for i, k := range sh.Table.Key {
-		keys[i] = sh.Table.Columns[k].Name
-	}
-	return keys
 }
 
 // missingSynced is the synced-at column when the existing table lacks it.
@@ -459,73 +430,4 @@ func (s *Sink) columnType(c change.Column, notNull bool) string {
 		return c.Type + " NULL"
 	}
 	return c.Type
-}
-
-// kind is how a column's values travel to the server and compare there.
-type kind uint8
-
-const (
-	kindText    kind = iota // string literal: the server parses it as the column's type
-	kindBinary              // _binary literal: bytes as they are
-	kindInt                 // integer literal: exact in comparisons, unlike a string
-	kindBit                 // '0101' text sent as an integer
-	kindDecimal             // string, compared after CAST to the column's decimal type
-	kindFloat               // the float widened to a double, compared after CAST(? AS FLOAT)
-	kindDouble              // string: a string compares with a double as a double, exactly
-	kindJSON                // string; MySQL compares JSON with CAST(? AS JSON)
-)
-
-// kindOf classifies a MySQL-dialect column type (information_schema's
-// COLUMN_TYPE, lower case, no display widths).
-func kindOf(c change.Column) kind {
-	typ := strings.ToLower(strings.TrimSpace(c.Type))
-	base := typ
-	if i := strings.IndexAny(typ, "( "); i >= 0 {
-		base = typ[:i]
-	}
-	switch base {
-	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "bool", "boolean":
-		return kindInt
-	case "bit":
-		return kindBit
-	case "decimal", "numeric", "dec", "fixed":
-		return kindDecimal
-	case "float":
-		return kindFloat
-	case "double", "real":
-		return kindDouble
-	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
-		return kindBinary
-	case "json":
-		return kindJSON
-	}
-	if c.Charset == "binary" {
-		return kindBinary
-	}
-	return kindText
-}
-
-// matchPlaceholder is the placeholder that compares exactly with a column
-// of kind k and type typ.
-func matchPlaceholder(k kind, typ, flavor string) string {
-	switch k {
-	case kindFloat:
-		return "CAST(? AS FLOAT)"
-	case kindDecimal:
-		spec := ""
-		if i := strings.IndexByte(typ, '('); i >= 0 {
-			if j := strings.IndexByte(typ[i:], ')'); j >= 0 {
-				spec = typ[i : i+j+1]
-			}
-		}
-		if strings.Trim(spec, "(),0123456789") != "" {
-			spec = "(65,30)" // not a precision: compare at the widest
-		}
-		return "CAST(? AS DECIMAL" + spec + ")"
-	case kindJSON:
-		if flavor == "mysql" {
-			return "CAST(? AS JSON)"
-		}
-	}
-	return "?"
 }

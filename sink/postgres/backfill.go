@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/change"
-	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // prune makes a merge target's key range of a back-fill chunk ready for
@@ -28,24 +28,23 @@ import (
 // (text keys, rows of another engine unless their key is made of integers)
 // are not pruned: the source leaves Prune off, and the rows are upserted.
 func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
-	bf := txn.Backfill
-	if bf == nil || !bf.Prune || bf.Table == nil || s.opts.Mode.Mode != mode.Merge || !bf.Table.HasKey() ||
-		bf.Table.Dialect != change.Postgres && !change.IntegerKey(bf.Table) {
+	bf := s.core.Prunes(txn)
+	if bf == nil || !bf.Table.HasKey() || bf.Table.Dialect != change.Postgres && !change.IntegerKey(bf.Table) {
 		return nil
 	}
 	t, err := s.conv.Table(bf.Table) // another engine's table, as add converts the chunk's rows
 	if err != nil {
 		return err
 	}
-	sh, err := s.shapeFor(t)
+	sh, err := s.core.ShapeFor(t)
 	if err != nil {
 		return err
 	}
-	p, err := s.planFor(ctx, sh)
+	p, err := s.core.PlanFor(ctx, sh)
 	if err != nil {
 		return err
 	}
-	if err := s.execPlan(ctx, p); err != nil {
+	if err := s.core.ExecPlan(ctx, p); err != nil {
 		return err
 	}
 	tg := s.targets[p.Table]
@@ -143,7 +142,7 @@ func (s *Sink) prune(ctx context.Context, txn *change.Txn) error {
 // made for it. With a synced-at column every row is written (its time
 // must move), through upsert.
 func (s *Sink) upsertChanged(ctx context.Context, tg *target, rows []change.Row) error {
-	cols := sentColumns(rows[0])
+	cols := sqlsink.SentColumns(rows[0])
 	var set, old, neu []string
 	for _, c := range cols {
 		if contains(tg.key, c) {
@@ -163,9 +162,9 @@ func (s *Sink) upsertChanged(ctx context.Context, tg *target, rows []change.Row)
 	if err := s.copyRows(ctx, stage, tg.cols, cols, rows); err != nil {
 		return err
 	}
-	list := strings.Join(pick(tg.cols, cols), ", ")
+	list := strings.Join(sqlsink.Pick(tg.cols, cols), ", ")
 	sql := fmt.Sprintf("INSERT INTO %s AS sluice_t (%s) SELECT %s FROM %s ON CONFLICT (%s) DO UPDATE SET %s WHERE (%s) IS DISTINCT FROM (%s); TRUNCATE %s",
-		tg.ident, list, list, stage, strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(set, ", "),
+		tg.ident, list, list, stage, strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), strings.Join(set, ", "),
 		strings.Join(old, ", "), strings.Join(neu, ", "), stage)
 	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
 		return upsertErr(tg, err)

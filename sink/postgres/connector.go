@@ -9,16 +9,17 @@ import (
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
+	"github.com/sluicecdc/sluice/sink/mode"
 )
 
 // Connector is the postgres sink kind.
 var Connector = connector.Sink{
-	Kind: config.Kind{Name: "postgres", SQL: true},
+	Kind: config.Kind{Name: "postgres", SQL: true, Validate: mode.ValidateConfig},
 	Open: func(ctx context.Context, e connector.Env) (pipeline.Sink, error) {
 		c := e.Config
 		schema, _ := connector.SplitSchema(c, nil)
 		s, err := New(ctx, Options{DSN: c.Sink.DSN, Schema: schema, Pipeline: c.Name, Log: e.Log,
-			Mode: c.Sink.ModeOptions(), LogValues: c.Log.Values, SchemaChanges: c.Sink.SchemaChangePolicy()})
+			Mode: mode.FromConfig(&c.Sink), LogValues: c.Log.Values, SchemaChanges: c.Sink.SchemaChangePolicy()})
 		if err != nil {
 			return nil, err
 		}

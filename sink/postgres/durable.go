@@ -71,7 +71,7 @@ func (s *Sink) Durable(ctx context.Context, wait bool) (change.Position, error) 
 	}
 	res, err := s.conn.PgConn().Exec(ctx, walPositions).ReadAll()
 	if err != nil {
-		return s.durable, s.fail(fmt.Errorf("read the target's flushed WAL position: %w", err))
+		return s.durable, s.core.Fail(fmt.Errorf("read the target's flushed WAL position: %w", err))
 	}
 	_, flushed, err := parseWAL(res[0])
 	if err != nil {
@@ -94,7 +94,7 @@ func (s *Sink) barrier(ctx context.Context) error {
 		return fmt.Errorf("make commits durable: a target transaction is open")
 	}
 	if _, err := s.conn.PgConn().Exec(ctx, sql).ReadAll(); err != nil {
-		return s.fail(fmt.Errorf("make commits durable on the target: %w", err))
+		return s.core.Fail(fmt.Errorf("make commits durable on the target: %w", err))
 	}
 	return nil
 }

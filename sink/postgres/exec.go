@@ -11,30 +11,12 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
-// execPlan runs a plan's actions inside the open target transaction.
-func (s *Sink) execPlan(ctx context.Context, p *plan.Plan) error {
-	acts := p.Take()
-	if len(acts) == 0 {
-		return nil
-	}
-	tg := s.targets[p.Table]
-	for _, a := range acts {
-		if err := s.execAction(ctx, tg, a); err != nil {
-			return fmt.Errorf("apply changes to %s: %w", tg.id, err)
-		}
-	}
-	return nil
-}
-
-func (s *Sink) execAction(ctx context.Context, tg *target, a plan.Action) error {
-	if tg.softDel >= 0 {
-		switch a.Kind {
-		case plan.Delete, plan.RowDelete, plan.Truncate:
-			return s.softDelete(ctx, tg, a)
-		}
-	}
+// Exec runs one plan action (soft deletes: see SoftDelete).
+func (w tableWriter) Exec(ctx context.Context, a plan.Action) error {
+	s, tg := w.s, w.tg
 	small := len(a.Rows) <= smallSet
 	switch {
 	case small && (a.Kind == plan.Insert || a.Kind == plan.Upsert):
@@ -109,10 +91,10 @@ func (s *Sink) insertFast(ctx context.Context, tg *target, rows []change.Row) er
 // upsertValues upserts a few rows with one statement. All rows share one
 // unchanged-mask.
 func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) error {
-	cols := sentColumns(rows[0])
+	cols := sqlsink.SentColumns(rows[0])
 	var b strings.Builder
 	args := make([]any, 0, len(rows)*len(cols))
-	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(pick(tg.cols, cols), ", "))
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", tg.ident, strings.Join(sqlsink.Pick(tg.cols, cols), ", "))
 	for r, row := range rows {
 		if r > 0 {
 			b.WriteString(", ")
@@ -137,7 +119,7 @@ func (s *Sink) upsertValues(ctx context.Context, tg *target, rows []change.Row) 
 func (s *Sink) deleteValues(ctx context.Context, tg *target, keys []change.Row) error {
 	var b strings.Builder
 	args := make([]any, 0, len(keys)*len(tg.key))
-	fmt.Fprintf(&b, "DELETE FROM %s WHERE (%s) IN (", tg.ident, strings.Join(pick(tg.cols, tg.key), ", "))
+	fmt.Fprintf(&b, "DELETE FROM %s WHERE (%s) IN (", tg.ident, strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "))
 	for r, row := range keys {
 		if r > 0 {
 			b.WriteString(", ")
@@ -174,9 +156,9 @@ func onConflict(tg *target, cols []int) string {
 	if len(set) > 0 && tg.set != "" {
 		set = append(set, tg.set)
 	}
-	conflict := " ON CONFLICT (" + strings.Join(pick(tg.cols, tg.key), ", ") + ") DO NOTHING"
+	conflict := " ON CONFLICT (" + strings.Join(sqlsink.Pick(tg.cols, tg.key), ", ") + ") DO NOTHING"
 	if len(set) > 0 {
-		conflict = " ON CONFLICT (" + strings.Join(pick(tg.cols, tg.key), ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
+		conflict = " ON CONFLICT (" + strings.Join(sqlsink.Pick(tg.cols, tg.key), ", ") + ") DO UPDATE SET " + strings.Join(set, ", ")
 	}
 	return conflict
 }
@@ -186,7 +168,7 @@ func onConflict(tg *target, cols []int) string {
 func upsertErr(tg *target, err error) error {
 	if pgCode(err) == "42P10" {
 		return fmt.Errorf("upsert: the target table needs a primary key or unique index on (%s) like the source: %w",
-			strings.Join(pick(tg.cols, tg.key), ", "), err)
+			strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), err)
 	}
 	return fmt.Errorf("upsert: %w", err)
 }
@@ -195,12 +177,12 @@ func upsertErr(tg *target, err error) error {
 // share one unchanged-mask; unchanged columns are left out so the target
 // keeps its values.
 func (s *Sink) upsert(ctx context.Context, tg *target, rows []change.Row) error {
-	cols := sentColumns(rows[0])
+	cols := sqlsink.SentColumns(rows[0])
 	stage, err := s.stageFor(ctx, tg, false)
 	if err != nil {
 		return err
 	}
-	names := pick(tg.cols, cols)
+	names := sqlsink.Pick(tg.cols, cols)
 	if err := s.copyRows(ctx, stage, tg.cols, cols, rows); err != nil {
 		return err
 	}
@@ -246,7 +228,7 @@ func (s *Sink) stageFor(ctx context.Context, tg *target, keys bool) (string, err
 	n := fmt.Sprintf("sluice_stage_%d", s.stageSeq)
 	// No constraints: rows may leave unchanged NOT NULL columns out.
 	sql := fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DELETE ROWS AS SELECT %s FROM %s WITH NO DATA",
-		n, strings.Join(pick(tg.cols, cols), ", "), tg.ident)
+		n, strings.Join(sqlsink.Pick(tg.cols, cols), ", "), tg.ident)
 	if _, err := s.conn.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("create staging table: %w", err)
 	}
@@ -256,7 +238,7 @@ func (s *Sink) stageFor(ctx context.Context, tg *target, keys bool) (string, err
 
 // copyRows writes the given columns of rows into table with COPY.
 func (s *Sink) copyRows(ctx context.Context, table string, names []string, cols []int, rows []change.Row) error {
-	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(pick(names, cols), ", "))
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", table, strings.Join(sqlsink.Pick(names, cols), ", "))
 	if _, err := s.conn.PgConn().CopyFrom(ctx, &copyReader{rows: rows, cols: cols}, sql); err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
@@ -302,23 +284,13 @@ func keyPredicate(tg *target, before change.Row) (string, []any) {
 // column (keyless tables: duplicates are legal, and one change touches one
 // row); with soft deletes, only live rows.
 func firstMatch(tg *target, before change.Row) (string, []any) {
-	var conds []string
 	var args []any
-	if tg.softDel >= 0 {
-		conds = append(conds, tg.cols[tg.softDel]+" IS NULL")
-	}
-	for i, v := range before[:min(len(before), tg.nsrc)] {
-		switch v.State {
-		case change.Null:
-			conds = append(conds, tg.cols[i]+" IS NULL")
-		case change.Present:
-			if noEquality(tg.types[i]) {
-				conds = append(conds, tg.cols[i]+"::text = "+param(&args, v, "text"))
-			} else {
-				conds = append(conds, tg.cols[i]+" = "+param(&args, v, tg.types[i]))
-			}
+	conds, _ := sqlsink.RowConds(tg.cols, tg.nsrc, tg.softDel, before, func(i int, v change.Value) (string, error) {
+		if noEquality(tg.types[i]) {
+			return tg.cols[i] + "::text = " + param(&args, v, "text"), nil
 		}
-	}
+		return tg.cols[i] + " = " + param(&args, v, tg.types[i]), nil
+	})
 	if len(conds) == 0 {
 		conds = append(conds, "true")
 	}
@@ -332,18 +304,6 @@ func noEquality(typ string) bool {
 		return true
 	}
 	return false
-}
-
-// sentColumns are the columns a row carries: all but the Unchanged ones,
-// which the target keeps. Rows of one upsert share them (one mask).
-func sentColumns(r change.Row) []int {
-	var cols []int
-	for i, v := range r {
-		if v.State != change.Unchanged {
-			cols = append(cols, i)
-		}
-	}
-	return cols
 }
 
 // param adds v to args as text and returns the placeholder cast to typ:
@@ -367,14 +327,6 @@ func pgCode(err error) string {
 		return pg.Code
 	}
 	return ""
-}
-
-func pick(names []string, idx []int) []string {
-	out := make([]string, len(idx))
-	for i, j := range idx {
-		out[i] = names[j]
-	}
-	return out
 }
 
 func contains(xs []int, x int) bool {

@@ -9,56 +9,10 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
-// logFor returns the log collecting changes of sh's table (history and
-// append modes), writing the previous one first when the source table's
-// shape changed.
-func (s *Sink) logFor(ctx context.Context, sh *mode.Shape) (*mode.Log, error) {
-	l := s.logs[sh.Table.ID]
-	if l != nil && l.Shape == sh {
-		return l, nil
-	}
-	if l != nil && l.Shape.Source.SameShape(sh.Source) {
-		s.targets[sh.Table] = s.targets[l.Shape.Table]
-		l.Shape = sh
-		return l, nil
-	}
-	if l != nil {
-		if err := s.execLog(ctx, l); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := s.targetFor(ctx, s.conn, sh); err != nil {
-		return nil, err
-	}
-	l = sh.NewLog()
-	s.logs[sh.Table.ID] = l
-	return l, nil
-}
-
-// execLog writes a log's changes inside the open target transaction (see
-// mode.Log.Write).
-func (s *Sink) execLog(ctx context.Context, l *mode.Log) error {
-	if l.Len() == 0 {
-		return nil
-	}
-	if err := s.begin(ctx); err != nil {
-		return err
-	}
-	return l.Write(ctx, logWriter{s, s.targets[l.Shape.Table]}, &s.replay, s.opts.Log)
-}
-
-// logWriter writes a mode.Log into one target table.
-type logWriter struct {
-	s  *Sink
-	tg *target
-}
-
-func (w logWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
+func (w tableWriter) Held(ctx context.Context, positions []string) (map[string]bool, error) {
 	// Found through the unique key: on the position's hash, or on the
 	// position itself in an old table.
 	pos := pgx.Identifier{mode.Position}.Sanitize()
@@ -81,15 +35,15 @@ func (w logWriter) Held(ctx context.Context, positions []string) (map[string]boo
 	return set, nil
 }
 
-func (w logWriter) Insert(ctx context.Context, rows []change.Row) error {
+func (w tableWriter) Insert(ctx context.Context, rows []change.Row) error {
 	return w.s.insertRows(ctx, w.tg, rows)
 }
 
-func (w logWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
+func (w tableWriter) Current(ctx context.Context, keys []change.Row) (map[string]change.Row, error) {
 	return w.s.currentVersions(ctx, w.tg, keys)
 }
 
-func (w logWriter) EndAll(ctx context.Context, at change.Value) error {
+func (w tableWriter) EndAll(ctx context.Context, at change.Value) error {
 	tg := w.tg
 	var args []any
 	sql := fmt.Sprintf("UPDATE %s SET %s = %s, %s = false%s WHERE %s", tg.ident, pgx.Identifier{mode.ValidTo}.Sanitize(),
@@ -98,7 +52,7 @@ func (w logWriter) EndAll(ctx context.Context, at change.Value) error {
 	return err
 }
 
-func (w logWriter) End(ctx context.Context, closes []mode.Close) error {
+func (w tableWriter) End(ctx context.Context, closes []mode.Close) error {
 	for len(closes) > 0 {
 		n := min(len(closes), 1000)
 		if err := w.s.closeVersions(ctx, w.tg, closes[:n]); err != nil {
@@ -168,7 +122,7 @@ func (s *Sink) currentVersions(ctx context.Context, tg *target, keys []change.Ro
 			tuples = append(tuples, "("+strings.Join(vals, ", ")+")")
 		}
 		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s AND (%s) IN (%s)", strings.Join(cols, ", "), tg.ident,
-			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
+			pgx.Identifier{mode.Current}.Sanitize(), strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
 		rows, err := s.conn.Query(ctx, sql, args...)
 		if err != nil {
 			return nil, err

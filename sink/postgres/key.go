@@ -13,25 +13,8 @@ import (
 	"github.com/sluicecdc/sluice/sink/mode"
 )
 
-// uniqueColumns are the columns whose unique index makes writes idempotent:
-// the source's key when merging, the change's position (its hash, unless
-// the table is an old one) and index otherwise.
-func uniqueColumns(sh *mode.Shape, oldPositions bool) []string {
-	switch {
-	case sh.Mode != mode.Merge && oldPositions:
-		return []string{mode.Position, mode.ChangeIndex}
-	case sh.Mode != mode.Merge:
-		return []string{positionHash, mode.ChangeIndex}
-	}
-	keys := make([]string, len(sh.Table.Key))
-	for i, k := range sh.Table.Key {
-		keys[i] = sh.Table.Columns[k].Name
-	}
-	return keys
-}
-
 // ensureUnique makes sure the target table has a primary key or unique
-// index on exactly the columns writes rely on (uniqueColumns): merging
+// index on exactly the columns writes rely on (mode.Shape.UniqueColumns): merging
 // upserts on it (without it a replayed insert would silently double a
 // row), and so do the history and append modes.
 //
@@ -42,7 +25,7 @@ func uniqueColumns(sh *mode.Shape, oldPositions bool) []string {
 // primary key made of source columns is replaced, never one of the
 // target's own (such as history's sequence).
 func (s *Sink) ensureUnique(ctx context.Context, conn *pgx.Conn, tg *target) error {
-	cols := uniqueColumns(tg.sh, tg.oldPositions)
+	cols := tg.sh.UniqueColumns(tg.oldPositions)
 	if len(cols) == 0 {
 		return nil
 	}
@@ -102,7 +85,7 @@ func (s *Sink) followKey(ctx context.Context, conn *pgx.Conn, tg *target, quoted
 			"fix the target rows that break the new key, or drop the table and run `sluice run --resnapshot`",
 			tg.id, strings.Join(pkCols, ", "), strings.Join(quoted, ", "), err)
 	}
-	s.opts.Log.Info().Str("table", tg.id.String()).Strs("from", pkCols).Strs("to", uniqueColumns(tg.sh, tg.oldPositions)).
+	s.opts.Log.Info().Str("table", tg.id.String()).Strs("from", pkCols).Strs("to", tg.sh.UniqueColumns(tg.oldPositions)).
 		Msg("target primary key follows the source's")
 	return true, nil
 }

@@ -66,7 +66,7 @@ func (s *Sink) PrepareSnapshot(ctx context.Context, tables []*change.Table) erro
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("prepare snapshot: %w", err)
 	}
-	s.replay.New() // streaming starts after the snapshot: all new
+	s.core.Replay().New() // streaming starts after the snapshot: all new
 	return nil
 }
 
@@ -80,13 +80,13 @@ func (s *Sink) snapshotShape(src *change.Table, create bool) (*mode.Shape, error
 			return nil, err
 		}
 	}
-	if sh := s.shapes[t]; sh != nil || !create {
+	if sh := s.core.Shape(t); sh != nil || !create {
 		if sh == nil {
 			return nil, fmt.Errorf("load %s: PrepareSnapshot did not cover this table", t.ID)
 		}
 		return sh, nil
 	}
-	return s.shapeFor(t)
+	return s.core.ShapeFor(t)
 }
 
 // keepsNoHistory refuses to empty a history or append table that holds

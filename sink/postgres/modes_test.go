@@ -270,7 +270,7 @@ func TestAppendUniqueKey(t *testing.T) {
 	o := mode.Options{Mode: mode.Append}
 	applyTxns(t, modeSink(t, c, "u", o), txns, 10)
 	s := modeSink(t, c, "u", o)
-	s.replay.New() // as if the target held none of them
+	s.core.Replay().New() // as if the target held none of them
 	applyTxns(t, s, txns, 10)
 	applyTxns(t, s, txns[:3], 1)
 	got := modeRows(t, c, time.Now(), "u.items", []string{"_op", "ts:_commit_time", "_txid", "_source_position", "_change_index", "_before", "_after"}, "_seq")

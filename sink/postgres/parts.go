@@ -2,71 +2,37 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
-	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
 )
 
-var _ pipeline.PartSink = (*Sink)(nil)
+// ForPipeline returns the sink as the pipeline should see it: no PartSink
+// when rows record their transaction's commit (see sqlsink.Core.ForPipeline).
+func (s *Sink) ForPipeline() pipeline.Sink { return s.core.ForPipeline(s) }
 
-// ForPipeline returns the sink as the pipeline should see it. When rows
-// record their transaction's commit (history and append modes, soft
-// deletes, the position and commit-time columns) it is no PartSink: the
-// parts of a running transaction arrive before its commit is known, so the
-// pipeline must deliver whole transactions only.
-func (s *Sink) ForPipeline() pipeline.Sink {
-	if !s.opts.Mode.NeedsCommit() {
-		return s
-	}
-	return wholeOnly{s, s, s, s}
-}
+// Savepoint and RollbackTo are the embedded sqlsink.Applier's; the dialect
+// runs the statements.
 
-// wholeOnly is the sink without its PartSink methods.
-type wholeOnly struct {
-	pipeline.Sink
-	pipeline.Loader
-	pipeline.PositionKeeper
-	pipeline.Durability
-}
-
-// Savepoint executes what is pending and sets a savepoint.
-func (s *Sink) Savepoint(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
-	}
+// Savepoint sets a savepoint, after the core executed what is pending.
+func (d dialect) Savepoint(ctx context.Context, name string) error {
+	s := d.s
 	if !s.inTx {
 		s.inTx, s.needBegin = true, true
 	}
-	if err := s.execAll(ctx); err != nil {
-		return s.fail(err)
-	}
 	if err := s.begin(ctx); err != nil {
-		return s.fail(err)
+		return err
 	}
-	if _, err := s.conn.Exec(ctx, "SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return s.fail(fmt.Errorf("set savepoint: %w", err))
-	}
-	return nil
+	_, err := s.conn.Exec(ctx, "SAVEPOINT "+pgx.Identifier{name}.Sanitize())
+	return err
 }
 
-// RollbackTo drops every change since the savepoint: pending ones are
-// discarded, executed ones rolled back. Tables or staging tables created
+// RollbackTo rolls back to the savepoint. Tables or staging tables created
 // since may be gone too, so the table cache starts over.
-func (s *Sink) RollbackTo(ctx context.Context, name string) error {
-	if s.broken != nil {
-		return s.broken
-	}
-	s.plans = map[change.TableID]*plan.Plan{}
-	s.logs = map[change.TableID]*mode.Log{}
-	s.pending, s.pendSize = 0, 0
-	s.targets = map[*change.Table]*target{}
-	if _, err := s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return s.fail(fmt.Errorf("roll back to savepoint: %w", err))
-	}
-	return nil
+func (d dialect) RollbackTo(ctx context.Context, name string) error {
+	d.s.targets = map[*change.Table]*target{}
+	_, err := d.s.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT "+pgx.Identifier{name}.Sanitize())
+	return err
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicecdc/sluice/pkg/change"
-	"github.com/sluicecdc/sluice/sink/mode"
 	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
@@ -17,16 +16,13 @@ import (
 // column already renamed (a replay) or absent from the target is passed
 // over; a target holding both names stops with the fix.
 func (s *Sink) renameColumns(ctx context.Context, c *change.Change) error {
-	if s.opts.Mode.Mode == mode.Append {
-		return nil // the source's values are JSON documents: the next ones carry the new names
-	}
-	if p := s.plans[c.Table.ID]; p != nil {
-		if err := s.execPlan(ctx, p); err != nil {
+	if p := s.core.Plan(c.Table.ID); p != nil {
+		if err := s.core.ExecPlan(ctx, p); err != nil {
 			return err
 		}
 	}
-	if l := s.logs[c.Table.ID]; l != nil {
-		if err := s.execLog(ctx, l); err != nil {
+	if l := s.core.Log(c.Table.ID); l != nil {
+		if err := s.core.ExecLog(ctx, l); err != nil {
 			return err
 		}
 	}

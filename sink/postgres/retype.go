@@ -85,7 +85,7 @@ func (s *Sink) checkTypes(ctx context.Context, txn *change.Txn) error {
 		if err != nil {
 			continue // reported when the change is applied
 		}
-		sh, err := s.shapeFor(t)
+		sh, err := s.core.ShapeFor(t)
 		if err != nil || s.targets[sh.Table] != nil {
 			continue
 		}
@@ -106,7 +106,7 @@ func (s *Sink) checkTypes(ctx context.Context, txn *change.Txn) error {
 	if halt == nil {
 		return nil
 	}
-	if txn.Part == change.Whole && !s.partsOpen && s.inTx {
+	if txn.Part == change.Whole && !s.core.PartOpen() && s.inTx {
 		if err := s.Flush(ctx); err != nil {
 			return err
 		}

@@ -23,9 +23,8 @@ import (
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/pkg/typemap"
 	"github.com/sluicecdc/sluice/sink/mode"
-	"github.com/sluicecdc/sluice/sink/plan"
-	"github.com/sluicecdc/sluice/sink/redact"
 	"github.com/sluicecdc/sluice/sink/schemachange"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // Options configure a Sink.
@@ -61,20 +60,14 @@ type Sink struct {
 	pool     *pgxpool.Pool
 	poolErr  error
 
+	sqlsink.Applier               // Apply, Savepoint, RollbackTo: the core's
+	core            *sqlsink.Core // batching, planning and the modes; this package is its Dialect
+
 	inTx       bool
-	partsOpen  bool // parts of a running source transaction are applied: never commit early
-	needBegin  bool // in a transaction whose BEGIN is not sent yet
-	broken     error
-	plans      map[change.TableID]*plan.Plan
-	logs       map[change.TableID]*mode.Log // history and append modes
-	shapes     map[*change.Table]*mode.Shape
+	needBegin  bool                             // in a transaction whose BEGIN is not sent yet
 	targets    map[*change.Table]*target        // by target shape
 	prepared   map[change.TableID]*change.Table // the last target shape prepared per target table, for type changes
 	snapAt     time.Time                        // when the snapshot was taken, for its rows' times
-	replay     mode.Replay
-	pending    int
-	pendSize   int
-	lastPos    change.Position
 	stageSeq   int
 	unflushed  []commitMark // commits not yet known to be on the target's disk
 	walChecked time.Time    // when the flushed position was last read
@@ -85,6 +78,7 @@ var (
 	_ pipeline.Sink           = (*Sink)(nil)
 	_ pipeline.Loader         = (*Sink)(nil)
 	_ pipeline.PositionKeeper = (*Sink)(nil)
+	_ pipeline.PartSink       = (*Sink)(nil)
 )
 
 // sessionParams make value text unambiguous in both directions, and SQL
@@ -106,12 +100,6 @@ var sessionParams = map[string]string{
 
 // New connects to the target and makes sure the position table exists.
 func New(ctx context.Context, opts Options) (*Sink, error) {
-	if opts.ChunkRows <= 0 {
-		opts.ChunkRows = 20000
-	}
-	if opts.ChunkBytes <= 0 {
-		opts.ChunkBytes = 16 << 20
-	}
 	if problems := opts.Mode.Validate(); len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
@@ -123,9 +111,11 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to target: %w", err)
 	}
-	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: newConverter(opts.Log, opts.LogValues), plans: map[change.TableID]*plan.Plan{},
-		logs: map[change.TableID]*mode.Log{}, shapes: map[*change.Table]*mode.Shape{}, targets: map[*change.Table]*target{},
+	s := &Sink{opts: opts, cfg: cfg, conn: conn, conv: sqlsink.NewConverter(change.Postgres, opts.Log, opts.LogValues), targets: map[*change.Table]*target{},
 		prepared: map[change.TableID]*change.Table{}}
+	s.core = sqlsink.New(dialect{s}, sqlsink.Config{Mode: opts.Mode, LogValues: opts.LogValues,
+		ChunkRows: opts.ChunkRows, ChunkBytes: opts.ChunkBytes, Log: opts.Log})
+	s.Applier = s.core.Applier()
 	if _, err := conn.Exec(ctx, ddlLock+`; CREATE SCHEMA IF NOT EXISTS sluice;
 		CREATE TABLE IF NOT EXISTS sluice.positions (
 			pipeline text PRIMARY KEY, position text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -155,156 +145,16 @@ func (s *Sink) AppliedPosition(ctx context.Context) (string, error) {
 	return pos, nil
 }
 
-// Apply folds a transaction's changes into the open target transaction,
-// executing them in chunks so memory stays bounded.
-func (s *Sink) Apply(ctx context.Context, txn *change.Txn) error {
-	if s.broken != nil {
-		return s.broken
-	}
-	if txn.Part != change.Whole && txn.Part != change.Done && s.opts.Mode.NeedsCommit() {
-		return s.fail(fmt.Errorf("apply part of running transaction %s: sink.mode %s needs each change's commit, so parts cannot be applied (use ForPipeline)", txn.ID, s.opts.Mode.Mode))
-	}
-	if err := s.checkTypes(ctx, txn); err != nil {
-		return s.fail(err)
-	}
-	switch txn.Part {
-	case change.Open:
-		s.partsOpen = true
-	case change.Done:
-		s.partsOpen = false
-	}
-	if !s.inTx { // BEGIN goes out with the first statement
-		s.inTx, s.needBegin = true, true
-	}
-	m := mode.Meta{TxID: txn.ID, Commit: txn.Commit}
-	if txn.Position != nil {
-		m.Position = txn.Position.String()
-	}
-	if txn.Backfill != nil { // its rows are told apart from the stream's by the chunk, not the log position
-		m.Position = txn.Backfill.Span
-	}
-	if err := s.prune(ctx, txn); err != nil { // a back-fill chunk's range is emptied first
-		return s.fail(err)
-	}
-	err := txn.Each(func(c *change.Change) error {
-		err := s.add(ctx, c, &m)
-		m.Index++
-		if err != nil {
-			return err
-		}
-		s.pending++
-		s.pendSize += c.Size()
-		if s.pending >= s.opts.ChunkRows || s.pendSize >= s.opts.ChunkBytes {
-			return s.execAll(ctx)
-		}
-		return nil
-	})
-	if err != nil {
-		return s.fail(err)
-	}
-	if txn.Position != nil {
-		s.lastPos = txn.Position
-	}
-	return nil
-}
-
-// add folds one change into its table's plan (merge) or log (history,
-// append).
-func (s *Sink) add(ctx context.Context, c *change.Change, m *mode.Meta) error {
-	if c.Op == change.Rename {
-		return s.renameColumns(ctx, c)
-	}
-	if s.opts.Mode.Mode != mode.Append { // append rows hold the source's own texts
-		var err error
-		if c, err = s.conv.Change(c); err != nil {
-			return err
-		}
-	}
-	sh, err := s.shapeFor(c.Table)
-	if err != nil {
-		return err
-	}
-	if s.opts.Mode.Mode != mode.Merge {
-		l, err := s.logFor(ctx, sh)
-		if err != nil {
-			return err
-		}
-		return l.Add(c, *m)
-	}
-	if err := sh.CheckMeta(m); err != nil {
-		return err
-	}
-	p, err := s.planFor(ctx, sh)
-	if err != nil {
-		return err
-	}
-	if c.Op == change.Truncate && sh.Extra(mode.KindDeletedAt) >= 0 {
-		// A soft truncate marks the rows written before it too: write them.
-		if err := s.execPlan(ctx, p); err != nil {
-			return err
-		}
-	}
-	return p.Add(sh.Merge(c, m))
-}
-
-// shapeFor lays out the target of source shape t for the mode.
-func (s *Sink) shapeFor(t *change.Table) (*mode.Shape, error) {
-	if sh := s.shapes[t]; sh != nil {
-		return sh, nil
-	}
-	if err := s.checkNames(t); err != nil {
-		return nil, err
-	}
-	sh, err := s.opts.Mode.Shape(t, columnType)
-	if err != nil {
-		return nil, err
-	}
-	s.shapes[t] = sh
-	return sh, nil
-}
-
-// planFor returns the plan collecting changes of sh's table, executing the
-// previous plan first when the table's shape changed.
-func (s *Sink) planFor(ctx context.Context, sh *mode.Shape) (*plan.Plan, error) {
-	t := sh.Table
-	p := s.plans[t.ID]
-	if p != nil && p.Table == t {
-		return p, nil
-	}
-	if p != nil && p.Table.SameShape(t) {
-		s.targets[t] = s.targets[p.Table]
-		p.Table = t
-		return p, nil
-	}
-	if p != nil {
-		if err := s.execPlan(ctx, p); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.begin(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := s.targetFor(ctx, s.conn, sh); err != nil {
-		return nil, err
-	}
-	p = plan.New(t)
-	if sh.Extra(mode.KindDeletedAt) >= 0 {
-		p.SoftFrom = sh.N
-	}
-	s.plans[t.ID] = p
-	return p, nil
-}
-
 // Flush executes what is pending, records the last position and commits.
 func (s *Sink) Flush(ctx context.Context) error {
-	if s.broken != nil {
-		return s.broken
+	if err := s.core.Broken(); err != nil {
+		return err
 	}
 	if !s.inTx {
 		return nil
 	}
-	if err := s.execAll(ctx); err != nil {
-		return s.fail(err)
+	if err := s.core.ExecAll(ctx); err != nil {
+		return s.core.Fail(err)
 	}
 	// The commit is asynchronous (synchronous_commit = off, as PostgreSQL's
 	// own subscriptions do); the target's WAL position right after it says
@@ -313,49 +163,26 @@ func (s *Sink) Flush(ctx context.Context) error {
 	if s.needBegin {
 		sql = "BEGIN; " + sql
 	}
-	if s.lastPos != nil {
+	pos := s.core.LastPos()
+	if pos != nil {
 		sql = fmt.Sprintf(`INSERT INTO sluice.positions (pipeline, position, applied_at) VALUES (%s, %s, now())
 			ON CONFLICT (pipeline) DO UPDATE SET position = EXCLUDED.position, applied_at = EXCLUDED.applied_at; %s`,
-			quoteLiteral(s.opts.Pipeline), quoteLiteral(s.lastPos.String()), sql)
+			quoteLiteral(s.opts.Pipeline), quoteLiteral(pos.String()), sql)
 	}
 	res, err := s.conn.PgConn().Exec(ctx, sql).ReadAll()
 	if err != nil {
-		return s.fail(fmt.Errorf("commit target transaction: %w", err))
+		return s.core.Fail(fmt.Errorf("commit target transaction: %w", err))
 	}
-	s.inTx, s.needBegin, s.partsOpen = false, false, false
+	s.inTx, s.needBegin = false, false
+	s.core.SetPartOpen(false)
 	for _, tg := range s.targets {
 		tg.recopy = false
 	}
-	s.replay.Committed()
-	if s.lastPos != nil {
-		return s.noteCommit(res[len(res)-1], s.lastPos)
+	s.core.Replay().Committed()
+	if pos != nil {
+		return s.noteCommit(res[len(res)-1], pos)
 	}
 	return nil
-}
-
-func (s *Sink) execAll(ctx context.Context) error {
-	for _, p := range s.plans {
-		if err := s.execPlan(ctx, p); err != nil {
-			return err
-		}
-	}
-	for _, l := range s.logs {
-		if err := s.execLog(ctx, l); err != nil {
-			return err
-		}
-	}
-	s.pending, s.pendSize = 0, 0
-	return nil
-}
-
-// fail marks the sink unusable: the open target transaction is lost, so the
-// pipeline must restart from its checkpoint.
-func (s *Sink) fail(err error) error {
-	err = redact.Error(err, s.opts.LogValues)
-	if s.broken == nil {
-		s.broken = err
-	}
-	return err
 }
 
 // Close rolls back anything not flushed and disconnects.
@@ -401,7 +228,7 @@ func (s *Sink) begin(ctx context.Context) error {
 		return nil
 	}
 	if _, err := s.conn.Exec(ctx, "BEGIN"); err != nil {
-		return s.fail(fmt.Errorf("begin target transaction: %w", err))
+		return s.core.Fail(fmt.Errorf("begin target transaction: %w", err))
 	}
 	s.needBegin = false
 	return nil
@@ -418,7 +245,7 @@ func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	br := s.conn.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
-		return pgconn.CommandTag{}, s.fail(fmt.Errorf("begin target transaction: %w", err))
+		return pgconn.CommandTag{}, s.core.Fail(fmt.Errorf("begin target transaction: %w", err))
 	}
 	s.needBegin = false
 	tag, err := br.Exec()
@@ -426,15 +253,4 @@ func (s *Sink) exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 		err = cerr
 	}
 	return tag, err
-}
-
-// newConverter turns MySQL tables and values into PostgreSQL ones, logging
-// the first value per column that a documented rule changed.
-func newConverter(log zerolog.Logger, values bool) *typemap.Converter {
-	c := typemap.New(change.Postgres)
-	c.HideValues = !values
-	c.Warn = typemap.WarnOnce(func(t change.TableID, column, msg string) {
-		log.Warn().Str("table", t.String()).Str("column", column).Msg(msg + " (further values of this column are not logged)")
-	})
-	return c
 }

@@ -6,39 +6,40 @@ import (
 	"strings"
 
 	"github.com/sluicecdc/sluice/pkg/change"
-	"github.com/sluicecdc/sluice/sink/plan"
 	"github.com/sluicecdc/sluice/sink/redact"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
-// softDelete marks rows deleted instead of removing them (merge mode with
-// sink.soft_delete): it sets the mode's columns (the deleted-at time and
-// the metadata) from the delete's row, on the live rows with the deleted
-// keys, on the first live row matching a keyless delete, or on every live
-// row for a truncate. A row deleted already keeps its first deletion.
-func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error {
-	live := tg.cols[tg.softDel] + " IS NULL"
-	switch a.Kind {
-	case plan.Truncate:
-		if a.After == nil {
-			return fmt.Errorf("truncate: the change carries no values for the deleted rows")
-		}
-		var args []any
-		set := modeSet(&args, tg, a.After)
-		_, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, live), args...)
-		if err != nil {
-			return fmt.Errorf("truncate: %w", err)
-		}
-		return nil
-	case plan.RowDelete:
-		pred, args := firstMatch(tg, a.Before)
-		set := modeSet(&args, tg, a.Before)
-		tag, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, pred), args...)
-		if err == nil && tag.RowsAffected() != 1 {
-			return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(s.opts.LogValues, tg.sh.Table, a.Before))
-		}
-		return err
+// SoftTruncate marks every live row deleted (see sqlsink.SoftDeleter).
+func (w tableWriter) SoftTruncate(ctx context.Context, row change.Row) error {
+	s, tg := w.s, w.tg
+	var args []any
+	set := modeSet(&args, tg, row)
+	_, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s IS NULL", tg.ident, set, tg.cols[tg.softDel]), args...)
+	if err != nil {
+		return fmt.Errorf("truncate: %w", err)
 	}
-	for _, group := range tg.sh.GroupByExtras(a.Rows) {
+	return nil
+}
+
+// SoftDeleteRow marks the first live row equal to before deleted.
+func (w tableWriter) SoftDeleteRow(ctx context.Context, before change.Row) error {
+	s, tg := w.s, w.tg
+	pred, args := firstMatch(tg, before)
+	set := modeSet(&args, tg, before)
+	tag, err := s.exec(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", tg.ident, set, pred), args...)
+	if err == nil && tag.RowsAffected() != 1 {
+		return fmt.Errorf("delete: no live target row matches the old row %s; the target has drifted from the source", redact.Row(s.opts.LogValues, tg.sh.Table, before))
+	}
+	return err
+}
+
+// SoftDeleteKeys marks the live rows with the keys of rows deleted, a
+// thousand keys a statement.
+func (w tableWriter) SoftDeleteKeys(ctx context.Context, rows []change.Row) error {
+	s, tg := w.s, w.tg
+	live := tg.cols[tg.softDel] + " IS NULL"
+	for _, group := range tg.sh.GroupByExtras(rows) {
 		for len(group) > 0 {
 			n := min(len(group), 1000)
 			var args []any
@@ -52,7 +53,7 @@ func (s *Sink) softDelete(ctx context.Context, tg *target, a plan.Action) error 
 				tuples = append(tuples, "("+strings.Join(vals, ", ")+")")
 			}
 			sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s AND (%s) IN (%s)", tg.ident, set, live,
-				strings.Join(pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
+				strings.Join(sqlsink.Pick(tg.cols, tg.key), ", "), strings.Join(tuples, ", "))
 			if _, err := s.exec(ctx, sql, args...); err != nil {
 				return fmt.Errorf("delete: %w", err)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/sqlsink"
 )
 
 // target is a target table prepared for one source table shape.
@@ -37,13 +38,10 @@ type target struct {
 	recopy bool
 }
 
-// positionHash is a generated column of history and append tables: a hash
-// of the source position, on which (with the change index) their unique key
-// is built. A B-tree entry holds at most about 2700 bytes, and the GTID set
-// of a long-lived MySQL cluster runs to thousands of characters. md5 only
-// tells positions apart here (no security use): PostgreSQL has no immutable
-// text-to-bytea conversion to feed sha256 in a generated column.
-const positionHash = "_source_position_sha"
+// positionHash is mode.PositionHash. md5 only tells positions apart here
+// (no security use): PostgreSQL has no immutable text-to-bytea conversion
+// to feed sha256 in a generated column.
+const positionHash = mode.PositionHash
 
 // positionHashExpr computes positionHash from a position text.
 func positionHashExpr(pos string) string { return "decode(md5(" + pos + "), 'hex')" }
@@ -81,7 +79,7 @@ func (tg *target) setConflict() {
 	if tg.sh.Mode == mode.Merge {
 		return
 	}
-	cols := uniqueColumns(tg.sh, tg.oldPositions)
+	cols := tg.sh.UniqueColumns(tg.oldPositions)
 	tg.conflict = fmt.Sprintf(" ON CONFLICT (%s, %s) DO NOTHING", pgx.Identifier{cols[0]}.Sanitize(), pgx.Identifier{cols[1]}.Sanitize())
 }
 
@@ -180,27 +178,14 @@ func columnsOf(ctx context.Context, conn *pgx.Conn, tg *target) (map[string]stri
 // (history, append, with an index per key for history).
 func createTableSQL(tg *target, sh *mode.Shape) []string {
 	t := sh.Table
-	var defs []string
-	for i := range sh.N {
+	defs := sh.ColumnDefs(func(i int) string {
 		def := tg.cols[i] + " " + t.Columns[i].Type
 		if t.Columns[i].NotNull {
 			def += " NOT NULL"
 		}
-		defs = append(defs, def)
-	}
-	for _, c := range sh.Layout() {
-		if c.Kind.Managed() {
-			defs = append(defs, managedDef(c))
-			continue
-		}
-		i := t.ColumnIndex(c.Name)
-		def := tg.cols[i] + " " + t.Columns[i].Type
-		if t.Columns[i].NotNull {
-			def += " NOT NULL"
-		}
-		defs = append(defs, def)
-	}
-	keys := pick(tg.cols, t.Key)
+		return def
+	}, managedDef)
+	keys := sqlsink.Pick(tg.cols, t.Key)
 	switch {
 	case sh.Mode != mode.Merge:
 		hash := pgx.Identifier{positionHash}.Sanitize()
