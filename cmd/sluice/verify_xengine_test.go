@@ -41,6 +41,7 @@ func testVerifyCrossTypes(t *testing.T, from, to string, table string, cols []st
 			from, to, code, tb.Status, tb.Rows, out, tail(p.logText(), 3000))
 	}
 
+	t.Logf("%s → %s: rows hashed in the %s, %d rows read into sluice; note %q", from, to, rep.table(table).Hashed, rep.table(table).RowsFetched, rep.table(table).Note)
 	checkVerifyMetrics(t, e.addr, table, 1, 0, 0)
 
 	dst := e.targetTable(table)
