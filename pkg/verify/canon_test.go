@@ -40,7 +40,7 @@ func TestCanonicalTextsAgree(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	type col struct {
-		my, pg string            // column types
+		my, pg string             // column types
 		val    func(i int) string // a literal both servers read as the same value
 	}
 	cols := []col{
