@@ -29,6 +29,7 @@ type Table struct {
 	Skip           string   // why the table is not compared ("" = it is)
 	cross          *cross   // across engines: how values are canonicalised (nil: same engine)
 	fetched        *atomic.Int64
+	history        bool // the target keeps versions: a stray one is closed, not deleted
 }
 
 // Plan works out how source table t is compared with its target, given
@@ -78,6 +79,7 @@ func Plan(src, dst engine, t *change.Table, set *transform.Set, sinkSchema strin
 			p.DstFilter = dst.ident(m.SoftDelete) + " IS NULL"
 		}
 	case "history":
+		p.history = true
 		p.DstFilter = dst.ident("_current")
 		if dst.kind() == "mysql" {
 			p.DstFilter += " = 1"
