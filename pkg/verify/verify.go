@@ -164,6 +164,8 @@ func (v *Verifier) Table(ctx context.Context, p *Table) Result {
 		err = v.buckets(ctx, p, &r)
 	case p.cross != nil && !p.cross.order:
 		err = v.whole(ctx, p, &r)
+	case intKey(p):
+		err = v.keyedInt(ctx, p, &r)
 	default:
 		err = v.keyed(ctx, p, &r)
 	}
