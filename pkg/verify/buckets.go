@@ -12,8 +12,10 @@ import (
 	"github.com/sluicecdc/sluice/pkg/change"
 )
 
-// bucketRows is the rows per hash bucket aimed at.
-const bucketRows = 1000
+const (
+	bucketRows  = 1000 // rows per hash bucket aimed at
+	leafBuckets = 20   // differing buckets whose rows are read at once
+)
 
 // Key ranges need both servers to order keys alike. Across engines a text
 // key does not (MariaDB's collations ignore case and accents, PostgreSQL's
@@ -57,10 +59,13 @@ func (v *Verifier) buckets(ctx context.Context, p *Table, r *Result) error {
 	}
 	again := differing(ss, ds)
 	r.Rechecked = len(diff) - len(again)
-	for _, b := range again {
+	// The rows of up to leafBuckets differing buckets per reading: each
+	// reading scans the table.
+	for i := 0; i < len(again); i += leafBuckets {
+		bs := strings.Join(again[i:min(i+leafBuckets, len(again))], ", ")
 		sb, db := src, dst
-		sb.cond = bucket(src) + " = " + b
-		db.cond = bucket(dst) + " = " + b
+		sb.cond = bucket(src) + " IN (" + bs + ")"
+		db.cond = bucket(dst) + " IN (" + bs + ")"
 		cands, err := v.leaf(ctx, sb, db, nil, nil)
 		if err != nil {
 			return err
