@@ -119,7 +119,7 @@ type Result struct {
 	// chunk in SQL, rows read only where a chunk differs) or "sluice"
 	// (across engines, for types the servers cannot agree on: every row
 	// read, Note says why).
-	Hashed string `json:"hashed"`
+	Hashed string `json:"hashed,omitempty"`
 	// RowsFetched counts the rows read into Sluice (keys and hashes of
 	// differing chunks, re-checked rows, or every row when hashed here).
 	RowsFetched int64 `json:"rows_fetched"`
