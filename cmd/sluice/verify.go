@@ -193,8 +193,8 @@ func repairTable(ctx context.Context, v *verify.Verifier, cfg *config.Config, vt
 		fail(fmt.Errorf("%d differences, more than --max-diffs %d: back-fill the table instead (sluice snapshot --table %s)", vt.DiffCount, len(vt.Diffs), vt.Table))
 		return
 	}
-	if cfg.Sink.Mode != "" && cfg.Sink.Mode != "merge" {
-		fail(fmt.Errorf("only merge targets are repaired; back-fill the table (sluice snapshot --table %s)", vt.Table))
+	if cfg.Sink.Mode != "" && cfg.Sink.Mode != "merge" && cfg.Sink.Mode != "history" {
+		fail(fmt.Errorf("only merge and history targets are repaired; back-fill the table (sluice snapshot --table %s)", vt.Table))
 		return
 	}
 	diffs := vt.Diffs

@@ -30,6 +30,68 @@ type cross struct {
 	conv *typemap.Converter
 	out  *change.Table // its shape in the target's dialect
 	cols []int         // the compared source columns, by index into src.Columns
+	// canon, when set, are the compared columns' canonical texts both
+	// servers compute (see canon.go): rows are hashed in the servers.
+	// Otherwise why says which column has none, and rows are read and
+	// hashed here.
+	canon []canonCol
+	why   string
+	// order: every key column orders alike on both servers, so the table
+	// is chunked by key ranges; otherwise by hash buckets of the key
+	// (server hashes) or read whole (row by row).
+	order bool
+}
+
+// planServer decides whether p's rows can be hashed in the servers.
+func (x *cross) planServer(src, dst engine, t *change.Table, p *Table) {
+	x.order = true
+	for _, k := range p.Key {
+		if !orders(t.Dialect, x.src.Columns[x.cols[k]].Type, x.out.Columns[x.cols[k]].Type) {
+			x.order = false
+		}
+	}
+	maria := false
+	if m, ok := dst.(*myEngine); ok {
+		maria = m.mariaDB
+	}
+	canon, err := canonPlan(src, dst, t, x.out, x.cols, p.SrcCols, p.DstCols, maria)
+	if err != nil {
+		x.why = err.Error()
+		return
+	}
+	for _, k := range p.Key {
+		if !canon[k].lit {
+			x.why = fmt.Sprintf("key column %s: its canonical text cannot select its rows", p.SrcCols[k])
+			return
+		}
+	}
+	for _, k := range p.Key {
+		if !canon[k].order {
+			x.order = false
+		}
+	}
+	x.canon = canon
+}
+
+// orders tells whether key values of a column of source type typ (mapped
+// to target type out) sort the same on both servers: numbers do; text
+// (collations), uuid (MariaDB's byte order) and the rest may not.
+func orders(d change.Dialect, typ, out string) bool {
+	b := baseType(typ)
+	if d == change.MySQL {
+		switch b {
+		case "tinyint", "bool", "boolean", "smallint", "mediumint", "int", "integer", "bigint", "year", "decimal", "numeric", "dec", "fixed":
+			return true
+		}
+		return false
+	}
+	switch b {
+	case "smallint", "integer", "bigint", "boolean":
+		return true
+	case "numeric":
+		return strings.HasPrefix(strings.ToLower(out), "decimal")
+	}
+	return false
 }
 
 func newCross(t *change.Table, cols []int, dst string) (*cross, error) {
@@ -216,6 +278,7 @@ func (s side) crossRows(ctx context.Context, t tx, lo, hi []string, keys [][]str
 	if err != nil {
 		return nil, fmt.Errorf("read rows of %s: %w", s.table, err)
 	}
+	s.rowsRead(len(rows))
 	out := make([]keyHash, 0, len(rows))
 	for _, r := range rows {
 		vals := r[:len(sel)]

@@ -174,15 +174,23 @@ func (t *pgTx) rollback()                        { _ = t.t.Rollback(context.Back
 
 // ---- MySQL / MariaDB
 
-type myEngine struct{ db *sql.DB }
+type myEngine struct {
+	db      *sql.DB
+	mariaDB bool // MariaDB, not MySQL (it keeps json text as written)
+}
 
-func openMySQL(dsn string) (*myEngine, error) {
+func openMySQL(ctx context.Context, dsn string) (*myEngine, error) {
 	db, _, err := mysqlconn.Open(dsn)
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(2)
-	return &myEngine{db: db}, nil
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &myEngine{db: db, mariaDB: strings.Contains(strings.ToLower(version), "mariadb")}, nil
 }
 
 func (e *myEngine) kind() string             { return "mysql" }
@@ -296,7 +304,7 @@ func open(ctx context.Context, kind, dsn string) (engine, error) {
 	case "postgres":
 		return openPostgres(ctx, dsn)
 	case "mysql":
-		return openMySQL(dsn)
+		return openMySQL(ctx, dsn)
 	}
 	return nil, fmt.Errorf("verify: %s servers are not supported (postgres and mysql are)", kind)
 }

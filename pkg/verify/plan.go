@@ -3,6 +3,7 @@ package verify
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/transform"
@@ -27,13 +28,15 @@ type Table struct {
 	DstFilter      string   // SQL on the target: the rows that mirror source rows (soft deletes and old versions left out)
 	Skip           string   // why the table is not compared ("" = it is)
 	cross          *cross   // across engines: how values are canonicalised (nil: same engine)
+	fetched        *atomic.Int64
+	history        bool // the target keeps versions: a stray one is closed, not deleted
 }
 
 // Plan works out how source table t is compared with its target, given
 // its mapping through the transforms (nil set: none) and the sink mode.
 // sinkSchema is the schema the sink puts every table into ("" = none).
 func Plan(src, dst engine, t *change.Table, set *transform.Set, sinkSchema string, m Mode) (*Table, error) {
-	p := &Table{Source: t.ID, Target: t.ID}
+	p := &Table{Source: t.ID, Target: t.ID, fetched: new(atomic.Int64)}
 	var mp transform.Mapping
 	if set != nil {
 		var err error
@@ -76,6 +79,7 @@ func Plan(src, dst engine, t *change.Table, set *transform.Set, sinkSchema strin
 			p.DstFilter = dst.ident(m.SoftDelete) + " IS NULL"
 		}
 	case "history":
+		p.history = true
 		p.DstFilter = dst.ident("_current")
 		if dst.kind() == "mysql" {
 			p.DstFilter += " = 1"
@@ -86,16 +90,17 @@ func Plan(src, dst engine, t *change.Table, set *transform.Set, sinkSchema strin
 		p.Skip = fmt.Sprintf("sink.mode %q is not known to verify", m.Name)
 	}
 	if src.kind() != dst.kind() && p.Skip == "" {
-		if !p.keyed() {
-			p.Skip = fmt.Sprintf("the source is %s and the target %s, and the table has no key: verify compares keyless tables of one engine only so far", src.kind(), dst.kind())
-			return p, nil
-		}
 		x, err := newCross(t, mp.Columns, dst.kind())
 		if err != nil {
 			p.Skip = fmt.Sprintf("its columns have no mapping to %s: %v", dst.kind(), err)
 			return p, nil
 		}
 		p.cross = x
+		x.planServer(src, dst, t, p)
+		if !p.keyed() && x.canon == nil {
+			p.Skip = fmt.Sprintf("the source is %s and the target %s, the table has no key, and %s: a table without a key is compared across engines only by hash sums in the servers", src.kind(), dst.kind(), x.why)
+			return p, nil
+		}
 	}
 	return p, nil
 }

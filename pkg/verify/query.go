@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/sluicecdc/sluice/pkg/change"
 )
@@ -17,15 +18,30 @@ type side struct {
 	types  []string // their source types
 	key    []string // key columns
 	filter string   // "" = every row
-	// Across engines: rows are canonicalised and hashed in Sluice (see cross).
+	// Across engines: rows are hashed in the servers over the columns'
+	// canonical texts (canon set) or canonicalised and hashed in Sluice.
 	x      *cross
+	canon  []string // SQL of each compared column's canonical text
 	isSrc  bool
-	keyIdx []int // indexes into cols of the key
+	keyIdx []int  // indexes into cols of the key
+	cond   string // an extra condition on the rows ("" = none): a hash bucket
+	// fetched counts the rows read into Sluice (not only their sums).
+	fetched *atomic.Int64
 }
+
+// rowsRead counts n rows read into Sluice.
+func (s side) rowsRead(n int) {
+	if s.fetched != nil {
+		s.fetched.Add(int64(n))
+	}
+}
+
+// inSluice tells whether rows are hashed here rather than in the servers.
+func (s side) inSluice() bool { return s.x != nil && s.canon == nil }
 
 func (v *Verifier) sides(p *Table) (src, dst side) {
 	mk := func(e engine, id change.TableID, cols []string, filter string) side {
-		s := side{e: e, table: e.ident(id.Schema) + "." + e.ident(id.Name), cols: cols, types: p.Types, filter: filter, x: p.cross, keyIdx: p.Key}
+		s := side{e: e, table: e.ident(id.Schema) + "." + e.ident(id.Name), cols: cols, types: p.Types, filter: filter, x: p.cross, keyIdx: p.Key, fetched: p.fetched}
 		for _, k := range p.Key {
 			s.key = append(s.key, cols[k])
 		}
@@ -33,13 +49,39 @@ func (v *Verifier) sides(p *Table) (src, dst side) {
 	}
 	src, dst = mk(v.src, p.Source, p.SrcCols, p.SrcFilter), mk(v.dst, p.Target, p.DstCols, p.DstFilter)
 	src.isSrc = true
+	if x := p.cross; x != nil && x.canon != nil {
+		for _, c := range x.canon {
+			src.canon = append(src.canon, c.src)
+			dst.canon = append(dst.canon, c.dst)
+		}
+	}
 	return src, dst
 }
 
 // rowHash is the SQL of a row's hash.
-func (s side) rowHash() string { return s.e.rowHash(s.cols, s.types) }
+func (s side) rowHash() string {
+	if s.canon != nil {
+		return canonHash(s.e, canonRow(s.e, s.canon))
+	}
+	return s.e.rowHash(s.cols, s.types)
+}
 
-func (s side) rowTextSQL() string { return s.e.rowText(s.cols, s.types) }
+func (s side) rowTextSQL() string {
+	if s.canon != nil {
+		return canonRow(s.e, s.canon)
+	}
+	return s.e.rowText(s.cols, s.types)
+}
+
+// keyHash is the SQL of a 60-bit hash of the key's canonical text (across
+// engines, with canon set): hash buckets of keys that do not order alike.
+func (s side) keyHashSQL() string {
+	k := make([]string, len(s.keyIdx))
+	for i, j := range s.keyIdx {
+		k[i] = s.canon[j]
+	}
+	return canonHash(s.e, canonRow(s.e, k))
+}
 
 func (s side) tuple() string {
 	q := make([]string, len(s.key))
@@ -77,6 +119,9 @@ func (s side) where(lo, hi []string, keys [][]string) string {
 	if s.filter != "" {
 		conds = append(conds, "("+s.filter+")")
 	}
+	if s.cond != "" {
+		conds = append(conds, s.cond)
+	}
 	if len(conds) == 0 {
 		return ""
 	}
@@ -88,7 +133,11 @@ func (s side) keyTexts() string {
 	for i, k := range s.key {
 		// Aliased: an output column named like the key column would be
 		// what ORDER BY sorts by (as text, and without the index).
-		q[i] = s.e.keyText(k) + " AS " + s.e.ident("_sluice_k"+strconv.Itoa(i))
+		t := s.e.keyText(k)
+		if s.canon != nil {
+			t = s.canon[s.keyIdx[i]]
+		}
+		q[i] = t + " AS " + s.e.ident("_sluice_k"+strconv.Itoa(i))
 	}
 	return strings.Join(q, ", ")
 }
@@ -108,7 +157,7 @@ type sum struct {
 }
 
 func (s side) sum(ctx context.Context, t tx, lo, hi []string) (sum, error) {
-	if s.x != nil {
+	if s.inSluice() {
 		return s.crossSum(ctx, t, lo, hi)
 	}
 	rows, err := t.query(ctx, "SELECT count(*), "+s.e.sum(s.rowHash())+" FROM "+s.table+s.where(lo, hi, nil))
@@ -142,7 +191,7 @@ func (s side) keyAt(ctx context.Context, t tx, lo, hi []string, off int64) ([]st
 // hashes returns the hash of every row in (lo, hi] or with one of keys,
 // by key (the key texts joined by a NUL).
 func (s side) hashes(ctx context.Context, t tx, lo, hi []string, keys [][]string) (map[string]keyHash, error) {
-	if s.x != nil {
+	if s.inSluice() {
 		rows, err := s.crossRows(ctx, t, lo, hi, keys)
 		out := make(map[string]keyHash, len(rows))
 		for _, r := range rows {
@@ -159,6 +208,7 @@ func (s side) hashes(ctx context.Context, t tx, lo, hi []string, keys [][]string
 	if err != nil {
 		return nil, fmt.Errorf("read row hashes of %s: %w", s.table, err)
 	}
+	s.rowsRead(len(rows))
 	out := make(map[string]keyHash, len(rows))
 	for _, r := range rows {
 		k := texts(r[:len(s.key)])
@@ -184,6 +234,7 @@ func (s side) counts(ctx context.Context, t tx, only []string) (map[string]int64
 	if err != nil {
 		return nil, fmt.Errorf("count row hashes of %s: %w", s.table, err)
 	}
+	s.rowsRead(len(rows))
 	out := make(map[string]int64, len(rows))
 	for _, r := range rows {
 		n, _ := strconv.ParseInt(deref(r[1]), 10, 64)

@@ -35,7 +35,9 @@ func (v *Verifier) BackfillWhere(p *Table, diffs []Diff) string {
 // wrong in the target or deleted at the source since, and then the
 // pipeline's own delete, still to come, finds nothing to do. A row the
 // source inserts after the snapshot arrives after the lock is released.
-// It returns how many rows it deleted.
+// On a history target the stray current versions are closed instead
+// (_current false, _valid_to the time of the repair), their history kept.
+// It returns how many rows it deleted (or closed).
 func (v *Verifier) DeleteExtra(ctx context.Context, p *Table, diffs []Diff) (int64, error) {
 	src, dst := v.sides(p)
 	var keys [][]string
@@ -78,7 +80,17 @@ func (v *Verifier) DeleteExtra(ctx context.Context, p *Table, diffs []Diff) (int
 			}
 		}
 		if len(gone) > 0 {
-			n, err := dt.exec(ctx, "DELETE FROM "+dst.table+dst.where(nil, nil, gone))
+			q := "DELETE FROM " + dst.table + dst.where(nil, nil, gone)
+			if p.history {
+				// A history target keeps the stray version as history,
+				// closed now, as a delete of the key would close it.
+				no := "false"
+				if dst.e.kind() == "mysql" {
+					no = "0"
+				}
+				q = "UPDATE " + dst.table + " SET " + dst.e.ident("_current") + " = " + no + ", " + dst.e.ident("_valid_to") + " = CURRENT_TIMESTAMP" + dst.where(nil, nil, gone)
+			}
+			n, err := dt.exec(ctx, q)
 			if err != nil {
 				return 0, fmt.Errorf("delete rows the source lacks from %s: %w", dst.table, err)
 			}

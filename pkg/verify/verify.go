@@ -115,6 +115,14 @@ type Result struct {
 	Elapsed   time.Duration `json:"-"`
 	Seconds   float64       `json:"seconds"`
 	Keyless   bool          `json:"keyless,omitempty"` // compared as a multiset of rows
+	// Hashed says where row hashes were computed: "servers" (sums per
+	// chunk in SQL, rows read only where a chunk differs) or "sluice"
+	// (across engines, for types the servers cannot agree on: every row
+	// read, Note says why).
+	Hashed string `json:"hashed,omitempty"`
+	// RowsFetched counts the rows read into Sluice (keys and hashes of
+	// differing chunks, re-checked rows, or every row when hashed here).
+	RowsFetched int64 `json:"rows_fetched"`
 	// Unsure are rows that differed at first and that the source kept
 	// changing during every reading until Options.Wait ran out: neither
 	// equal nor different for sure. They make the table's status Failed.
@@ -143,12 +151,25 @@ func (v *Verifier) Table(ctx context.Context, p *Table) Result {
 		r.Status, r.Note = Skipped, p.Skip
 		return r
 	}
-	var err error
-	if p.keyed() {
-		err = v.keyed(ctx, p, &r)
-	} else {
-		err = v.multiset(ctx, p, &r)
+	r.Hashed = "servers"
+	if p.cross != nil && p.cross.canon == nil {
+		r.Hashed = "sluice"
+		r.Note = "compared row by row in Sluice, every row read: " + p.cross.why
 	}
+	var err error
+	switch {
+	case !p.keyed():
+		err = v.multiset(ctx, p, &r)
+	case p.cross != nil && !p.cross.order && p.cross.canon != nil:
+		err = v.buckets(ctx, p, &r)
+	case p.cross != nil && !p.cross.order:
+		err = v.whole(ctx, p, &r)
+	case intKey(p):
+		err = v.keyedInt(ctx, p, &r)
+	default:
+		err = v.keyed(ctx, p, &r)
+	}
+	r.RowsFetched = p.fetched.Load()
 	r.Elapsed = time.Since(start)
 	r.Seconds = r.Elapsed.Seconds()
 	switch {
