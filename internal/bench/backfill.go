@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -409,37 +408,6 @@ func (b *bfEnv) waitStreaming(ctx context.Context, proc *sluiceProc, addr string
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// clusterCPU is the CPU time of a cluster's postmaster and its children
-// alive now (backends that exited are not counted; sluice's connections
-// live through a copy).
-func clusterCPU(c *pgtest.Cluster) time.Duration {
-	data, err := os.ReadFile(filepath.Join(c.Dir, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	pm, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))
-	if err != nil {
-		return 0
-	}
-	total := cpuTime(pm)
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, d := range dirs {
-		b, err := os.ReadFile(d)
-		if err != nil {
-			continue
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pm) {
-			total += statCPU(d)
-		}
-	}
-	return total
 }
 
 func freeAddr() (string, error) {
