@@ -288,4 +288,3 @@ func replicaBroken(st map[string]string) error {
 		st["Slave_IO_Running"], st["Last_IO_Errno"], st["Last_IO_Error"],
 		st["Slave_SQL_Running"], st["Last_SQL_Errno"], st["Last_SQL_Error"])
 }
-

@@ -189,4 +189,3 @@ func (s *mySluice) alive(context.Context) error {
 	}
 	return s.run.p.exited()
 }
-

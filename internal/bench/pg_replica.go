@@ -116,7 +116,7 @@ func (n *pgNative) pause(ctx context.Context) error {
 }
 
 func (n *pgNative) alive(context.Context) error { return nil }
-func (n *pgNative) sluice() *sluiceRun        { return nil }
+func (n *pgNative) sluice() *sluiceRun          { return nil }
 
 func (n *pgNative) close(ctx context.Context) error {
 	var err error
