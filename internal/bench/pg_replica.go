@@ -88,6 +88,21 @@ func (e *pgEngine) waitSlot(ctx context.Context, slot string, active bool) error
 	}
 }
 
+// printSlotStats prints what the walsender did with the leg's transactions
+// (pg_stat_replication_slots): how much it spilled to disk and how much it
+// streamed before the commit. Diagnostic: the two replicators use the same
+// output plugin, so a difference in walsender CPU shows here first.
+func (e *pgEngine) printSlotStats(ctx context.Context, slot string) {
+	var spillN, spillB, streamN, streamB, totalN, totalB int64
+	err := e.srcConns[0].QueryRow(ctx, `SELECT spill_txns, spill_bytes, stream_txns, stream_bytes, total_txns, total_bytes
+		FROM pg_stat_replication_slots WHERE slot_name = $1`, slot).Scan(&spillN, &spillB, &streamN, &streamB, &totalN, &totalB)
+	if err != nil {
+		return // no stats yet: nothing was decoded
+	}
+	fmt.Printf("          slot %s: decoded %d txns (%.1f MB), spilled %d (%.1f MB), streamed %d (%.1f MB)\n",
+		slot, totalN, float64(totalB)/(1<<20), spillN, float64(spillB)/(1<<20), streamN, float64(streamB)/(1<<20))
+}
+
 // pgNative is a subscription: CREATE SUBSCRIPTION creates its slot at
 // once, so a change committed after it returns is replicated.
 type pgNative struct {
@@ -121,6 +136,7 @@ func (n *pgNative) sluice() *sluiceRun          { return nil }
 func (n *pgNative) close(ctx context.Context) error {
 	var err error
 	if n.created { // drops the slot on the source too
+		n.e.printSlotStats(ctx, n.sub)
 		err = n.e.tgt.Exec(ctx, n.db, "DROP SUBSCRIPTION "+n.sub)
 	}
 	if derr := n.drop(); err == nil {
@@ -164,6 +180,7 @@ func (s *pgSluice) close(ctx context.Context) error {
 	if err == nil {
 		err = s.e.waitSlot(ctx, "sluice_"+s.name, false)
 	}
+	s.e.printSlotStats(ctx, "sluice_"+s.name)
 	if _, derr := s.e.srcConns[0].Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
 		"sluice_"+s.name); err == nil {
 		err = derr
