@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,8 +101,28 @@ func (e *pgEngine) printSlotStats(ctx context.Context, slot string) {
 	if err != nil {
 		return // no stats yet: nothing was decoded
 	}
-	fmt.Printf("          slot %s: decoded %d txns (%.1f MB), spilled %d (%.1f MB), streamed %d (%.1f MB)\n",
-		slot, totalN, float64(totalB)/(1<<20), spillN, float64(spillB)/(1<<20), streamN, float64(streamB)/(1<<20))
+	fmt.Printf("          slot %s: decoded %d txns (%.1f MB), spilled %d (%.1f MB), streamed %d (%.1f MB)%s\n",
+		slot, totalN, float64(totalB)/(1<<20), spillN, float64(spillB)/(1<<20), streamN, float64(streamB)/(1<<20), e.senderSwitches(ctx, slot))
+}
+
+// senderSwitches describes how often the slot's walsender slept (voluntary
+// context switches: waiting for WAL, for a writable socket or for the
+// client) over its life, or "" when it is gone.
+func (e *pgEngine) senderSwitches(ctx context.Context, slot string) string {
+	var pid int
+	if err := e.srcConns[0].QueryRow(ctx, `SELECT coalesce(max(active_pid), 0) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&pid); err != nil || pid == 0 {
+		return ""
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	var vol, invol int64
+	for _, l := range strings.Split(string(b), "\n") {
+		fmt.Sscanf(l, "voluntary_ctxt_switches: %d", &vol)
+		fmt.Sscanf(l, "nonvoluntary_ctxt_switches: %d", &invol)
+	}
+	return fmt.Sprintf("; its walsender: %.2f CPU s, %d voluntary and %d involuntary context switches", cpuTime(pid).Seconds(), vol, invol)
 }
 
 // pgNative is a subscription: CREATE SUBSCRIPTION creates its slot at
@@ -176,11 +198,11 @@ func (s *pgSluice) alive(context.Context) error {
 func (s *pgSluice) sluice() *sluiceRun { return s.run }
 
 func (s *pgSluice) close(ctx context.Context) error {
+	s.e.printSlotStats(ctx, "sluice_"+s.name)
 	err := s.run.stop()
 	if err == nil {
 		err = s.e.waitSlot(ctx, "sluice_"+s.name, false)
 	}
-	s.e.printSlotStats(ctx, "sluice_"+s.name)
 	if _, derr := s.e.srcConns[0].Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1`,
 		"sluice_"+s.name); err == nil {
 		err = derr
