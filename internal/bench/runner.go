@@ -131,9 +131,13 @@ func runEngine(ctx context.Context, e engine, runs int) (*engineReport, error) {
 					return nil, fmt.Errorf("%s run %d (%s): %w", w.name, r+1, s, err)
 				}
 				pair[s] = res
-				fmt.Printf("          %s %.2fs (load %.2fs)  CPU s: sluice %.2f, %s %.2f, target %.2f, machine %.2f; sluice peak RSS %.1f MB\n",
-					s, res.took.Seconds(), res.load.Seconds(), res.sluCPU.Seconds(), e.sourceLabel(), res.srcCPU.Seconds(),
-					res.tgtCPU.Seconds(), res.allCPU.Seconds(), mb(res.rssKB))
+				own := ""
+				if s == sluice {
+					own = fmt.Sprintf("sluice %.2f (peak RSS %.1f MB), ", res.sluCPU.Seconds(), mb(res.rssKB))
+				}
+				fmt.Printf("          %s %.2fs (load %.2fs)  CPU s: %s%s %.2f, target %.2f, machine %.2f\n",
+					s, res.took.Seconds(), res.load.Seconds(), own, e.sourceLabel(), res.srcCPU.Seconds(),
+					res.tgtCPU.Seconds(), res.allCPU.Seconds())
 			}
 			fmt.Printf("          ratio sluice/native %.2f\n", legRatio(pair))
 			rs = append(rs, pair)
