@@ -20,9 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,14 +34,14 @@ import (
 // kEnv is the running Kafka comparison: a source and a native target
 // cluster, a broker process, and per run a subscription or a sluice.
 type kEnv struct {
-	opts    options
-	bin     string
-	dir     string
-	src     *pgtest.Cluster
-	nat     *pgtest.Cluster
-	broker  *kafkatest.Broker
-	load    *env // the source connections the workloads write with
-	natConn *pgx.Conn
+	opts     options
+	bin      string
+	dir      string
+	src      *pgtest.Cluster
+	nat      *pgtest.Cluster
+	broker   *kafkatest.Broker
+	srcConns []*pgx.Conn // the source connections the workloads write with
+	natConn  *pgx.Conn
 	// sample connections, for the CPU samplers that run beside the polls
 	srcSample, natSample *pgx.Conn
 	logPath              string // the last sluice log
@@ -78,9 +76,6 @@ func (k *kEnv) setup(ctx context.Context) error {
 		return err
 	}
 	k.defer_(func() { os.RemoveAll(k.dir) })
-	e := &env{opts: k.opts, bin: k.bin}
-	k.load = e
-	k.defer_(e.cleanup)
 	step("starting 2 PostgreSQL clusters (fsync on) and a Kafka broker (kfake, its own process)")
 	opts := pgtest.Options{Fsync: true, Settings: clusterSettings}
 	var wg sync.WaitGroup
@@ -99,7 +94,6 @@ func (k *kEnv) setup(ctx context.Context) error {
 		return err
 	}
 	k.src, k.nat = cs[0], cs[1]
-	e.src, e.nat = k.src, k.nat
 	bdir := filepath.Join(k.dir, "broker")
 	if err := os.MkdirAll(bdir, 0o700); err != nil {
 		return err
@@ -116,32 +110,29 @@ func (k *kEnv) setup(ctx context.Context) error {
 			return err
 		}
 	}
-	// env.connect opens the source connections and one to each target;
-	// the third cluster is absent here, so connect by hand.
 	for range writers {
 		c, err := pgx.Connect(ctx, k.src.DSN(dbName))
 		if err != nil {
 			return err
 		}
-		e.defer_(func() { c.Close(context.Background()) })
-		e.srcConns = append(e.srcConns, c)
+		k.defer_(func() { c.Close(context.Background()) })
+		k.srcConns = append(k.srcConns, c)
 	}
 	if k.natConn, err = pgx.Connect(ctx, k.nat.DSN(dbName)); err != nil {
 		return err
 	}
-	e.defer_(func() { k.natConn.Close(context.Background()) })
+	k.defer_(func() { k.natConn.Close(context.Background()) })
 	if k.natSample, err = pgx.Connect(ctx, k.nat.DSN(dbName)); err != nil {
 		return err
 	}
-	e.defer_(func() { k.natSample.Close(context.Background()) })
+	k.defer_(func() { k.natSample.Close(context.Background()) })
 	if k.srcSample, err = pgx.Connect(ctx, k.src.DSN(dbName)); err != nil {
 		return err
 	}
-	e.defer_(func() { k.srcSample.Close(context.Background()) })
-	if err := e.readSettings(ctx); err != nil {
+	k.defer_(func() { k.srcSample.Close(context.Background()) })
+	if k.pgVersion, k.settings, err = pgSettings(ctx, k.srcConns[0]); err != nil {
 		return err
 	}
-	k.pgVersion, k.settings = e.pgVersion, e.settings
 	if out, err := execOutput(ctx, k.bin, "version"); err == nil {
 		k.sluiceVer = out
 	}
@@ -155,7 +146,7 @@ func (k *kEnv) setup(ctx context.Context) error {
 	if err := k.nat.Exec(ctx, dbName, `SELECT pg_reload_conf()`); err != nil {
 		return err
 	}
-	return e.src.Exec(ctx, dbName, `CREATE PUBLICATION native_pub FOR TABLE bench_rows`)
+	return k.src.Exec(ctx, dbName, `CREATE PUBLICATION native_pub FOR TABLE bench_rows`)
 }
 
 // runAll runs the bulk and small workloads, alternating which replicator
@@ -164,7 +155,10 @@ func (k *kEnv) runAll(ctx context.Context) (*kReport, error) {
 	rep := &kReport{env: k}
 	next := int64(1)
 	warm := int64(0)
-	for _, w := range workloads(options{runs: k.opts.runs, only: k.opts.only}) {
+	for _, w := range pgWorkloads(options{runs: k.opts.runs, only: k.opts.only}, k.srcConns) {
+		if w.name != "bulk" && w.name != "small" {
+			continue
+		}
 		rep.workloads = append(rep.workloads, w)
 		var rs [][2]kResult
 		for r := range w.runs {
@@ -221,7 +215,7 @@ func (k *kEnv) runNative(ctx context.Context, w workload, lo, hi, warm int64, n 
 		return kResult{}, err
 	}
 	l0 := time.Now()
-	if err := w.load(ctx, k.load, lo, hi); err != nil {
+	if err := w.load(ctx, lo, hi); err != nil {
 		return kResult{}, fmt.Errorf("load: %w", err)
 	}
 	loaded := time.Since(l0)
@@ -271,7 +265,7 @@ func (k *kEnv) runNative(ctx context.Context, w workload, lo, hi, warm int64, n 
 }
 
 func (k *kEnv) insertWarm(ctx context.Context, id int64) error {
-	_, err := k.load.srcConns[0].Exec(ctx, `INSERT INTO bench_rows VALUES ($1, 0, 'warm-up', 0, now())`, id)
+	_, err := k.srcConns[0].Exec(ctx, `INSERT INTO bench_rows VALUES ($1, 0, 'warm-up', 0, now())`, id)
 	return err
 }
 
@@ -331,7 +325,7 @@ log:
 	}
 	slot := "sluice_" + name
 	defer func() {
-		_, _ = k.load.srcConns[0].Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
+		_, _ = k.srcConns[0].Exec(context.Background(), `SELECT pg_drop_replication_slot($1)`, slot)
 	}()
 	c, err := newCounter(k.broker.Addr(), topic)
 	if err != nil {
@@ -347,7 +341,7 @@ log:
 	// Not the slot's active flag: the slot is active while it is being
 	// created, and a row committed before its consistent point is never
 	// decoded. Sluice logs this once it streams from the created slot.
-	if err := waitLogged(ctx, k.logPath, `"streaming started"`, proc); err != nil {
+	if err := waitLogged(ctx, k.logPath, 0, `"streaming started"`, proc); err != nil {
 		proc.stop(30 * time.Second)
 		return kResult{}, err
 	}
@@ -367,7 +361,7 @@ log:
 	}
 
 	l0 := time.Now()
-	if err := w.load(ctx, k.load, lo, hi); err != nil {
+	if err := w.load(ctx, lo, hi); err != nil {
 		return kResult{}, fmt.Errorf("load: %w", err)
 	}
 	loaded := time.Since(l0)
@@ -424,27 +418,6 @@ log:
 	return res, nil
 }
 
-// waitLogged waits until sluice's log holds text.
-func waitLogged(ctx context.Context, path, text string, p *sluiceProc) error {
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), text) {
-			return nil
-		}
-		if err := p.exited(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("sluice did not log %s within 90s", text)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
 // startSluice starts `sluice run` with its log in a kept temp file.
 func (k *kEnv) startSluice(cfgPath string) (*sluiceProc, error) {
 	f, err := os.CreateTemp("", "sluice-bench-kafka-*.log")
@@ -479,7 +452,7 @@ func (k *kEnv) waitSlotActive(ctx context.Context, slot string, active bool, p *
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var now bool
-		err := k.load.srcConns[0].QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&now)
+		err := k.srcConns[0].QueryRow(ctx, `SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&now)
 		if err != nil {
 			return err
 		}
@@ -500,92 +473,4 @@ func (k *kEnv) waitSlotActive(ctx context.Context, slot string, active bool, p *
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// counter reads a topic from the start with read_committed, as a consumer
-// of exactly-once output must, and counts its records and distinct keys.
-type counter struct {
-	cl     *kgo.Client
-	n      atomic.Int64
-	last   atomic.Int64 // unix nanos when the count last grew
-	mu     sync.Mutex
-	keys   map[string]struct{}
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	failed atomic.Value // error
-}
-
-func newCounter(addr, topic string) (*counter, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.AllowAutoTopicCreation(), kgo.FetchMaxWait(50*time.Millisecond))
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &counter{cl: cl, keys: map[string]struct{}{}, stop: cancel}
-	c.wg.Go(func() {
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			fs.EachError(func(t string, p int32, err error) {
-				if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-					c.failed.Store(fmt.Errorf("consume %s/%d: %w", t, p, err))
-				}
-			})
-			got := int64(0)
-			c.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				if r.Value == nil {
-					return // a tombstone
-				}
-				c.keys[string(r.Key)] = struct{}{}
-				got++
-			})
-			c.mu.Unlock()
-			if got > 0 {
-				c.n.Add(got)
-				c.last.Store(time.Now().UnixNano())
-			}
-		}
-	})
-	return c, nil
-}
-
-// wait waits until want records were read.
-func (c *counter) wait(ctx context.Context, want int64, timeout time.Duration, p *sluiceProc) error {
-	deadline := time.Now().Add(timeout)
-	for c.n.Load() < want {
-		if err, _ := c.failed.Load().(error); err != nil {
-			return err
-		}
-		if err := p.exited(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("Kafka holds %d of %d records after %v", c.n.Load(), want, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	if got := c.n.Load(); got != want {
-		return fmt.Errorf("Kafka holds %d records, want %d: duplicates", got, want)
-	}
-	return nil
-}
-
-func (c *counter) doneAt() time.Time { return time.Unix(0, c.last.Load()) }
-
-func (c *counter) distinct() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return int64(len(c.keys))
-}
-
-func (c *counter) close() {
-	c.stop()
-	c.wg.Wait()
-	c.cl.Close()
 }

@@ -1,14 +1,32 @@
-// Command bench compares sluice with the databases' built-in replication,
-// side by side in one run.
+// Command bench compares sluice with the databases' built-in replication.
 //
-// PostgreSQL: it starts three throwaway clusters with identical settings (a
-// source, a target fed by a native subscription, a target fed by sluice),
-// runs each workload with both replicators live, and reports how long each
-// target took to hold every row of the workload, plus sluice's peak memory.
+// PostgreSQL (-engine pg) and MariaDB (-engine mariadb) share one runner
+// (runner.go): a source and ONE target server with identical settings; per
+// run, each replicator runs ALONE on a fresh target (PostgreSQL: a new
+// database, a new subscription or sluice pipeline with its own slot;
+// MariaDB: the target table emptied, a new GTID replica position or sluice
+// pipeline), native then sluice or sluice then native, alternating between
+// runs; -runs runs (default 5); the report gives medians and ranges. Each
+// leg reads from /proc, before and after its measured window: sluice's CPU
+// seconds and peak RSS, the CPU seconds of what serves the replicator on
+// the source (PostgreSQL: its walsender(s); MariaDB: the source mariadbd)
+// and of the whole target server (every process, exited ones included),
+// and the machine's busy CPU seconds. After every leg the target must equal
+// the source's rows of that leg in count and a checksum over every column,
+// or the bench exits non-zero.
 //
-// MariaDB: the same with three throwaway MariaDB servers: a source with the
-// binary log on, a native replica (CHANGE MASTER TO ... MASTER_USE_GTID =
-// slave_pos) and a target fed by sluice (source.kind and sink.kind mysql).
+// PostgreSQL workloads (-only picks some, comma-separated): bulk (300,000
+// rows in one transaction), large (1,000,000 wide rows in one transaction;
+// sluice's RSS must stay under 256 MB), backlog (50,000 single-row
+// transactions written while the replicator is stopped: the subscription
+// disabled, sluice stopped; timed from its start until caught up), small
+// (30,000 single-row transactions from 4 connections, live), copy (the
+// initial copy of a 5,000,000-row table: table sync with copy_data = true
+// against sluice's snapshot: initial) and open (a streamed transaction kept
+// open while ~500 MB of other transactions commit, one run; the same RSS
+// limit). -quick makes them smaller and leaves out large and open. MariaDB
+// workloads: bulk and small against the GTID replica, sized by
+// -mariadb-bulk-rows and -mariadb-small-rows.
 //
 // Kafka (-engine kafka): sluice publishing to a kfake broker process
 // (read_committed consumer) against a PostgreSQL subscription, each alone
@@ -22,16 +40,7 @@
 // COPY ... TO STDOUT of it from both servers hashed with md5 (see
 // verifybench.go).
 //
-//	go run ./internal/bench [-engine all|pg|mariadb|kafka|backfill|verify] [-runs 3] [-quick] [-large=false] [-md FILE] [-sluice BIN]
-//
-// PostgreSQL workloads: bulk (300,000 rows in one transaction), small
-// (30,000 single-row transactions from 4 connections), large (1,000,000
-// wide rows in one transaction, one run; sluice's RSS must stay under
-// 256 MB) and open (a streamed transaction kept open while ~500 MB of other
-// transactions commit, one run; the same RSS limit). MariaDB workloads: bulk and small, sized by -mariadb-bulk-rows and
-// -mariadb-small-rows. Correctness is checked after every run and at the
-// end: every target must equal the source in count and a checksum over all
-// rows.
+//	go run ./internal/bench [-engine all|pg|mariadb|kafka|backfill|verify] [-runs 5] [-quick] [-only bulk,copy] [-large=false] [-md FILE] [-sluice BIN]
 package main
 
 import (
@@ -76,22 +85,27 @@ func (o options) runBackfill() bool {
 func main() {
 	var o options
 	flag.StringVar(&o.engine, "engine", "all", "which comparisons to run: pg (PostgreSQL subscription), mariadb (MariaDB replica), kafka (sluice publishing to Kafka vs a PostgreSQL subscription, each alone), backfill (an online back-fill of a 1,000,000-row table vs the initial snapshot of it, sluice alone), verify (sluice verify of a large equal table vs COPY ... TO STDOUT | md5 of it on both servers) or all")
-	flag.IntVar(&o.runs, "runs", 3, "runs of each workload (bulk, small); the table shows medians")
-	flag.BoolVar(&o.quick, "quick", false, "one run of each workload, without large, and smaller MariaDB workloads")
-	flag.BoolVar(&o.large, "large", true, "also run the large and open workloads (1,000,000 wide rows in one transaction; a streamed transaction open while ~500 MB commit; once each; PostgreSQL only)")
-	flag.StringVar(&o.only, "only", "", "run only this PostgreSQL workload (small, bulk, large or open)")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each workload, each run one leg per replicator, alone, the order alternating; the table shows medians and ranges (default 1 with -quick)")
+	flag.BoolVar(&o.quick, "quick", false, "smaller workloads, one run unless -runs is given, without large and open (unless -large is given)")
+	flag.BoolVar(&o.large, "large", true, "also run the large and open workloads (1,000,000 wide rows in one transaction, -runs runs; a streamed transaction open while ~500 MB commit, one run; PostgreSQL only)")
+	flag.StringVar(&o.only, "only", "", "run only these workloads, comma-separated (PostgreSQL: bulk, large, backlog, small, copy, open; MariaDB: bulk, small)")
 	flag.StringVar(&o.md, "md", "", "also write the results as Markdown to this file")
 	flag.StringVar(&o.sluiceBin, "sluice", "", "sluice binary to run (default: build ./cmd/sluice into a temp dir, so it is never stale)")
 	flag.StringVar(&o.logLevel, "sluice-log-level", "info", "sluice's log.level (debug shows every batch flush; for diagnosis)")
-	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up after this long")
+	flag.DurationVar(&o.timeout, "timeout", 3*time.Hour, "give up after this long")
 	flag.Int64Var(&o.myBulkRows, "mariadb-bulk-rows", 0, "MariaDB bulk workload: rows in the one transaction (default 300,000; 100,000 with -quick)")
 	flag.Int64Var(&o.mySmallRows, "mariadb-small-rows", 0, "MariaDB small workload: single-row transactions (default 30,000; 10,000 with -quick)")
 	flag.Int64Var(&o.bfRows, "backfill-rows", bfDefRows, "back-fill measurement: rows of the table copied")
 	flag.Int64Var(&o.vfRows, "verify-rows", 1_000_000, "verify measurement: rows of the table compared")
 	flag.IntVar(&o.myParallel, "mariadb-parallel-threads", 0, "the native replica's slave_parallel_threads (0: MariaDB's default, one applier thread); above 0 also sets slave_parallel_mode=optimistic")
 	flag.Parse()
-	if o.quick {
-		o.runs, o.large = 1, false
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick && !set["runs"] {
+		o.runs = 1
+	}
+	if o.quick && !set["large"] {
+		o.large = false
 	}
 	if o.myBulkRows == 0 {
 		o.myBulkRows = map[bool]int64{false: 300_000, true: 100_000}[o.quick]
@@ -206,45 +220,37 @@ func run(o options) int {
 
 // runPG runs the PostgreSQL comparison and prints its report; the report
 // is nil when it failed.
-func runPG(ctx context.Context, o options, bin string) (*report, int) {
-	e := &env{opts: o, bin: bin}
+func runPG(ctx context.Context, o options, bin string) (*engineReport, int) {
+	e := &pgEngine{opts: o, bin: bin}
 	defer e.cleanup()
-	if err := e.setup(ctx); err != nil {
-		return nil, fail(ctx, o, e.logPath, err)
-	}
-	rep, err := e.runAll(ctx)
-	if err != nil {
-		return nil, fail(ctx, o, e.logPath, err)
-	}
-	fmt.Println()
-	if o.runMariaDB() {
-		fmt.Println("PostgreSQL:")
-	}
-	fmt.Print(rep.text())
-	if rep.largeOverLimit() {
-		fmt.Fprintf(os.Stderr, "\nbench: FAIL: sluice's peak RSS in the large or open workload exceeded %d MB\n", rssLimitMB)
-		return rep, 1
-	}
-	return rep, 0
+	return runDB(ctx, o, e, e.setup, "PostgreSQL")
 }
 
 // runMariaDB runs the MariaDB comparison and prints its report; the report
 // is nil when it failed.
-func runMariaDB(ctx context.Context, o options, bin string) (*myReport, int) {
-	e := &myEnv{opts: o, bin: bin}
+func runMariaDB(ctx context.Context, o options, bin string) (*engineReport, int) {
+	e := &myEngine{opts: o, bin: bin}
 	defer e.cleanup()
-	if err := e.setup(ctx); err != nil {
-		return nil, fail(ctx, o, e.logPath, err)
+	return runDB(ctx, o, e, e.setup, "MariaDB")
+}
+
+// runDB sets an engine up, runs its workloads and prints the report. A
+// target that differs from the source, or sluice over its memory limit,
+// fails the bench.
+func runDB(ctx context.Context, o options, e engine, setup func(context.Context) error, title string) (*engineReport, int) {
+	if err := setup(ctx); err != nil {
+		return nil, fail(ctx, o, e.logPath(), err)
 	}
-	rep, err := e.runAll(ctx)
+	rep, err := runEngine(ctx, e, o.runs)
 	if err != nil {
-		return nil, fail(ctx, o, e.logPath, err)
+		return nil, fail(ctx, o, e.logPath(), err)
 	}
-	fmt.Println()
-	if o.runPG() {
-		fmt.Println("MariaDB:")
-	}
+	fmt.Printf("\n%s:\n", title)
 	fmt.Print(rep.text())
+	if over := rep.overLimit(); len(over) > 0 {
+		fmt.Fprintf(os.Stderr, "\nbench: FAIL: sluice's peak RSS exceeded %d MB in %s\n", rssLimitMB, strings.Join(over, ", "))
+		return rep, 1
+	}
 	return rep, 0
 }
 

@@ -1,13 +1,16 @@
 package main
 
+// The MariaDB comparison: a source with the binary log and one target
+// server; each leg empties the target table and runs either the server's
+// own GTID replica (CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos from
+// the source's current position) or a fresh sluice pipeline, alone.
+
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -25,12 +28,12 @@ const (
 	mySluiceServerID = 4_000_001
 )
 
-// myServerArgs are the mariadbd options all three servers get on top of
+// myServerArgs are the mariadbd options both servers get on top of
 // mytest's (Durable: innodb_flush_log_at_trx_commit=1, sync_binlog=1).
 var myServerArgs = []string{"--innodb-buffer-pool-size=256M", "--innodb-log-file-size=256M"}
 
 // myTargetVars are the server variables that decide how fast and how
-// durably a target commits; they must be equal on both targets.
+// durably the target commits; sluice must not change them.
 var myTargetVars = []string{"innodb_flush_log_at_trx_commit", "sync_binlog", "log_bin", "innodb_doublewrite",
 	"innodb_flush_method", "innodb_buffer_pool_size", "innodb_log_file_size", "innodb_io_capacity", "tx_isolation"}
 
@@ -42,115 +45,87 @@ var mySourceVars = []string{"log_bin", "binlog_format", "binlog_row_image", "bin
 var myReplicaVars = []string{"slave_parallel_threads", "slave_parallel_mode", "slave_domain_parallel_threads",
 	"sync_relay_log", "sync_relay_log_info", "sync_master_info", "relay_log_recovery", "log_slave_updates"}
 
-// myEnv is the running MariaDB benchmark: three servers, the native
-// replica's applier and the sluice process.
-type myEnv struct {
+// myEngine is the running MariaDB comparison.
+type myEngine struct {
 	opts options
-	bin  string // the sluice binary
+	bin  string
 
-	src, nat, slu *mytest.Server
-	dir           string // temp dir: config, checkpoint
-	logPath       string // sluice's log; kept after the run
-	proc          *sluiceProc
-	rss           *rssSampler
+	src, tgt *mytest.Server
+	dir      string // config and checkpoint files
+	log      string // sluice's log, every leg appended; kept
+	srcConns []*sql.Conn
+	tgtConn  *sql.Conn // polling, emptying, checks
 
-	srcConns         []*sql.Conn // [0] runs bulk loads and checks; all run the small workload
-	natConn, sluConn *sql.Conn   // polling and checks
-
-	version       string
-	srcSettings   string
-	tgtSettings   string // identical on both targets (checked)
-	replSettings  string // the native replica's applier settings
-	sluiceVer     string
-	nativeChannel string // the CHANGE MASTER TO statement, for the report
-
-	cleanups []func()
+	version, srcSettings, tgtSettings, replSettings, sluiceVer string
+	cleanups                                                   []func()
 }
 
-func (e *myEnv) cleanup() {
+func (e *myEngine) defer_(f func()) { e.cleanups = append(e.cleanups, f) }
+
+func (e *myEngine) cleanup() {
 	for i := len(e.cleanups) - 1; i >= 0; i-- {
 		e.cleanups[i]()
 	}
 	e.cleanups = nil
 }
 
-func (e *myEnv) defer_(f func()) { e.cleanups = append(e.cleanups, f) }
+func (e *myEngine) label() string            { return "mariadb" }
+func (e *myEngine) logPath() string          { return e.log }
+func (e *myEngine) sourceLabel() string      { return "source server" }
+func (e *myEngine) sourceCPU() time.Duration { return cpuTime(e.src.Pid()) }
+func (e *myEngine) targetCPU() time.Duration { return cpuTime(e.tgt.Pid()) }
 
-func (e *myEnv) setup(ctx context.Context) error {
+func (e *myEngine) setup(ctx context.Context) error {
 	var err error
 	if e.dir, err = os.MkdirTemp("", "sluice-bench-mariadb-"); err != nil {
 		return err
 	}
 	e.defer_(func() { os.RemoveAll(e.dir) })
-	if out, err := exec.CommandContext(ctx, e.bin, "version").Output(); err == nil {
-		e.sluiceVer = strings.TrimSpace(string(out))
+	f, err := os.CreateTemp("", "sluice-bench-mariadb-*.log") // kept for inspection
+	if err != nil {
+		return err
 	}
-
+	f.Close()
+	e.log = f.Name()
+	if out, err := execOutput(ctx, e.bin, "version"); err == nil {
+		e.sluiceVer = out
+	}
 	par := "slave_parallel_threads=0, MariaDB's default: one applier thread"
 	if e.opts.myParallel > 0 {
 		par = fmt.Sprintf("slave_parallel_threads=%d, slave_parallel_mode=optimistic", e.opts.myParallel)
 	}
-	step(fmt.Sprintf("starting 3 MariaDB servers (innodb_flush_log_at_trx_commit=1, sync_binlog=1, buffer pool 256MB; source with binlog; replica %s)", par))
+	step(fmt.Sprintf("starting 2 MariaDB servers (innodb_flush_log_at_trx_commit=1, sync_binlog=1, buffer pool 256MB; source with binlog; target's replica %s)", par))
 	if err := e.startServers(ctx); err != nil {
 		return err
 	}
-	if err := e.readSettings(ctx); err != nil {
-		return err
-	}
-
-	// The schema is created on the source and reaches the replica through
-	// replication, from the start of the source's binary log; sluice's
-	// target gets the same statement directly (sluice starts reading at the
-	// current end of the log).
-	step("creating the schema; starting the native replica (CHANGE MASTER TO ... MASTER_USE_GTID=slave_pos; START SLAVE)")
-	if err := e.src.Exec(ctx, "CREATE DATABASE "+myDBName+"; "+mySchemaSQL); err != nil {
-		return fmt.Errorf("source: create the schema: %w", err)
-	}
-	if err := e.slu.Exec(ctx, "CREATE DATABASE "+myDBName+"; "+mySchemaSQL); err != nil {
-		return fmt.Errorf("sluice target: create the schema: %w", err)
-	}
-	e.nativeChannel = fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1", e.src.Port)
-	if err := e.nat.Exec(ctx, e.nativeChannel+"; START SLAVE"); err != nil {
-		return fmt.Errorf("native replica: %w", err)
-	}
-	if err := e.waitReplicaSchema(ctx); err != nil {
-		return err
+	for _, s := range []*mytest.Server{e.src, e.tgt} {
+		if err := s.Exec(ctx, "CREATE DATABASE "+myDBName+"; "+mySchemaSQL); err != nil {
+			return fmt.Errorf("create the schema: %w", err)
+		}
 	}
 	if err := e.connect(ctx); err != nil {
 		return err
 	}
-
-	step("starting sluice")
-	if err := e.startSluice(ctx); err != nil {
+	if e.version, err = e.src.QueryValue(ctx, "SELECT VERSION()"); err != nil {
 		return err
 	}
-	if err := e.waitDumpThreads(ctx); err != nil {
-		return err
+	if e.srcSettings, err = globalVars(ctx, e.src, mySourceVars); err != nil {
+		return fmt.Errorf("source: %w", err)
 	}
-	// One row through both paths, so one-time work (table map look-ups,
-	// target table look-up, the sink's own tables) is not in the first
-	// run's time.
-	step("warming up both replication paths")
-	if _, err := e.srcConns[0].ExecContext(ctx, `INSERT INTO bench_rows VALUES (0, 0, 'warm-up', 0, NOW(6))`); err != nil {
-		return fmt.Errorf("warm-up insert: %w", err)
+	if e.replSettings, err = globalVars(ctx, e.tgt, myReplicaVars); err != nil {
+		return fmt.Errorf("target: %w", err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	t0 := time.Now()
-	if _, err := e.waitComplete(wctx, "native", e.natConn, t0, 0, 0); err != nil {
-		return err
-	}
-	if _, err := e.waitComplete(wctx, "sluice", e.sluConn, t0, 0, 0); err != nil {
-		return err
+	if e.tgtSettings, err = globalVars(ctx, e.tgt, myTargetVars); err != nil {
+		return fmt.Errorf("target: %w", err)
 	}
 	return nil
 }
 
-// startServers starts the three servers in parallel: the source with the
-// binary log, both targets without (a replica needs none), all durable.
-func (e *myEnv) startServers(ctx context.Context) error {
-	var ss [3]*mytest.Server
-	var errs [3]error
+// startServers starts the two servers in parallel: the source with the
+// binary log, the target without (a replica needs none), both durable.
+func (e *myEngine) startServers(ctx context.Context) error {
+	var ss [2]*mytest.Server
+	var errs [2]error
 	var wg sync.WaitGroup
 	for i := range ss {
 		opts := mytest.Options{Durable: true, NoBinlog: i > 0, Args: myServerArgs}
@@ -173,14 +148,13 @@ func (e *myEnv) startServers(ctx context.Context) error {
 	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
-	e.src, e.nat, e.slu = ss[0], ss[1], ss[2]
+	e.src, e.tgt = ss[0], ss[1]
 	return nil
 }
 
 // connect opens the connections used for loads, polling and checks, each a
-// session of its own, with benchdb as the default database (so it runs
-// once the schema is on all three).
-func (e *myEnv) connect(ctx context.Context) error {
+// session of its own, with benchdb as the default database.
+func (e *myEngine) connect(ctx context.Context) error {
 	open := func(s *mytest.Server, n int) ([]*sql.Conn, error) {
 		db, err := sql.Open("mysql", s.DriverDSN(myDBName))
 		if err != nil {
@@ -202,16 +176,49 @@ func (e *myEnv) connect(ctx context.Context) error {
 	if e.srcConns, err = open(e.src, writers); err != nil {
 		return err
 	}
-	cs, err := open(e.nat, 1)
+	cs, err := open(e.tgt, 1)
 	if err != nil {
 		return err
 	}
-	e.natConn = cs[0]
-	if cs, err = open(e.slu, 1); err != nil {
-		return err
-	}
-	e.sluConn = cs[0]
+	e.tgtConn = cs[0]
 	return nil
+}
+
+func (e *myEngine) insertWarm(ctx context.Context, table string, id int64) error {
+	_, err := e.srcConns[0].ExecContext(ctx, `INSERT INTO `+table+` VALUES (?, 0, 'warm-up', 0, NOW(6))`, id)
+	return err
+}
+
+func (e *myEngine) prepare(context.Context, workload) error { return nil }
+
+// finish checks that sluice did not win by changing the target's settings.
+func (e *myEngine) finish(ctx context.Context) error {
+	after, err := globalVars(ctx, e.tgt, myTargetVars)
+	if err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	if after != e.tgtSettings {
+		return fmt.Errorf("the target's settings changed during the run:\n  before: %s\n  after:  %s", e.tgtSettings, after)
+	}
+	return nil
+}
+
+func (e *myEngine) nativeChannel() string {
+	return fmt.Sprintf("CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=%d, MASTER_USER='root', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1", e.src.Port)
+}
+
+func (e *myEngine) settings() []string {
+	return []string{
+		fmt.Sprintf("MariaDB %s; two servers on one machine (source; target, its table emptied per leg), same options (%s); "+
+			"the target runs without a binary log", e.version, strings.Join(myServerArgs, " ")),
+		"source: " + e.srcSettings,
+		"target (checked unchanged at the end): " + e.tgtSettings,
+		fmt.Sprintf("native: SET GLOBAL gtid_slave_pos = <source's gtid_binlog_pos>; %s; START SLAVE per leg (backlog: STOP SLAVE / START SLAVE); "+
+			"applier settings: %s", strings.Replace(e.nativeChannel(), fmt.Sprintf("MASTER_PORT=%d", e.src.Port), "MASTER_PORT=<source>", 1), e.replSettings),
+		fmt.Sprintf("sluice: %s, a new pipeline per leg, source.kind mysql (server_id %d), sink.kind mysql, snapshot: never, merge mode, default batching, log level %s",
+			orDev(e.sluiceVer), mySluiceServerID, e.opts.logLevel),
+		"source server: the CPU of the whole source mariadbd (its binlog dump thread, and the load)",
+	}
 }
 
 // globalVars reads server variables as "name=value, ..." in the order given.
@@ -236,40 +243,6 @@ func globalVars(ctx context.Context, s *mytest.Server, names []string) (string, 
 		parts = append(parts, n+"="+val)
 	}
 	return strings.Join(parts, ", "), nil
-}
-
-// readSettings reads the settings for the report and checks that both
-// targets commit alike.
-func (e *myEnv) readSettings(ctx context.Context) error {
-	var err error
-	if e.version, err = e.src.QueryValue(ctx, "SELECT VERSION()"); err != nil {
-		return err
-	}
-	if e.srcSettings, err = globalVars(ctx, e.src, mySourceVars); err != nil {
-		return fmt.Errorf("source: %w", err)
-	}
-	if e.replSettings, err = globalVars(ctx, e.nat, myReplicaVars); err != nil {
-		return fmt.Errorf("native replica: %w", err)
-	}
-	e.tgtSettings, err = e.checkTargetsAlike(ctx)
-	return err
-}
-
-// checkTargetsAlike returns the targets' commit settings, or an error when
-// they differ.
-func (e *myEnv) checkTargetsAlike(ctx context.Context) (string, error) {
-	nat, err := globalVars(ctx, e.nat, myTargetVars)
-	if err != nil {
-		return "", fmt.Errorf("native replica: %w", err)
-	}
-	slu, err := globalVars(ctx, e.slu, myTargetVars)
-	if err != nil {
-		return "", fmt.Errorf("sluice target: %w", err)
-	}
-	if nat != slu {
-		return "", fmt.Errorf("the targets' settings differ, so the comparison would not be fair:\n  native: %s\n  sluice: %s", nat, slu)
-	}
-	return nat, nil
 }
 
 // slaveStatus is the native replica's SHOW SLAVE STATUS, by column name.
@@ -314,105 +287,4 @@ func replicaBroken(st map[string]string) error {
 	return fmt.Errorf("native replica stopped: Slave_IO_Running=%s (%s %s) Slave_SQL_Running=%s (%s %s)",
 		st["Slave_IO_Running"], st["Last_IO_Errno"], st["Last_IO_Error"],
 		st["Slave_SQL_Running"], st["Last_SQL_Errno"], st["Last_SQL_Error"])
-}
-
-// waitReplicaSchema waits until the replica runs and has applied the
-// source's CREATE TABLE.
-func (e *myEnv) waitReplicaSchema(ctx context.Context) error {
-	deadline := time.Now().Add(60 * time.Second)
-	db := e.nat.DB()
-	for {
-		st, err := slaveStatus(ctx, db)
-		if err != nil {
-			return fmt.Errorf("native replica: %w", err)
-		}
-		// Connecting takes a moment; only a stopped SQL thread or an IO
-		// error is final.
-		if st["Slave_SQL_Running"] == "No" || st["Last_IO_Errno"] != "0" {
-			return replicaBroken(st)
-		}
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'bench_rows'`, myDBName).Scan(&n); err != nil {
-			return fmt.Errorf("native replica: %w", err)
-		}
-		if n == 1 && st["Slave_IO_Running"] == "Yes" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("native replica did not replicate the schema within 60s (Slave_IO_Running=%s, Slave_SQL_Running=%s, Gtid_IO_Pos=%s)",
-				st["Slave_IO_Running"], st["Slave_SQL_Running"], st["Gtid_IO_Pos"])
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func (e *myEnv) startSluice(ctx context.Context) error {
-	cfg := fmt.Sprintf(`name: %s
-source:
-  kind: mysql
-  dsn: %s
-  tables: ["%s.*"]
-  snapshot: never
-  mysql:
-    server_id: %d
-sink:
-  kind: mysql
-  dsn: %s
-checkpoint:
-  path: %s
-log:
-  level: %s
-`, pipeline, e.src.DSN(myDBName), myDBName, mySluiceServerID, e.slu.DSN(""),
-		filepath.Join(e.dir, "bench.checkpoint"), e.opts.logLevel)
-	cfgPath := filepath.Join(e.dir, "sluice.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp("", "sluice-bench-mariadb-*.log") // kept for inspection
-	if err != nil {
-		return err
-	}
-	e.logPath = f.Name()
-	if e.proc, err = startSluice(e.bin, cfgPath, f); err != nil {
-		return err
-	}
-	e.defer_(func() {
-		if err := e.proc.stop(30 * time.Second); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: stop sluice: %v\n", err)
-		}
-	})
-	e.rss = newRSSSampler(e.proc.pid())
-	e.defer_(e.rss.close)
-	return nil
-}
-
-// waitDumpThreads waits until the source serves two binlog readers: the
-// native replica's IO thread and sluice.
-func (e *myEnv) waitDumpThreads(ctx context.Context) error {
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		var n int
-		err := e.srcConns[0].QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'`).Scan(&n)
-		if err != nil {
-			return fmt.Errorf("read the source's process list: %w", err)
-		}
-		if n >= 2 {
-			return nil
-		}
-		if err := e.proc.exited(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the source does not serve both binlog readers after 90s (%d Binlog Dump threads; want the native replica's and sluice's)", n)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

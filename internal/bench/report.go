@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,208 +9,169 @@ import (
 	"time"
 )
 
-// rssLimitMB is the most sluice may use in the large workload.
+// rssLimitMB is the most sluice may use in the workloads marked rssLimit.
 const rssLimitMB = 256
 
-type report struct {
-	env           *env
-	workloads     []workload
-	results       [][]runResult // per workload, per run
-	verified      bool
-	lifetimeRSSKB int64
-	logSummary    logSummary
-}
+// stat is a median with its range over the runs.
+type stat struct{ med, lo, hi float64 }
 
-// row is one workload's line: medians over its runs, peak RSS the max.
-type row struct {
-	name                        string
-	rows                        int64
-	runs                        int
-	load, native, sluice, ratio float64
-	rssMB                       float64
-	minRatio, maxRatio          float64
-}
-
-func (r *report) rows() []row {
-	var out []row
-	for i, w := range r.workloads {
-		out = append(out, summarize(w.name, w.rows, r.results[i]))
+func statOf(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{}
 	}
-	order := map[string]int{"bulk": 0, "small": 1, "large": 2, "open": 3}
-	sort.SliceStable(out, func(i, j int) bool { return order[out[i].name] < order[out[j].name] })
+	return stat{median(xs), minOf(xs), maxOf(xs)}
+}
+
+// String is "2.30 (2.21–2.45)", or "2.30" for one run.
+func (s stat) String() string {
+	if s.lo == s.hi {
+		return f2(s.med)
+	}
+	return fmt.Sprintf("%s (%s–%s)", f2(s.med), f2(s.lo), f2(s.hi))
+}
+
+// pick collects one number of one side over a workload's runs.
+func pick(rs [][2]legResult, s side, f func(legResult) time.Duration) []float64 {
+	var out []float64
+	for _, p := range rs {
+		out = append(out, f(p[s]).Seconds())
+	}
 	return out
 }
 
-// summarize makes one workload's line from its runs.
-func summarize(name string, rows int64, rs []runResult) row {
-	var load, nat, slu, rat []float64
-	var rss int64
-	for _, x := range rs {
-		load = append(load, x.load.Seconds())
-		nat = append(nat, x.native.Seconds())
-		slu = append(slu, x.sluice.Seconds())
-		rat = append(rat, ratio(x))
-		rss = max(rss, x.rssKB)
+// table is the report's table: a header and one line per workload.
+func (r *engineReport) table() [][]string {
+	head := []string{"workload", "rows", "native s", "sluice s", "sluice ÷ native",
+		"CPU s sluice", "CPU s " + r.eng.sourceLabel() + " (native / sluice)",
+		"CPU s target (native / sluice)", "CPU s machine (native / sluice)", "sluice peak RSS MB"}
+	out := [][]string{head}
+	for i, w := range r.workloads {
+		rs := r.results[i]
+		var ratios []float64
+		var rss int64
+		for _, p := range rs {
+			ratios = append(ratios, legRatio(p))
+			rss = max(rss, p[sluice].rssKB)
+		}
+		took := func(x legResult) time.Duration { return x.took }
+		both := func(f func(legResult) time.Duration) string {
+			return f2(median(pick(rs, native, f))) + " / " + f2(median(pick(rs, sluice, f)))
+		}
+		out = append(out, []string{w.name, thousands(w.rows),
+			statOf(pick(rs, native, took)).String(), statOf(pick(rs, sluice, took)).String(), statOf(ratios).String(),
+			f2(median(pick(rs, sluice, func(x legResult) time.Duration { return x.sluCPU }))),
+			both(func(x legResult) time.Duration { return x.srcCPU }),
+			both(func(x legResult) time.Duration { return x.tgtCPU }),
+			both(func(x legResult) time.Duration { return x.allCPU }),
+			fmt.Sprintf("%.1f", mb(rss))})
 	}
-	return row{name: name, rows: rows, runs: len(rs),
-		load: median(load), native: median(nat), sluice: median(slu), ratio: median(rat), rssMB: mb(rss),
-		minRatio: minOf(rat), maxRatio: maxOf(rat)}
+	return out
 }
 
-func (r *report) largeOverLimit() bool {
-	for _, x := range r.rows() {
-		if (x.name == "large" || x.name == "open") && x.rssMB >= rssLimitMB {
-			return true
+// overLimit names the workloads whose RSS limit sluice exceeded.
+func (r *engineReport) overLimit() []string {
+	var out []string
+	for i, w := range r.workloads {
+		for _, p := range r.results[i] {
+			if w.rssLimit && mb(p[sluice].rssKB) >= rssLimitMB {
+				out = append(out, w.name)
+				break
+			}
 		}
 	}
-	return false
+	return out
 }
 
-var header = []string{"workload", "rows", "load_s", "native_s", "sluice_s", "ratio", "sluice_peak_rss_MB"}
-
-func (x row) cells() []string {
-	return []string{x.name, fmt.Sprint(x.rows), f2(x.load), f2(x.native), f2(x.sluice), f2(x.ratio), fmt.Sprintf("%.1f", x.rssMB)}
+func (r *engineReport) notes() []string {
+	n := []string{
+		fmt.Sprintf("each replicator runs ALONE: per run a fresh target, native then sluice or sluice then native, alternating; "+
+			"%d runs; medians, ranges in parentheses; the ratio is the median of the per-run ratios", r.runs),
+		"live workloads: seconds from the start of the load until the target holds every row; backlog: from the replicator's start " +
+			"(the load committed while it was stopped) until caught up; copy: from the replicator's creation until every row is on the target " +
+			fmt.Sprintf("(targets polled every %v, a copy every %v)", pollInterval, 5*pollInterval),
+		"CPU seconds are read from /proc before and after each measured window: sluice's process; " + r.eng.sourceLabel() +
+			" on the source; the target server (every process, including exited ones, and the bench's polling); " +
+			"the machine (/proc/stat, busy time of all CPUs: the load, both servers and the replicator)",
+	}
+	for i, w := range r.workloads {
+		if w.rssLimit {
+			var rss int64
+			for _, p := range r.results[i] {
+				rss = max(rss, p[sluice].rssKB)
+			}
+			verdict := "under"
+			if mb(rss) >= rssLimitMB {
+				verdict = "OVER"
+			}
+			n = append(n, fmt.Sprintf("%s: sluice peak RSS %.1f MB, %s the %d MB limit", w.name, mb(rss), verdict, rssLimitMB))
+		}
+	}
+	if r.verified {
+		n = append(n, "correctness: after every leg the target equals the source's rows of that leg (count and a checksum over every column of every row)")
+	}
+	return append(n, r.logSum.String())
 }
 
-func (r *report) text() string     { return renderText(r, r.logSummary.path) }
-func (r *report) markdown() string { return renderMarkdown(r) }
-
-// reportBody is what both comparisons' reports are made of.
-type reportBody interface {
-	rows() []row
-	notes() []string
-	settings() []string
+func (r *engineReport) settingsList() []string {
+	var s []string
+	for _, w := range r.workloads {
+		s = append(s, fmt.Sprintf("%s: %s", w.name, w.what))
+	}
+	s = append(s, r.eng.settings()...)
+	return append(s,
+		fmt.Sprintf("machine: %d CPUs (%s), %s, %s/%s", runtime.NumCPU(), cpuModel(), memTotal(), runtime.GOOS, runtime.GOARCH),
+		"date: "+time.Now().UTC().Format("2006-01-02"))
 }
 
-// renderText is a report for the terminal: the table, the notes, the
-// settings and where sluice's log is kept.
-func renderText(r reportBody, logPath string) string {
+// text is the report for the terminal.
+func (r *engineReport) text() string {
 	var b strings.Builder
-	b.WriteString(textTable(r.rows()))
+	t := r.table()
+	widths := make([]int, len(t[0]))
+	for _, l := range t {
+		for i, c := range l {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, l := range t {
+		for i, c := range l {
+			if i == len(l)-1 {
+				b.WriteString(c)
+			} else {
+				fmt.Fprintf(&b, "%s%s  ", c, strings.Repeat(" ", widths[i]-len([]rune(c))))
+			}
+		}
+		b.WriteByte('\n')
+	}
 	b.WriteString("\n")
 	for _, s := range r.notes() {
 		b.WriteString("- " + s + "\n")
 	}
 	b.WriteString("\nsettings:\n")
-	for _, s := range r.settings() {
+	for _, s := range r.settingsList() {
 		b.WriteString("- " + s + "\n")
 	}
-	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", logPath)
+	fmt.Fprintf(&b, "\nsluice's log is kept at %s\n", r.eng.logPath())
 	return b.String()
 }
 
-// renderMarkdown is a report for the README: the table, notes and settings.
-func renderMarkdown(r reportBody) string {
+// markdown is the report for the README.
+func (r *engineReport) markdown() string {
 	var b strings.Builder
-	b.WriteString(mdTable(r.rows()))
+	t := r.table()
+	b.WriteString("| " + strings.Join(t[0], " | ") + " |\n|:---|" + strings.Repeat("---:|", len(t[0])-1) + "\n")
+	for _, l := range t[1:] {
+		b.WriteString("| " + strings.Join(l, " | ") + " |\n")
+	}
 	b.WriteString("\n")
 	for _, s := range r.notes() {
 		b.WriteString("- " + s + "\n")
 	}
 	b.WriteString("\nSettings:\n\n")
-	for _, s := range r.settings() {
+	for _, s := range r.settingsList() {
 		b.WriteString("- " + s + "\n")
 	}
 	return b.String()
-}
-
-// textTable renders rows as aligned text columns under header.
-func textTable(rows []row) string {
-	var b strings.Builder
-	widths := make([]int, len(header))
-	lines := [][]string{header}
-	for _, x := range rows {
-		lines = append(lines, x.cells())
-	}
-	for _, l := range lines {
-		for i, c := range l {
-			widths[i] = max(widths[i], len(c))
-		}
-	}
-	for _, l := range lines {
-		for i, c := range l {
-			if i == len(l)-1 {
-				b.WriteString(c)
-			} else {
-				fmt.Fprintf(&b, "%-*s  ", widths[i], c)
-			}
-		}
-		b.WriteByte('\n')
-	}
-	return b.String()
-}
-
-// mdTable renders rows as a Markdown table under header.
-func mdTable(rows []row) string {
-	var b strings.Builder
-	b.WriteString("| " + strings.Join(header, " | ") + " |\n")
-	b.WriteString("|:---|---:|---:|---:|---:|---:|---:|\n")
-	for _, x := range rows {
-		b.WriteString("| " + strings.Join(x.cells(), " | ") + " |\n")
-	}
-	return b.String()
-}
-
-// notes explain the columns and carry the run-level facts.
-func (r *report) notes() []string {
-	var n []string
-	n = append(n, "times are seconds from the start of the load until the target holds every row of the workload "+
-		fmt.Sprintf("(each target polled every %v); load_s is the load itself; ratio = sluice_s / native_s", pollInterval))
-	var spread []string
-	for _, x := range r.rows() {
-		if x.runs > 1 {
-			spread = append(spread, fmt.Sprintf("%s %.2f–%.2f", x.name, x.minRatio, x.maxRatio))
-		}
-	}
-	if len(spread) > 0 {
-		n = append(n, fmt.Sprintf("medians of %d runs (large: 1 run); ratio is the median of the per-run ratios; ratio range: %s",
-			r.env.opts.runs, strings.Join(spread, ", ")))
-	}
-	for _, x := range r.rows() {
-		if x.name == "large" || x.name == "open" {
-			verdict := "under"
-			if x.rssMB >= rssLimitMB {
-				verdict = "OVER"
-			}
-			n = append(n, fmt.Sprintf("%s: sluice peak RSS %.1f MB, %s the %d MB limit", x.name, x.rssMB, verdict, rssLimitMB))
-		}
-	}
-	n = append(n, fmt.Sprintf("sluice peak RSS over the whole run (VmHWM / polled VmRSS): %.1f MB", mb(r.lifetimeRSSKB)))
-	if r.verified {
-		n = append(n, "correctness: after every run and at the end, both targets equal the source (count and md5 of every row)")
-	}
-	n = append(n, r.logSummary.String())
-	return n
-}
-
-func (r *report) settings() []string {
-	e := r.env
-	var s []string
-	for _, x := range r.rows() {
-		for _, w := range r.workloads {
-			if w.name == x.name {
-				s = append(s, fmt.Sprintf("%s: %s", w.name, w.what))
-			}
-		}
-	}
-	s = append(s,
-		fmt.Sprintf("PostgreSQL %s; three clusters on one machine (source, native target, sluice target), identical settings: %s",
-			e.pgVersion, e.settings),
-		fmt.Sprintf("native: CREATE SUBSCRIPTION ... WITH (copy_data = false, streaming = on), otherwise defaults (the subscription's synchronous_commit = %s)", e.subSync),
-		fmt.Sprintf("sluice: %s, snapshot: never, merge mode, default batching (50,000 rows / 64 MB / 500 ms), log level %s; "+
-			"its target commits with the server default synchronous_commit (on)", orDev(e.sluiceVer), e.opts.logLevel),
-		"both replicators run at the same time on the same source; the clusters, sluice and the load share the machine",
-		fmt.Sprintf("machine: %d CPUs (%s), %s, %s/%s", runtime.NumCPU(), cpuModel(), memTotal(), runtime.GOOS, runtime.GOARCH),
-		"date: "+time.Now().UTC().Format("2006-01-02"),
-	)
-	return s
-}
-
-func ratio(r runResult) float64 {
-	if r.native <= 0 {
-		return 0
-	}
-	return r.sluice.Seconds() / r.native.Seconds()
 }
 
 func mb(kb int64) float64 { return float64(kb) / 1024 }
@@ -224,6 +183,19 @@ func orDev(v string) string {
 		return "sluice (version unknown)"
 	}
 	return v
+}
+
+// thousands formats n with thousands separators: 30000 → "30,000".
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && c != '-' && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 func median(xs []float64) float64 {
@@ -268,82 +240,17 @@ func cpuModel() string {
 }
 
 func memTotal() string {
-	if st, err := procMeminfo(); err == nil {
-		return fmt.Sprintf("%.0f GB RAM", float64(st)/1024/1024)
-	}
-	return "RAM unknown"
-}
-
-func procMeminfo() (int64, error) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
-		return 0, err
+		return "RAM unknown"
 	}
-	var kb int64
 	for _, l := range strings.Split(string(b), "\n") {
+		var kb int64
 		if strings.HasPrefix(l, "MemTotal:") {
-			_, err := fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
-			return kb, err
-		}
-	}
-	return 0, fmt.Errorf("no MemTotal")
-}
-
-// logSummary counts sluice's log events by level and keeps the warnings
-// and errors.
-type logSummary struct {
-	path     string
-	levels   map[string]int
-	problems []string
-	err      error
-}
-
-func summarizeLog(path string) logSummary {
-	s := logSummary{path: path, levels: map[string]int{}}
-	f, err := os.Open(path)
-	if err != nil {
-		s.err = err
-		return s
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var ev struct {
-			Level string `json:"level"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			ev.Level = "unparsed"
-		}
-		s.levels[ev.Level]++
-		if ev.Level != "info" && ev.Level != "debug" && ev.Level != "trace" && len(s.problems) < 10 {
-			s.problems = append(s.problems, sc.Text())
-		}
-	}
-	s.err = sc.Err()
-	return s
-}
-
-func (s logSummary) String() string {
-	if s.err != nil {
-		return fmt.Sprintf("sluice log: %v", s.err)
-	}
-	var parts []string
-	bad := 0
-	for _, l := range []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "unparsed"} {
-		if s.levels[l] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", s.levels[l], l))
-			if l != "trace" && l != "debug" && l != "info" {
-				bad += s.levels[l]
+			if _, err := fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb); err == nil {
+				return fmt.Sprintf("%.0f GB RAM", float64(kb)/1024/1024)
 			}
 		}
 	}
-	if bad == 0 {
-		parts = append(parts, "no warnings or errors")
-	}
-	out := "sluice log: " + strings.Join(parts, ", ")
-	for _, p := range s.problems {
-		out += "\n    " + p
-	}
-	return out
+	return "RAM unknown"
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -94,28 +93,6 @@ func raiseTo(a *atomic.Int64, v int64) {
 // /proc/PID/stat (clock ticks of 1/100 s, USER_HZ on Linux).
 func cpuTime(pid int) time.Duration {
 	return statCPU(fmt.Sprintf("/proc/%d/stat", pid))
-}
-
-// threadTimes returns the CPU time of each of a process's threads, by
-// thread id.
-func threadTimes(pid int) map[string]time.Duration {
-	dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
-	m := make(map[string]time.Duration, len(dirs))
-	for _, d := range dirs {
-		m[filepath.Base(d)] = statCPU(filepath.Join(d, "stat"))
-	}
-	return m
-}
-
-// busiestThread returns the most CPU time any one thread used between two
-// threadTimes readings: on a target server during a run, its applier (the
-// replica's SQL thread, or the connection sluice applies on).
-func busiestThread(before, after map[string]time.Duration) time.Duration {
-	var most time.Duration
-	for tid, t := range after {
-		most = max(most, t-before[tid])
-	}
-	return most
 }
 
 // statCPU reads utime+stime from a /proc stat file; 0 when it is gone.
