@@ -14,6 +14,7 @@ import (
 // version copied from the source; the stray one closed, its history kept),
 // and verify exits 0 again.
 func TestVerifyRepairHistory(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "mysql", "postgres", "mode: history\n")
 	e.from.exec(t, `CREATE TABLE app.items (id int PRIMARY KEY, v varchar(40), n int);
 		INSERT INTO app.items SELECT seq, CONCAT('v', seq), seq FROM app.seq_1_to_300;`)

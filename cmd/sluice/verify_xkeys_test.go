@@ -14,6 +14,7 @@ import (
 // keyless table compared as a multiset across engines. All verify equal;
 // then changed, missing and extra keys and a doubled keyless row are found.
 func TestVerifyCrossKeysPostgresToMariaDB(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "postgres", "mysql", "")
 	keys := `('a'), ('B'), ('b2'), ('Ä'), ('é'), ('Z'), ('_x'), ('10'), ('9'), ('ab'), ('Ab2')`
 	e.from.exec(t, `CREATE TABLE words (w text PRIMARY KEY, n int);

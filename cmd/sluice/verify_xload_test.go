@@ -18,6 +18,7 @@ const crossLoadRuns = 10
 // equal, hashed in the servers; hand-made differences are named exactly;
 // --repair fixes them while the load runs.
 func TestVerifyCrossMariaDBToPostgresUnderLoad(t *testing.T) {
+	t.Parallel()
 	e := newVerifyEnv(t, "mysql", "postgres", "batch:\n  rows: 2000\n")
 	e.pgbench()
 	e.from.exec(t, `CREATE TABLE app.words (w varchar(20) PRIMARY KEY, n int) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_general_ci;
