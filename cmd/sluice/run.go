@@ -148,7 +148,8 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 	}
 	p := pipeline.New(src, sink, file.ForPipeline(cfg.Checkpoint.Path, cfg.Name), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
-		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
+		// A kafka source's snapshot is in its topics (op r events).
+		Snapshot: cfg.Source.Snapshot == "initial" && cfg.Source.Kind != "kafka", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
 		Log: log, Observer: obs, ProgressEvery: progressEvery,

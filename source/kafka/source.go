@@ -36,6 +36,8 @@ type Options struct {
 	RevokeWait time.Duration
 	SpillDir   string
 	Log        zerolog.Logger
+
+	checkOpts []kgo.Opt // the client options alone, for Check
 }
 
 // Source reads Debezium change events as a member of a consumer group.
@@ -100,12 +102,20 @@ func topicOpts(topics []string) ([]kgo.Opt, error) {
 		if !regexMeta.MatchString(t) {
 			t = regexp.QuoteMeta(t)
 		}
-		if _, err := regexp.Compile(t); err != nil {
-			return nil, fmt.Errorf("source.kafka.topics: %q is not a regular expression: %v", topics[i], err)
+		if _, err := compileTopic(t); err != nil {
+			return nil, err
 		}
 		res[i] = "^(?:" + t + ")$"
 	}
 	return []kgo.Opt{kgo.ConsumeTopics(res...), kgo.ConsumeRegex()}, nil
+}
+
+func compileTopic(pattern string) (*regexp.Regexp, error) {
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("source.kafka.topics: %q is not a regular expression: %v", pattern, err)
+	}
+	return re, nil
 }
 
 // Start joins the group. from is this member's own last stored position;
