@@ -203,6 +203,11 @@ func (s *Source) fail(err error) {
 func (s *Source) assign(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	texts, err := s.opts.Positions(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			// A new rebalance began: the group fetches these partitions'
+			// offsets again in the next session.
+			return nil, ctx.Err()
+		}
 		err = fmt.Errorf("read the group's positions from the target: %w", err)
 		s.fail(err)
 		return nil, err
