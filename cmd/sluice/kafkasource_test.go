@@ -158,6 +158,21 @@ log:
 	for _, m := range members {
 		m.stop(t)
 	}
+	m1Cfg := filepath.Join(e.dir, "m1.yaml")
+	if out, err := exec.Command(binary, "check", "--config", m1Cfg).CombinedOutput(); err != nil || !strings.Contains(string(out), "ok") {
+		t.Errorf("sluice check of a member: %v\n%s", err, out)
+	}
+	out, err := exec.Command(binary, "status", "--config", m1Cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "apply@m1") {
+		t.Errorf("sluice status of a member: %v\n%s", err, out)
+	}
+	t.Logf("status:\n%s", out)
+	bad := filepath.Join(e.dir, "bad.yaml")
+	text, _ := os.ReadFile(m1Cfg)
+	os.WriteFile(bad, []byte(strings.Replace(string(text), `"crm\\.public\\..*"`, "crm.public.no_such_table", 1)), 0o600)
+	if out, err := exec.Command(binary, "check", "--config", bad).CombinedOutput(); err == nil || !strings.Contains(string(out), "topic crm.public.no_such_table does not exist") {
+		t.Errorf("sluice check with a missing topic: %v\n%s", err, out)
+	}
 }
 
 func tailText(s string) string {

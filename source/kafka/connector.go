@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicecdc/sluice/pkg/change"
 	"github.com/sluicecdc/sluice/pkg/config"
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
@@ -150,7 +152,7 @@ var Connector = connector.Source{
 			return nil, err
 		}
 		src, err := New(Options{Topics: s.Topics, Group: Group(c), Client: client, Positions: positions,
-			SpillDir: e.SpillDir, Log: e.Log, checkOpts: client})
+			Target: targetColumns(c), SpillDir: e.SpillDir, Log: e.Log, checkOpts: client})
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +171,23 @@ func positionsReader(c *config.Config) (func(ctx context.Context) ([]string, err
 		return func(ctx context.Context) ([]string, error) { return mysink.GroupPositions(ctx, dsn, prefix) }, nil
 	}
 	return nil, fmt.Errorf("source.kind kafka needs an SQL sink (postgres or mysql), where each member stores its offsets with the data; sink.kind is %s", c.Sink.Kind)
+}
+
+// targetColumns reads a PostgreSQL target table's columns, to type the
+// values of events without schemas (nil for other sinks: values are text).
+func targetColumns(c *config.Config) Columns {
+	if c.Sink.Kind != "postgres" {
+		return nil
+	}
+	dsn, schema := c.Sink.DSN, c.Sink.Schema
+	return func(id change.TableID) ([]change.Column, error) {
+		if schema != "" {
+			id.Schema = schema
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return pgsink.TargetColumns(ctx, dsn, id)
+	}
 }
 
 // Check lists what would stop the source: no broker answers, a topic named

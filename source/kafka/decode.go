@@ -24,9 +24,9 @@ type Event struct {
 var ErrSkip = errors.New("no change to apply")
 
 // Columns returns the columns of the target table a topic's rows go to
-// (nil when it does not exist), used to type the values of events without
-// a schema.
-type Columns func(id change.TableID) []change.Column
+// (nil when it does not exist), used to type the values of PostgreSQL
+// events without a schema.
+type Columns func(id change.TableID) ([]change.Column, error)
 
 // Decoder turns Debezium change events (JSON, with or without schemas)
 // into change records. It keeps the tables it has seen, so that every
@@ -353,8 +353,10 @@ func (d *Decoder) newShape(id change.TableID, dialect change.Dialect, vschema, r
 		return nil, fmt.Errorf("read the row: %w", err)
 	}
 	var target []change.Column
-	if d.Target != nil {
-		target = d.Target(id)
+	if d.Target != nil && dialect == change.Postgres {
+		if target, err = d.Target(id); err != nil {
+			return nil, err
+		}
 	}
 	sh := &shape{table: t, cols: make([]*connectSchema, len(fields)), schemaless: true}
 	for i, f := range fields {

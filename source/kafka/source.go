@@ -328,20 +328,18 @@ func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
 			continue // look at fatal again
 		}
 		tp := TopicPartition{r.Topic, r.Partition}
-		s.mu.Lock()
-		take := s.owned[tp] && r.Offset >= s.next[tp]
-		if take {
-			s.next[tp] = r.Offset + 1
-		}
-		s.mu.Unlock()
-		if !take {
+		if !s.current(tp, r.Offset, false) {
 			continue // fetched before a revoke, or read again after a reassignment
 		}
 		ev, err := s.dec.Decode(r.Topic, r.Key, r.Value)
 		if errors.Is(err, ErrSkip) {
+			s.current(tp, r.Offset, true)
 			continue
 		}
 		if err != nil {
+			if !s.current(tp, r.Offset, false) {
+				continue
+			}
 			return nil, &DecodeError{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
 		}
 		txn := change.NewTxn(s.opts.SpillDir, 0)
@@ -357,12 +355,34 @@ func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
 		if txn.Commit.IsZero() {
 			txn.Commit = r.Timestamp
 		}
+		// Taken and handed out in one step under the lock, so a revoke
+		// either sees it pending (and waits for its commit) or has
+		// already dropped the partition (and it is not handed out).
 		s.mu.Lock()
+		if !s.owned[tp] || r.Offset < s.next[tp] {
+			s.mu.Unlock()
+			txn.Close()
+			continue
+		}
+		s.next[tp] = r.Offset + 1
 		s.pos[tp] = r.Offset + 1
 		txn.Position = maps.Clone(s.pos)
 		s.mu.Unlock()
 		return txn, nil
 	}
+}
+
+// current tells whether the record at offset of tp is still to be handed
+// out: the partition is this member's and the offset not behind; with
+// take, it also moves past it (a record skipped: a tombstone).
+func (s *Source) current(tp TopicPartition, offset int64, take bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ok := s.owned[tp] && offset >= s.next[tp]
+	if ok && take {
+		s.next[tp] = offset + 1
+	}
+	return ok
 }
 
 // DecodeError is a message that cannot be decoded: the pipeline stops on it.
