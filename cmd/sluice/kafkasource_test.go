@@ -167,6 +167,13 @@ log:
 		t.Errorf("sluice status of a member: %v\n%s", err, out)
 	}
 	t.Logf("status:\n%s", out)
+	out, err = exec.Command(binary, "teardown", "--config", m1Cfg, "--yes").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "3 member(s)") || !strings.Contains(string(out), "consumer group appliers") {
+		t.Errorf("sluice teardown of a member: %v\n%s", err, out)
+	}
+	if n, _ := e.dst.QueryValue(ctx, "dwh", "SELECT count(*) FROM sluice.positions WHERE pipeline LIKE 'apply@%'"); n != "0" {
+		t.Errorf("after teardown the target holds %s positions of the group", n)
+	}
 	bad := filepath.Join(e.dir, "bad.yaml")
 	text, _ := os.ReadFile(m1Cfg)
 	os.WriteFile(bad, []byte(strings.Replace(string(text), `"crm\\.public\\..*"`, "crm.public.no_such_table", 1)), 0o600)

@@ -64,3 +64,31 @@ func TargetColumns(ctx context.Context, dsn string, id change.TableID) ([]change
 	}
 	return cols, rows.Err()
 }
+
+// ForgetGroupPositions deletes the applied positions of every pipeline
+// whose name starts with prefix (with dryRun, only counts them).
+func ForgetGroupPositions(ctx context.Context, dsn, prefix string, dryRun bool) (int64, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return 0, fmt.Errorf("sink.dsn: invalid connection string")
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect to the target: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('sluice.positions') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	if dryRun {
+		var n int64
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM sluice.positions WHERE left(pipeline, length($1)) = $1", prefix).Scan(&n)
+		return n, err
+	}
+	tag, err := conn.Exec(ctx, "DELETE FROM sluice.positions WHERE left(pipeline, length($1)) = $1", prefix)
+	if err != nil {
+		return 0, fmt.Errorf("delete the group's positions from sluice.positions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -137,6 +137,11 @@ func Group(c *config.Config) string {
 	return "sluice-" + base
 }
 
+var (
+	_ connector.Checker = (*Source)(nil)
+	_ connector.Tearer  = (*Source)(nil)
+)
+
 // Connector is the kafka source kind.
 var Connector = connector.Source{
 	Kind: kind,
@@ -147,12 +152,12 @@ var Connector = connector.Source{
 		if err != nil {
 			return nil, err
 		}
-		positions, err := positionsReader(c)
+		positions, forget, err := positionsStore(c)
 		if err != nil {
 			return nil, err
 		}
 		src, err := New(Options{Topics: s.Topics, Group: Group(c), Client: client, Positions: positions,
-			Target: targetColumns(c), SpillDir: e.SpillDir, Log: e.Log, checkOpts: client})
+			Target: targetColumns(c), SpillDir: e.SpillDir, Log: e.Log, checkOpts: client, forget: forget, prefix: groupPrefix(c)})
 		if err != nil {
 			return nil, err
 		}
@@ -161,16 +166,25 @@ var Connector = connector.Source{
 	Slot: func(c *config.Config) string { return "consumer group " + Group(c) },
 }
 
-// positionsReader reads every member's stored position from the SQL target.
-func positionsReader(c *config.Config) (func(ctx context.Context) ([]string, error), error) {
+type forgetFunc func(ctx context.Context, dryRun bool) (int64, error)
+
+// positionsStore reads every member's stored position from the SQL
+// target, and deletes them all (teardown).
+func positionsStore(c *config.Config) (func(ctx context.Context) ([]string, error), forgetFunc, error) {
 	dsn, prefix := c.Sink.DSN, groupPrefix(c)
 	switch c.Sink.Kind {
 	case "postgres":
-		return func(ctx context.Context) ([]string, error) { return pgsink.GroupPositions(ctx, dsn, prefix) }, nil
+		return func(ctx context.Context) ([]string, error) { return pgsink.GroupPositions(ctx, dsn, prefix) },
+			func(ctx context.Context, dry bool) (int64, error) {
+				return pgsink.ForgetGroupPositions(ctx, dsn, prefix, dry)
+			}, nil
 	case "mysql":
-		return func(ctx context.Context) ([]string, error) { return mysink.GroupPositions(ctx, dsn, prefix) }, nil
+		return func(ctx context.Context) ([]string, error) { return mysink.GroupPositions(ctx, dsn, prefix) },
+			func(ctx context.Context, dry bool) (int64, error) {
+				return mysink.ForgetGroupPositions(ctx, dsn, prefix, dry)
+			}, nil
 	}
-	return nil, fmt.Errorf("source.kind kafka needs an SQL sink (postgres or mysql), where each member stores its offsets with the data; sink.kind is %s", c.Sink.Kind)
+	return nil, nil, fmt.Errorf("source.kind kafka needs an SQL sink (postgres or mysql), where each member stores its offsets with the data; sink.kind is %s", c.Sink.Kind)
 }
 
 // targetColumns reads a PostgreSQL target table's columns, to type the
@@ -229,4 +243,46 @@ func (s *Source) Check(ctx context.Context) []string {
 		}
 	}
 	return problems
+}
+
+// Teardown deletes the stored positions of every member of the group from
+// the target, and the consumer group from Kafka (whose committed offsets
+// only mirror them). Every member must be stopped: Kafka refuses to delete
+// a group with members.
+func (s *Source) Teardown(ctx context.Context, dryRun bool) ([]string, error) {
+	var out []string
+	n, err := s.opts.forget(ctx, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		out = append(out, fmt.Sprintf("the stored positions of %d member(s) of the group (%s*) in the target's sluice.positions", n, s.opts.prefix))
+	}
+	cl, err := kgo.NewClient(s.opts.checkOpts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	groups, err := adm.DescribeGroups(ctx, s.opts.Group)
+	if err != nil {
+		return nil, fmt.Errorf("describe consumer group %s: %w", s.opts.Group, err)
+	}
+	g, ok := groups[s.opts.Group]
+	if !ok || g.State == "Dead" || g.Err != nil {
+		return out, nil
+	}
+	if len(g.Members) > 0 {
+		return nil, fmt.Errorf("consumer group %s still has %d member(s): stop every member of the pipeline first", s.opts.Group, len(g.Members))
+	}
+	if !dryRun {
+		resp, err := adm.DeleteGroup(ctx, s.opts.Group)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("delete consumer group %s: %w", s.opts.Group, err)
+		}
+	}
+	return append(out, "the consumer group "+s.opts.Group+" in Kafka"), nil
 }

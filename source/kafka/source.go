@@ -37,7 +37,9 @@ type Options struct {
 	SpillDir   string
 	Log        zerolog.Logger
 
-	checkOpts []kgo.Opt // the client options alone, for Check
+	checkOpts []kgo.Opt  // the client options alone, for Check and Teardown
+	forget    forgetFunc // deletes every member's stored positions (Teardown)
+	prefix    string     // the name prefix of the members' positions rows
 }
 
 // Source reads Debezium change events as a member of a consumer group.
