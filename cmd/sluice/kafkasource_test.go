@@ -27,26 +27,31 @@ INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (:tid, :bid, :a
 END;
 `
 
-// member writes the config of one member of the applier group and
-// returns a starter for it.
+// kafkaMember writes the config of one member of the applier group (into
+// the PostgreSQL target) and returns a starter for it.
 func (e *env) kafkaMember(broker, member string) func() *proc {
+	return e.kafkaMemberInto(broker, member, `crm\\.public\\..*`, "postgres", e.dst.DSN("dwh"))
+}
+
+// kafkaMemberInto is kafkaMember with the topics pattern and the target.
+func (e *env) kafkaMemberInto(broker, member, topics, sinkKind, sinkDSN string) func() *proc {
 	cfg := filepath.Join(e.dir, member+".yaml")
 	text := fmt.Sprintf(`name: apply
 source:
   kind: kafka
   kafka:
     brokers: [%q]
-    topics: ["crm\\.public\\..*"]
+    topics: ["%s"]
     group: appliers
     member: %s
 sink:
-  kind: postgres
+  kind: %s
   dsn: %s
 checkpoint:
   path: %s
 log:
   level: debug
-`, broker, member, e.dst.DSN("dwh"), filepath.Join(e.dir, member+".checkpoint"))
+`, broker, topics, member, sinkKind, sinkDSN, filepath.Join(e.dir, member+".checkpoint"))
 	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
