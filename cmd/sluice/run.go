@@ -142,6 +142,10 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
+	if c := sourceCollector(src); c != nil { // a source with metrics of its own
+		m.SetSourceCollector(c)
+		defer m.SetSourceCollector(nil)
+	}
 	if c, ok := sink.(prometheus.Collector); ok { // a sink with metrics of its own
 		m.SetSinkCollector(c)
 		defer m.SetSinkCollector(nil)
@@ -198,5 +202,21 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 		return errReported
 	}
 	fmt.Fprintln(stdout, "ok: source and target are ready")
+	return nil
+}
+
+// sourceCollector finds the metrics of the log reader under the source's
+// wrappers (transforms, signals); nil when it has none.
+func sourceCollector(src pipeline.Source) prometheus.Collector {
+	for src != nil {
+		if c, ok := src.(prometheus.Collector); ok {
+			return c
+		}
+		u, ok := src.(interface{ Unwrap() pipeline.Source })
+		if !ok {
+			return nil
+		}
+		src = u.Unwrap()
+	}
 	return nil
 }

@@ -59,6 +59,10 @@ type Source struct {
 	closed  bool
 
 	committing atomic.Bool // a mirror commit to Kafka is under way
+
+	highWater  map[TopicPartition]int64    // the partitions' high watermarks, from the fetches
+	inflight   map[TopicPartition][]handed // records handed out and not yet committed, oldest first
+	rebalances counter
 }
 
 var (
@@ -79,7 +83,8 @@ func New(opts Options) (*Source, error) {
 		opts.RevokeWait = 50 * time.Second
 	}
 	s := &Source{opts: opts, recs: make(chan *kgo.Record, 4096), owned: map[TopicPartition]bool{},
-		next: map[TopicPartition]int64{}, pos: Offsets{}, acked: Offsets{}}
+		next: map[TopicPartition]int64{}, pos: Offsets{}, acked: Offsets{},
+		highWater: map[TopicPartition]int64{}, inflight: map[TopicPartition][]handed{}}
 	s.changed = sync.NewCond(&s.mu)
 	s.dec.Target = opts.Target
 	return s, nil
@@ -174,6 +179,13 @@ func (s *Source) poll(ctx context.Context) {
 			s.fail(ferr)
 			return
 		}
+		s.mu.Lock()
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.Err == nil && p.HighWatermark >= 0 {
+				s.highWater[TopicPartition{p.Topic, p.Partition}] = p.HighWatermark
+			}
+		})
+		s.mu.Unlock()
 		it := fs.RecordIter()
 		for !it.Done() {
 			select {
@@ -220,6 +232,7 @@ func (s *Source) assign(ctx context.Context, offsets map[string]map[int32]kgo.Of
 		s.fail(err)
 		return nil, err
 	}
+	s.rebalances.n.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ev := s.opts.Log.Info()
@@ -264,6 +277,7 @@ func (s *Source) revoke(ctx context.Context, _ *kgo.Client, revoked map[string][
 	if len(tps) == 0 {
 		return
 	}
+	s.rebalances.n.Add(1)
 	stop := time.AfterFunc(s.opts.RevokeWait, s.changed.Broadcast)
 	defer stop.Stop()
 	for {
@@ -275,6 +289,9 @@ func (s *Source) revoke(ctx context.Context, _ *kgo.Client, revoked map[string][
 			}
 		}
 		if pending == "" {
+			for _, tp := range tps {
+				delete(s.inflight, tp)
+			}
 			s.opts.Log.Info().Int("partitions", len(tps)).Msg("partitions revoked; their changes are committed in the target")
 			return
 		}
@@ -298,6 +315,7 @@ func (s *Source) lose(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 		for _, p := range parts {
 			tp := TopicPartition{topic, p}
 			delete(s.owned, tp)
+			delete(s.inflight, tp)
 			if s.pos[tp] > s.acked[tp] && s.fatal == nil {
 				s.fatal = fmt.Errorf("%w: the group session was lost with changes of %s not yet committed in the target; "+
 					"stopping so that they are not applied twice", ErrRevoked, tp)
@@ -368,6 +386,7 @@ func (s *Source) Next(ctx context.Context) (*change.Txn, error) {
 		}
 		s.next[tp] = r.Offset + 1
 		s.pos[tp] = r.Offset + 1
+		s.inflight[tp] = append(s.inflight[tp], handed{next: r.Offset + 1, ts: r.Timestamp})
 		txn.Position = maps.Clone(s.pos)
 		s.mu.Unlock()
 		return txn, nil
@@ -414,6 +433,14 @@ func (s *Source) Ack(ctx context.Context, pos change.Position) error {
 	for tp, off := range o {
 		if off > s.acked[tp] {
 			s.acked[tp] = off
+		}
+		q := s.inflight[tp]
+		n := 0
+		for n < len(q) && q[n].next <= off {
+			n++
+		}
+		if n > 0 {
+			s.inflight[tp] = append(q[:0], q[n:]...)
 		}
 		if s.owned[tp] {
 			if commit[tp.Topic] == nil {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -148,11 +151,13 @@ func TestSeekToStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := map[int32][]string{}
+	var last change.Position
 	for n := 0; n < 3+8; n++ {
 		txn, err := s.Next(ctx)
 		if err != nil {
 			t.Fatalf("after %d: %v", n, err)
 		}
+		last = txn.Position
 		txn.Each(func(c *change.Change) error {
 			p := string(c.After[1].Data)
 			got[int32(p[0]-'0')] = append(got[int32(p[0]-'0')], string(c.After[0].Data))
@@ -163,4 +168,36 @@ func TestSeekToStored(t *testing.T) {
 	if fmt.Sprint(got[0]) != "[7 8 9]" || fmt.Sprint(got[1]) != "[2 3 4 5 6 7 8 9]" {
 		t.Errorf("read %v, want p0 from 7 and p1 from 2", got)
 	}
+	if lag := lagRecords(t, s); lag != "crm.app.t/0=3 crm.app.t/1=8" {
+		t.Errorf("lag before the commit: %s", lag)
+	}
+	if err := s.Ack(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	if lag := lagRecords(t, s); lag != "crm.app.t/0=0 crm.app.t/1=0" {
+		t.Errorf("lag after the commit: %s", lag)
+	}
+}
+
+// lagRecords gathers sluice_kafka_partition_lag_records as text.
+func lagRecords(t *testing.T, s *Source) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, mf := range mfs {
+		if mf.GetName() != "sluice_kafka_partition_lag_records" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := m.GetLabel()
+			out = append(out, fmt.Sprintf("%s/%s=%v", l[1].GetValue(), l[0].GetValue(), m.GetGauge().GetValue()))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
 }
