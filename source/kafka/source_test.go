@@ -201,3 +201,19 @@ func lagRecords(t *testing.T, s *Source) string {
 	sort.Strings(out)
 	return strings.Join(out, " ")
 }
+
+// TestDecodeErrorNamesWhere: an undecodable message stops the pipeline
+// with topic, partition, offset and the reason.
+func TestDecodeErrorNamesWhere(t *testing.T) {
+	var dec Decoder
+	_, err := dec.Decode("crm.app.t", nil, []byte(`{"op":"x","after":{}}`))
+	if err == nil {
+		t.Fatal("an unknown op decoded")
+	}
+	msg := (&DecodeError{Topic: "crm.app.t", Partition: 3, Offset: 42, Err: err}).Error()
+	for _, want := range []string{"topic crm.app.t", "partition 3", "offset 42", `unknown op "x"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("%q does not say %q", msg, want)
+		}
+	}
+}
