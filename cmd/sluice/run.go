@@ -142,13 +142,18 @@ func runAttempt(ctx context.Context, cfg *config.Config, resnapshot bool, log ze
 		return err
 	}
 	defer sink.Close()
+	if c := sourceCollector(src); c != nil { // a source with metrics of its own
+		m.SetSourceCollector(c)
+		defer m.SetSourceCollector(nil)
+	}
 	if c, ok := sink.(prometheus.Collector); ok { // a sink with metrics of its own
 		m.SetSinkCollector(c)
 		defer m.SetSinkCollector(nil)
 	}
 	p := pipeline.New(src, sink, file.ForPipeline(cfg.Checkpoint.Path, cfg.Name), pipeline.Options{
 		Name: cfg.Name, SourceKind: cfg.Source.Kind,
-		Snapshot: cfg.Source.Snapshot == "initial", Resnapshot: resnapshot,
+		// A kafka source's snapshot is in its topics (op r events).
+		Snapshot: cfg.Source.Snapshot == "initial" && cfg.Source.Kind != "kafka", Resnapshot: resnapshot,
 		SnapshotWorkers: snapshotWorkers(cfg),
 		BatchRows:       cfg.Sink.Batch.Rows, BatchBytes: cfg.Sink.Batch.Bytes, BatchWait: cfg.Sink.Batch.Wait,
 		Log: log, Observer: obs, ProgressEvery: progressEvery,
@@ -197,5 +202,21 @@ func check(ctx context.Context, path string, offline bool, stdout io.Writer) err
 		return errReported
 	}
 	fmt.Fprintln(stdout, "ok: source and target are ready")
+	return nil
+}
+
+// sourceCollector finds the metrics of the log reader under the source's
+// wrappers (transforms, signals); nil when it has none.
+func sourceCollector(src pipeline.Source) prometheus.Collector {
+	for src != nil {
+		if c, ok := src.(prometheus.Collector); ok {
+			return c
+		}
+		u, ok := src.(interface{ Unwrap() pipeline.Source })
+		if !ok {
+			return nil
+		}
+		src = u.Unwrap()
+	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	natssink "github.com/sluicecdc/sluice/sink/nats"
 	pgsink "github.com/sluicecdc/sluice/sink/postgres"
 	"github.com/sluicecdc/sluice/sink/webhook"
+	kafkasource "github.com/sluicecdc/sluice/source/kafka"
 	mysource "github.com/sluicecdc/sluice/source/mysql"
 	pgsource "github.com/sluicecdc/sluice/source/postgres"
 )
@@ -35,10 +36,17 @@ var kinds = connector.New(
 	jsonl.Connector,
 	webhook.Connector,
 	natssink.Connector,
+	kafkasource.Connector,
 )
 
 // loadConfig reads a config file that may use any of the kinds.
-func loadConfig(path string) (*config.Config, error) { return kinds.Load(path) }
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := kinds.Load(path)
+	if err == nil {
+		kafkasource.ForMember(cfg) // each member of a kafka source's group keeps its own positions row
+	}
+	return cfg, err
+}
 
 // env is what a kind gets to open or check itself.
 func kindEnv(cfg *config.Config, log zerolog.Logger) connector.Env {

@@ -68,12 +68,17 @@ func validateSource(s *Source, at func(string) string, p *problems) {
 		switch s.Kind {
 		case "postgres", "mysql":
 		case "":
-			p.addf("%s: required (use postgres or mysql)", k)
+			p.addf("%s: required (use %s)", k, sourceList(p))
 		default:
-			p.addf("%s: %q is not a known source (use postgres or mysql)", k, s.Kind)
+			if !slices.Contains(kindNames("source", p.keys.kinds), s.Kind) {
+				p.addf("%s: %q is not a known source (use %s)", k, s.Kind, sourceList(p))
+			}
 		}
 	}
-	if k := at("source.dsn"); k != "" {
+	// A registered kind other than postgres and mysql (kafka) has its own
+	// connection keys.
+	other := s.Kind != "postgres" && s.Kind != "mysql" && slices.Contains(kindNames("source", p.keys.kinds), s.Kind)
+	if k := at("source.dsn"); k != "" && !other {
 		checkDSN(k, s.Kind, s.DSN, p)
 	}
 	if k := at("source.tables"); k != "" {
@@ -114,6 +119,15 @@ func validateSource(s *Source, at func(string) string, p *problems) {
 	if k := at("source.mysql.server_id"); k != "" && s.Kind == "mysql" && s.MySQL.ServerID == 0 {
 		p.addf("%s: required for a mysql source (a number from 1 to 4294967295 that no other replica of the server uses, e.g. 4001)", k)
 	}
+}
+
+// sourceList names the source kinds for messages: "postgres or mysql".
+func sourceList(p *problems) string {
+	names := kindNames("source", p.keys.kinds)
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func validateSink(c *Config, at func(string) string, p *problems) {

@@ -43,8 +43,9 @@ type Metrics struct {
 	errors, retries        *prometheus.CounterVec
 	state                  *prometheus.GaugeVec
 
-	lag         lagQueue
-	sinkMetrics swappable
+	lag           lagQueue
+	sinkMetrics   swappable
+	sourceMetrics swappable
 
 	mu     sync.Mutex
 	tables map[tableOp]*tableCounters
@@ -116,8 +117,13 @@ func New(info Info) *Metrics {
 		}))
 	r.MustRegister(optional{m})
 	r.MustRegister(&m.sinkMetrics)
+	r.MustRegister(&m.sourceMetrics)
 	return m
 }
+
+// SetSourceCollector exports the metrics of the source of the current
+// attempt (a kafka source's lag per partition, ...); nil stops.
+func (m *Metrics) SetSourceCollector(c prometheus.Collector) { m.sourceMetrics.set(c) }
 
 // SetSinkCollector exports the metrics of the sink of the current attempt
 // (a stream sink's records, bytes, produce latency, ...) with the
