@@ -21,6 +21,7 @@ import (
 // with SIGKILL and restarted: the target equals the source row for row,
 // the keyless audit table (one row per source transaction) included.
 func TestKafkaSourceGroupMariaDB(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}

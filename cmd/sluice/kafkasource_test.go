@@ -70,6 +70,7 @@ log:
 // row, pgbench_history (no key) included, so every change was applied
 // exactly once.
 func TestKafkaSourceGroup(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
