@@ -3,16 +3,7 @@ package config
 import (
 	"slices"
 	"strings"
-
-	"github.com/sluicecdc/sluice/sink/schemachange"
 )
-
-// SchemaChangePolicy returns sink.schema_changes as the SQL sinks take it
-// (after Load: validated).
-func (s *Sink) SchemaChangePolicy() schemachange.Policy {
-	p, _ := schemachange.ParsePolicy(s.SchemaChanges)
-	return p
-}
 
 // Metadata are optional columns the SQL sinks add to every target row. An
 // entry is on when it is present in the file (`position: {}` takes the
@@ -41,6 +32,10 @@ type MetaColumn struct {
 // they take them (see sink/mode.FromConfig) and check them against the
 // columns each mode adds (sink/mode.ValidateConfig, their kinds' Validate).
 var sinkModes = []string{"merge", "history", "append"}
+
+// schemaChangePolicies are the names sink.schema_changes takes; the SQL
+// sinks turn the name into their policy (sink/schemachange.ParsePolicy).
+var schemaChangePolicies = []string{"follow", "stop", "ignore"}
 
 const (
 	defaultDeletedAt  = "_deleted_at"

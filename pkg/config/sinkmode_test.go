@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluicecdc/sluice/sink/schemachange"
@@ -81,14 +82,23 @@ func TestSchemaChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sink.SchemaChanges != "follow" || c.Sink.SchemaChangePolicy() != schemachange.Follow {
-		t.Errorf("default sink.schema_changes = %q (%v), want follow", c.Sink.SchemaChanges, c.Sink.SchemaChangePolicy())
+	if c.Sink.SchemaChanges != "follow" {
+		t.Errorf("default sink.schema_changes = %q, want follow", c.Sink.SchemaChanges)
 	}
 	c, err = Parse(doc(t, "sink.schema_changes", "ignore"), "", envOf())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sink.SchemaChangePolicy() != schemachange.Ignore {
-		t.Errorf("sink.schema_changes ignore = %v", c.Sink.SchemaChangePolicy())
+	if p, err := schemachange.ParsePolicy(c.Sink.SchemaChanges); err != nil || p != schemachange.Ignore {
+		t.Errorf("sink.schema_changes ignore = %v, %v", p, err)
+	}
+	if _, err := Parse(doc(t, "sink.schema_changes", "widen"), "", envOf()); err == nil || !strings.Contains(err.Error(), "sink.schema_changes") {
+		t.Errorf("an unknown policy: %v", err)
+	}
+	// The names config accepts are the names the sinks parse.
+	for _, name := range schemaChangePolicies {
+		if _, err := schemachange.ParsePolicy(name); err != nil {
+			t.Errorf("config accepts sink.schema_changes %q, the sinks do not: %v", name, err)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/mysqlconn"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Connector is the mysql (MySQL and MariaDB) sink kind.
@@ -17,8 +18,12 @@ var Connector = connector.Sink{
 	Open: func(ctx context.Context, e connector.Env) (pipeline.Sink, error) {
 		c := e.Config
 		schema, _ := connector.SplitSchema(c, dsnDatabase)
+		policy, err := schemachange.ParsePolicy(c.Sink.SchemaChanges)
+		if err != nil {
+			return nil, err
+		}
 		s, err := New(ctx, Options{DSN: c.Sink.DSN, Schema: schema, Pipeline: c.Name, Log: e.Log,
-			Mode: mode.FromConfig(&c.Sink), LogValues: c.Log.Values, SchemaChanges: c.Sink.SchemaChangePolicy()})
+			Mode: mode.FromConfig(&c.Sink), LogValues: c.Log.Values, SchemaChanges: policy})
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/sluicecdc/sluice/pkg/connector"
 	"github.com/sluicecdc/sluice/pkg/pipeline"
 	"github.com/sluicecdc/sluice/sink/mode"
+	"github.com/sluicecdc/sluice/sink/schemachange"
 )
 
 // Connector is the postgres sink kind.
@@ -18,8 +19,12 @@ var Connector = connector.Sink{
 	Open: func(ctx context.Context, e connector.Env) (pipeline.Sink, error) {
 		c := e.Config
 		schema, _ := connector.SplitSchema(c, nil)
+		policy, err := schemachange.ParsePolicy(c.Sink.SchemaChanges)
+		if err != nil {
+			return nil, err
+		}
 		s, err := New(ctx, Options{DSN: c.Sink.DSN, Schema: schema, Pipeline: c.Name, Log: e.Log,
-			Mode: mode.FromConfig(&c.Sink), LogValues: c.Log.Values, SchemaChanges: c.Sink.SchemaChangePolicy()})
+			Mode: mode.FromConfig(&c.Sink), LogValues: c.Log.Values, SchemaChanges: policy})
 		if err != nil {
 			return nil, err
 		}
