@@ -44,7 +44,8 @@ FUZZ_TARGETS := \
 	./pkg/transform/where:FuzzVar \
 	./pkg/typemap:FuzzValues \
 	./pkg/typemap:FuzzPGArray \
-	./sink/envelope:FuzzEncode
+	./sink/envelope:FuzzEncode \
+	./source/kafka:FuzzDecode
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
